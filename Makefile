@@ -1,0 +1,44 @@
+# rxaudit: the two commands a new user runs are `make demo` and `make test` (see README.md).
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+FACE_RECOGNITION := face_recognition==1.3.0
+
+.PHONY: demo test install install-dev bench calibrate clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -e .
+	# face_recognition's metadata asks for a dlib source build; dlib-bin (a dependency) provides it
+	$(PIP) install --no-deps $(FACE_RECOGNITION)
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PIP) install -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+# A per-checkout secret for hashing card ids (HMAC); never committed.
+.env:
+	@$(PYTHON) -c "import secrets; print('RXAUDIT_CARD_HASH_KEY=' + secrets.token_hex(32))" > $@
+	@echo "wrote .env with a fresh RXAUDIT_CARD_HASH_KEY"
+
+demo: $(VENV)/.installed .env
+	$(VENV)/bin/rxaudit demo --dir demo --seed 1
+
+test: $(VENV)/.installed-dev
+	$(VENV)/bin/pytest
+
+bench: $(VENV)/.installed .env
+	$(VENV)/bin/rxaudit sample --out demo-bench --seed 5 >/dev/null
+	$(VENV)/bin/rxaudit bench --settlements demo-bench/settlements.csv --videos demo-bench/videos \
+		--cameras demo-bench/cameras.yaml --repeat 2 --json bench.json
+
+calibrate: $(VENV)/.installed
+	$(VENV)/bin/rxaudit calibrate-faces --footage tests/data/footage
+
+clean:
+	rm -rf demo demo-bench bench.json rxaudit.db evidence

@@ -1,0 +1,1 @@
+"""Ingest: settlement logs, camera configuration and the video store."""

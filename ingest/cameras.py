@@ -1,0 +1,121 @@
+"""``cameras.yaml``: per pharmacy and counter, the customer zone, clock offset and business hours.
+
+    defaults:                      # optional, applies where a pharmacy or counter says nothing
+      business_hours: "08:00-21:00"
+      timezone: Asia/Shanghai
+    pharmacies:
+      PH001:
+        business_hours: "08:30-20:00"
+        counters:
+          C1:
+            zone: [[0, 0], [0.62, 0], [0.62, 1], [0, 1]]   # relative polygon, customer side
+            clock_offset_s: 3.5                             # camera clock minus true time
+
+Strict: an unknown key is an error that names it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from rxaudit.errors import ConfigError
+from rxaudit.settings import format_validation_error
+
+WHOLE_FRAME = ((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _parse_hours(value: str) -> tuple[time, time]:
+    try:
+        start, end = (time.fromisoformat(part.strip()) for part in value.split("-"))
+    except ValueError as exc:
+        raise ValueError(f"business_hours {value!r} must look like '08:00-21:00'") from exc
+    return start, end
+
+
+def _check_hours(value: str) -> str:
+    _parse_hours(value)
+    return value
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown timezone {value!r}") from exc
+    return value
+
+
+def _check_zone(value: tuple[tuple[float, float], ...]) -> tuple[tuple[float, float], ...]:
+    if len(value) < 3:
+        raise ValueError("zone needs at least 3 points")
+    if any(not (0 <= x <= 1 and 0 <= y <= 1) for x, y in value):
+        raise ValueError("zone points are relative coordinates in [0, 1]")
+    return value
+
+
+Hours = Annotated[str, AfterValidator(_check_hours)]
+TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
+Zone = Annotated[tuple[tuple[float, float], ...], AfterValidator(_check_zone)]
+
+
+class CounterConfig(_Strict):
+    zone: Zone = WHOLE_FRAME
+    clock_offset_s: float = 0.0
+
+
+class PharmacyConfig(_Strict):
+    business_hours: Hours | None = None
+    timezone: TimeZoneName | None = None
+    counters: dict[str, CounterConfig] = Field(default_factory=dict)
+
+
+class Defaults(_Strict):
+    business_hours: Hours = "08:00-21:00"
+    timezone: TimeZoneName = "Asia/Shanghai"
+    zone: Zone = WHOLE_FRAME
+
+
+class CamerasConfig(_Strict):
+    defaults: Defaults = Field(default_factory=Defaults)
+    pharmacies: dict[str, PharmacyConfig] = Field(default_factory=dict)
+
+    def counter(self, pharmacy_id: str, counter_id: str) -> CounterConfig:
+        pharmacy = self.pharmacies.get(pharmacy_id)
+        if pharmacy and counter_id in pharmacy.counters:
+            return pharmacy.counters[counter_id]
+        return CounterConfig(zone=self.defaults.zone)
+
+    def camera_time(self, pharmacy_id: str, counter_id: str, t: datetime) -> datetime:
+        """The one place where a camera's clock offset is applied: true time -> camera time."""
+        offset = self.counter(pharmacy_id, counter_id).clock_offset_s
+        return t + timedelta(seconds=offset)
+
+    def business_hours(self, pharmacy_id: str) -> tuple[time, time, ZoneInfo]:
+        pharmacy = self.pharmacies.get(pharmacy_id)
+        hours = (pharmacy and pharmacy.business_hours) or self.defaults.business_hours
+        tz = (pharmacy and pharmacy.timezone) or self.defaults.timezone
+        start, end = _parse_hours(hours)
+        return start, end, ZoneInfo(tz)
+
+
+def load_cameras(path: Path | None) -> CamerasConfig:
+    if path is None:
+        return CamerasConfig()
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read camera configuration: {exc}") from exc
+    try:
+        return CamerasConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, str(path))) from exc

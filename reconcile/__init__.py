@@ -1,0 +1,1 @@
+"""Reconcile: visits from observations, identity per visit, and the rules that raise flags."""

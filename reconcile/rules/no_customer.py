@@ -1,0 +1,25 @@
+"""空刷: a card is swiped while nobody stands in the counter's customer zone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reconcile.context import AuditContext
+from rxaudit.domain import Flag, FlagKind, Settlement
+
+
+def check(s: Settlement, ctx: AuditContext, seen: dict[str, Any]) -> Flag | None:
+    if ctx.visit_at(s) is not None:
+        return None
+    near = ctx.observations_near(s)
+    others = seen["max_persons"]
+    tol = ctx.config.presence_tolerance_s
+    reason = (
+        f"No customer at the counter within {tol:g} s of the swipe "
+        f"({len(near)} frames checked around {ctx.camera_time(s):%H:%M:%S} camera time)"
+    )
+    if others:
+        reason += f"; {others} person(s) seen only outside the customer zone (staff side)"
+    # stronger when nobody at all was seen than when staff stood at the till
+    score = 0.95 if not others else 0.85
+    return Flag(s.settlement_id, FlagKind.NO_CUSTOMER, score, reason, (ctx.evidence(s, seen),))

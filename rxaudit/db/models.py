@@ -1,0 +1,117 @@
+"""SQLAlchemy 2.0 typed models. Card ids appear only as keyed hashes; face encodings only in
+``face_signatures``, which is purged after ``face_retention_days``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (JSON, DateTime, ForeignKey, Index, Integer, LargeBinary, Numeric, String,
+                        Text, TypeDecorator, UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes stored as UTC on every backend (SQLite keeps no offset of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, Decimal: Numeric(12, 2)}
+
+
+class AuditRun(Base):
+    __tablename__ = "audit_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    settlements_file: Mapped[str] = mapped_column(Text)
+    videos: Mapped[str] = mapped_column(Text)
+    summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class SettlementRow(Base):
+    __tablename__ = "settlements"
+
+    settlement_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    pharmacy_id: Mapped[str] = mapped_column(String(64), index=True)
+    counter_id: Mapped[str] = mapped_column(String(64))
+    settled_at: Mapped[datetime] = mapped_column(index=True)
+    card_hash: Mapped[str] = mapped_column(String(64), index=True)
+    amount: Mapped[Decimal]
+    items: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class CheckRow(Base):
+    """One per settlement: the latest outcome and what was seen (clean ones included)."""
+
+    __tablename__ = "checks"
+
+    settlement_id: Mapped[str] = mapped_column(
+        ForeignKey("settlements.settlement_id", ondelete="CASCADE"), primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("audit_runs.id"))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    seen: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    checked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FlagRow(Base):
+    __tablename__ = "flags"
+    __table_args__ = (UniqueConstraint("settlement_id", "kind", name="uq_flags_settlement_kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    settlement_id: Mapped[str] = mapped_column(
+        ForeignKey("settlements.settlement_id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    score: Mapped[float]
+    reason: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    review_status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FaceSignature(Base):
+    """Biometric data: a visit's mean face encoding, kept ``face_retention_days`` at most."""
+
+    __tablename__ = "face_signatures"
+    __table_args__ = (Index("ix_face_signatures_settled_at", "settled_at"),)
+
+    settlement_id: Mapped[str] = mapped_column(
+        ForeignKey("settlements.settlement_id", ondelete="CASCADE"), primary_key=True)
+    pharmacy_id: Mapped[str] = mapped_column(String(64))
+    card_hash: Mapped[str] = mapped_column(String(64))
+    settled_at: Mapped[datetime]
+    encoding: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RejectedRowRecord(Base):
+    __tablename__ = "rejected_rows"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("audit_runs.id"), index=True)
+    source: Mapped[str] = mapped_column(String(255))
+    line: Mapped[int]
+    reason: Mapped[str] = mapped_column(Text)

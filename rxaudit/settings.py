@@ -1,0 +1,103 @@
+"""One strict settings model for the whole application.
+
+Values come from (highest first) explicit keyword arguments, an optional YAML file (``--config``),
+environment variables prefixed ``RXAUDIT_``, and a ``.env`` file in the working directory. Unknown keys
+are errors that name the key. Nothing is built at import time: call :func:`load_settings`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rxaudit.errors import ConfigError
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "vision" / "models"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="RXAUDIT_", env_file=".env", extra="forbid", frozen=True
+    )
+
+    db_url: str = "sqlite:///rxaudit.db"
+    card_hash_key: SecretStr = Field(
+        default=SecretStr(""), description="HMAC key for card ids; required to ingest a log"
+    )
+    evidence_dir: Path = Path("evidence")
+
+    # Models
+    pose_model: Path = MODELS_DIR / "yolo11n-pose.onnx"
+    pose_input_size: int = Field(default=416, ge=160, le=1280)
+    person_min_score: float = Field(default=0.4, gt=0, lt=1)
+    onnx_threads: int = Field(default=2, ge=1, le=64)
+    face_upsample: int = Field(default=1, ge=0, le=3)
+    faces_per_visit: int = Field(default=6, ge=1, le=50)
+    face_min_count: int = Field(default=2, ge=1, le=50)
+    face_distance_threshold: float = Field(
+        default=0.45, gt=0, lt=1,
+        description="per-visit identity distance; `rxaudit calibrate-faces` measures it on real footage"
+    )
+    face_retention_days: int = Field(default=90, ge=0)
+
+    # Sampling and presence
+    sample_fps: float = Field(default=2.0, gt=0, le=30)
+    window_before_s: float = Field(default=20.0, ge=0)
+    window_after_s: float = Field(default=10.0, ge=0)
+    presence_tolerance_s: float = Field(default=4.0, ge=0)
+    min_coverage: float = Field(default=0.8, gt=0, le=1)
+    track_max_gap_s: float = Field(default=2.0, gt=0)
+    track_min_iou: float = Field(default=0.2, gt=0, lt=1)
+
+    # Rules
+    pooling_min_cards: int = Field(default=3, ge=2)
+    pooling_period_days: int = Field(default=30, ge=1)
+    burst_min_cards: int = Field(default=6, ge=2)
+    burst_window_s: float = Field(default=300.0, gt=0)
+    duplicate_window_s: float = Field(default=120.0, gt=0)
+
+    @field_validator("db_url")
+    @classmethod
+    def _db_url_scheme(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("db_url must be a sqlite:// or postgresql:// URL")
+        return value
+
+    def require_card_key(self) -> bytes:
+        key = self.card_hash_key.get_secret_value()
+        if len(key) < 16:
+            raise ConfigError(
+                "card_hash_key: set RXAUDIT_CARD_HASH_KEY (at least 16 characters) to hash card ids"
+            )
+        return key.encode()
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build settings from a YAML file, the environment and overrides; errors name the bad key."""
+    data: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            loaded = yaml.safe_load(Path(config_file).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{config_file}: cannot read settings: {exc}") from exc
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{config_file}: settings must be a mapping of key: value")
+        data.update(loaded)
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, str(config_file or "settings"))) from exc
+
+
+def format_validation_error(exc: ValidationError, source: str) -> str:
+    parts = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(root)"
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        parts.append(f"{key}: {msg}")
+    return f"{source}: " + "; ".join(parts)

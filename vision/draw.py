@@ -1,0 +1,60 @@
+"""Keyframes with boxes: what an inspector sees next to the settlement record."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from rxaudit.domain import Box, Observation
+
+CUSTOMER = (40, 200, 40)
+OTHER = (0, 150, 255)
+FACE = (255, 120, 0)
+ZONE = (255, 255, 0)
+
+
+def labelled_boxes(obs: Observation) -> list[tuple[str, Box]]:
+    boxes = []
+    for i, person in enumerate(obs.persons):
+        role = "customer" if i in obs.customers else "other"
+        boxes.append((f"{role} #{person.track_id} {person.score:.2f}", person.box))
+    boxes += [(f"face #{face.track_id}", face.box) for face in obs.faces]
+    boxes += [(f"{o.cls} {o.score:.2f}", o.box) for o in obs.objects]
+    return boxes
+
+
+def draw_keyframe(image_rgb: np.ndarray, obs: Observation | None,
+                  zone: Sequence[tuple[float, float]], caption: str) -> np.ndarray:
+    """A BGR image with the customer zone, persons (customers green), wrists, faces and a caption."""
+    img = cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR)
+    h, w = img.shape[:2]
+    poly = np.array([[x * w, y * h] for x, y in zone], np.int32)
+    cv2.polylines(img, [poly], True, ZONE, 1)
+    if obs is not None:
+        for i, person in enumerate(obs.persons):
+            color = CUSTOMER if i in obs.customers else OTHER
+            b = person.box
+            cv2.rectangle(img, (int(b.x1), int(b.y1)), (int(b.x2), int(b.y2)), color, 2)
+            label = f"{'customer' if i in obs.customers else 'other'} #{person.track_id}"
+            cv2.putText(img, label, (int(b.x1) + 2, int(b.y1) + 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
+                        color, 1, cv2.LINE_AA)
+            for x, y in person.wrists():
+                cv2.circle(img, (int(x), int(y)), 4, color, -1)
+        for face in obs.faces:
+            b = face.box
+            cv2.rectangle(img, (int(b.x1), int(b.y1)), (int(b.x2), int(b.y2)), FACE, 1)
+    cv2.rectangle(img, (0, h - 22), (w, h), (0, 0, 0), -1)
+    cv2.putText(img, caption, (6, h - 7), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1,
+                cv2.LINE_AA)
+    return img
+
+
+def save_jpeg(path: Path, image_bgr: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok, data = cv2.imencode(".jpg", image_bgr, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    if not ok:
+        raise OSError(f"cannot encode keyframe {path}")
+    path.write_bytes(data.tobytes())

@@ -1,0 +1,103 @@
+"""Person + body keypoint detector: Ultralytics yolo11n-pose (COCO) exported to ONNX, run on
+onnxruntime. See ``vision/models/PROVENANCE.md`` for where the weights come from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from rxaudit.domain import Box, Person
+from rxaudit.errors import ModelError
+
+
+def load_onnx(path: Path, threads: int):
+    """An onnxruntime session, or a ModelError that says what is wrong with the file."""
+    import onnxruntime as ort
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"model file {path} is missing (reinstall, or see vision/models/PROVENANCE.md)")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
+        raise ModelError(f"model file {path} cannot be loaded: {exc}") from exc
+
+
+def letterbox(frame: np.ndarray, size: int) -> tuple[np.ndarray, float, tuple[int, int]]:
+    """Resize keeping aspect ratio onto a size x size grey canvas; returns image, scale, (dx, dy)."""
+    h, w = frame.shape[:2]
+    scale = min(size / w, size / h)
+    nw, nh = round(w * scale), round(h * scale)
+    canvas = np.full((size, size, 3), 114, dtype=np.uint8)
+    dx, dy = (size - nw) // 2, (size - nh) // 2
+    canvas[dy : dy + nh, dx : dx + nw] = cv2.resize(frame, (nw, nh), interpolation=cv2.INTER_LINEAR)
+    return canvas, scale, (dx, dy)
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> list[int]:
+    order = scores.argsort()[::-1]
+    keep: list[int] = []
+    while order.size:
+        i = order[0]
+        keep.append(int(i))
+        xx1 = np.maximum(boxes[i, 0], boxes[order[1:], 0])
+        yy1 = np.maximum(boxes[i, 1], boxes[order[1:], 1])
+        xx2 = np.minimum(boxes[i, 2], boxes[order[1:], 2])
+        yy2 = np.minimum(boxes[i, 3], boxes[order[1:], 3])
+        inter = np.clip(xx2 - xx1, 0, None) * np.clip(yy2 - yy1, 0, None)
+        area_i = (boxes[i, 2] - boxes[i, 0]) * (boxes[i, 3] - boxes[i, 1])
+        areas = (boxes[order[1:], 2] - boxes[order[1:], 0]) * (boxes[order[1:], 3] - boxes[order[1:], 1])
+        order = order[1:][inter / (area_i + areas - inter + 1e-9) < iou]
+    return keep
+
+
+class OnnxPoseDetector:
+    """yolo11n-pose on onnxruntime. Output (1, 56, N): cx, cy, w, h, score, 17 x (x, y, conf)."""
+
+    def __init__(self, model: Path, *, input_size: int = 416, min_score: float = 0.4,
+                 iou: float = 0.5, threads: int = 2) -> None:
+        self.session = load_onnx(model, threads)
+        self.input_name = self.session.get_inputs()[0].name
+        self.size = input_size
+        self.min_score = min_score
+        self.iou = iou
+
+    def detect(self, frames: list[np.ndarray]) -> list[list[Person]]:
+        if not frames:
+            return []
+        prepared = [letterbox(f, self.size) for f in frames]
+        batch = np.stack([p[0] for p in prepared]).astype(np.float32) / 255.0
+        batch = np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
+        output = self.session.run(None, {self.input_name: batch})[0]
+        return [
+            self._decode(output[i], scale, pad, frames[i].shape)
+            for i, (_, scale, pad) in enumerate(prepared)
+        ]
+
+    def _decode(self, pred: np.ndarray, scale: float, pad: tuple[int, int],
+                shape: tuple[int, ...]) -> list[Person]:
+        pred = pred.T  # (N, 56)
+        pred = pred[pred[:, 4] >= self.min_score]
+        if not len(pred):
+            return []
+        dx, dy = pad
+        cx, cy, w, h = pred[:, 0], pred[:, 1], pred[:, 2], pred[:, 3]
+        boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
+        boxes = (boxes - [dx, dy, dx, dy]) / scale
+        height, width = shape[:2]
+        boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, width)
+        boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, height)
+        kpts = pred[:, 5:].reshape(-1, 17, 3).copy()
+        kpts[:, :, 0] = (kpts[:, :, 0] - dx) / scale
+        kpts[:, :, 1] = (kpts[:, :, 1] - dy) / scale
+        persons = []
+        for i in nms(boxes, pred[:, 4], self.iou):
+            persons.append(Person(box=Box(*map(float, boxes[i])), score=float(pred[i, 4]),
+                                  keypoints=kpts[i].astype(np.float32)))
+        return persons
