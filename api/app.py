@@ -1,28 +1,75 @@
-"""``create_app(settings)``: the FastAPI application. Routes stay thin; errors from the exception
-tree map to HTTP status codes in one handler (``rxaudit.errors.HTTP_STATUS``)."""
+"""``create_app(settings)``: the FastAPI application (review UI + monitoring-wall API).
+
+Routes stay thin; errors from the exception tree map to HTTP status codes in one handler
+(``rxaudit.errors.HTTP_STATUS``). Open without credentials: ``/health``, the sign-in form and the
+static CSS/JS it needs; everything else needs a session cookie or an API key.
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from api import routes_api, routes_evidence, routes_pages
+from api.deps import NotSignedIn
+from api.ratelimit import LoginLimiter
 from rxaudit import __version__
+from rxaudit.db.engine import make_engine, migrate, session_factory
 from rxaudit.errors import HTTP_STATUS, NotFound, RxauditError, lookup
 from rxaudit.settings import Settings
 
+HERE = Path(__file__).resolve().parent
 
-def create_app(settings: Settings) -> FastAPI:
-    app = FastAPI(title="rxaudit", version=__version__)
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
+
+
+def create_app(settings: Settings, *, migrate_db: bool = True) -> FastAPI:
+    app = FastAPI(title="rxaudit", version=__version__,
+                  description="Review UI and monitoring-wall API for rxaudit flags.")
+    engine = make_engine(settings.db_url)
+    if migrate_db:
+        migrate(engine)
     app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = session_factory(engine)
+    app.state.tz = ZoneInfo(settings.display_timezone)
+    app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
+    app.state.templates.env.filters["localtime"] = lambda iso: datetime.fromisoformat(iso).astimezone(
+        app.state.tz).strftime("%Y-%m-%d %H:%M:%S")
+    app.state.login_limiter = LoginLimiter(settings.login_max_failures, settings.login_window_s)
 
     @app.exception_handler(RxauditError)
-    async def _rxaudit_error(_request: Request, exc: RxauditError) -> JSONResponse:
+    async def _rxaudit_error(request: Request, exc: RxauditError) -> Response:
+        if isinstance(exc, NotSignedIn) and not request.url.path.startswith("/api/"):
+            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
         status = lookup(HTTP_STATUS, exc, 500)
         detail = "not found" if isinstance(exc, NotFound) else str(exc)
-        return JSONResponse({"detail": detail}, status_code=status)
+        if _wants_html(request):
+            return app.state.templates.TemplateResponse(
+                request, "error.html", {"status": status, "detail": detail}, status_code=status)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
-    @app.get("/health")
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(request: Request, exc: RequestValidationError) -> Response:
+        detail = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.get("/health", tags=["health"])
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
+    app.include_router(routes_api.router)
+    app.include_router(routes_evidence.router)
+    app.include_router(routes_pages.router)
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     return app

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from rxaudit.errors import EXIT_CODES, RxauditError, lookup
+from rxaudit.errors import EXIT_CODES, InputError, RxauditError, lookup
 
 
 def _settings(args: argparse.Namespace):
@@ -20,15 +20,13 @@ def _settings(args: argparse.Namespace):
 
 def print_summary(report) -> None:
     summary = report.summary
-    width = 14
-    print(f"{'rows read':<{width}} {summary['rows_read']:>6}")
-    print(f"{'rejected':<{width}} {summary['rejected']:>6}")
-    print(f"{'audited':<{width}} {summary['audited']:>6}")
-    print(f"{'  clean':<{width}} {summary['clean']:>6}")
-    print(f"{'  flagged':<{width}} {summary['flagged']:>6}")
-    print(f"{'  unverifiable':<{width}} {summary['unverifiable']:>6}")
-    for kind, count in summary["flags_by_kind"].items():
-        print(f"{'flag ' + kind:<{width + 8}} {count:>6}")
+    rows = [("rows read", summary["rows_read"]), ("rejected", summary["rejected"]),
+            ("audited", summary["audited"]), ("  clean", summary["clean"]),
+            ("  flagged", summary["flagged"]), ("  unverifiable", summary["unverifiable"])]
+    rows += [(f"flag {kind}", count) for kind, count in summary["flags_by_kind"].items()]
+    width = max(len(label) for label, _ in rows) + 2
+    for label, count in rows:
+        print(f"{label:<{width}}{count:>6}")
     for row in report.rejected:
         print(f"rejected {row.source} line {row.line}: {row.reason}", file=sys.stderr)
 
@@ -83,7 +81,41 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"\nflags: {folder / 'flags.json'}\nreport: {html}\n"
           f"CPU {report.stats['cpu_s']:.1f} s for {report.summary['audited']} settlements "
           f"({cpu:.2f} CPU-s each, model loading included)")
+    passwords = demo_accounts(settings, folder / "pharmacies.csv")
+    print("\nReview UI on the demo data:\n"
+          f"  .venv/bin/rxaudit serve --db {settings.db_url} --evidence-dir {settings.evidence_dir}\n"
+          "  then open http://127.0.0.1:8000/login and sign in as\n"
+          + "\n".join(f"    {name} / {pw}   ({what})" for name, (pw, what) in passwords.items()))
     return 0
+
+
+def demo_accounts(settings, pharmacies_csv: Path) -> dict[str, tuple[str, str]]:
+    """Districts from the sample's pharmacies.csv and two demo users with fresh passwords."""
+    import secrets
+
+    from sqlalchemy import select
+
+    from rxaudit.db.accounts import add_user, load_pharmacies, set_password
+    from rxaudit.db.engine import make_engine, migrate, session_factory, transaction
+    from rxaudit.db.models import Pharmacy, User
+    from rxaudit.security import Role
+
+    engine = make_engine(settings.db_url)
+    migrate(engine)
+    out: dict[str, tuple[str, str]] = {}
+    with transaction(session_factory(engine)) as session:
+        load_pharmacies(session, path=pharmacies_csv)
+        district = session.scalars(select(Pharmacy.district).order_by(Pharmacy.district)).first() or "demo"
+        for name, role, districts in (("demo-supervisor", Role.SUPERVISOR, []),
+                                      ("demo-inspector", Role.INSPECTOR, [district])):
+            password = secrets.token_urlsafe(9)
+            if session.scalar(select(User).where(User.name == name)) is None:
+                add_user(session, name=name, role=role, password=password, districts=districts)
+            else:
+                set_password(session, name=name, password=password)
+            out[name] = (password, f"{role}" + (f", district {district}" if districts else ", all districts"))
+    engine.dispose()
+    return out
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -102,6 +134,81 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
     result = calibrate_faces(args.footage)
     print(json.dumps(result, indent=2))
+    return 0
+
+
+def _session(args: argparse.Namespace):
+    from rxaudit.db.engine import make_engine, migrate, session_factory, transaction
+
+    engine = make_engine(_settings(args).db_url)
+    migrate(engine)
+    return transaction(session_factory(engine))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = _settings(args)
+    print(f"rxaudit review UI: http://{args.host}:{args.port}/login  (API: /api/v1, docs: /docs)")
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    import getpass
+    import secrets
+
+    from rxaudit.db.accounts import add_user
+    from rxaudit.security import Role
+
+    if sys.stdin.isatty() and not args.generate:
+        password = getpass.getpass("password (empty: generate one): ")
+    elif not args.generate:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = ""
+    generated = not password
+    password = password or secrets.token_urlsafe(12)
+    try:
+        with _session(args) as session:
+            add_user(session, name=args.name, role=Role(args.role), password=password,
+                     districts=args.district or [])
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
+    print(f"user {args.name} ({args.role}) added" + (f"; password: {password}" if generated else ""))
+    return 0
+
+
+def cmd_apikey_create(args: argparse.Namespace) -> int:
+    from rxaudit.db.accounts import create_api_key
+
+    with _session(args) as session:
+        row, key = create_api_key(session, name=args.name, districts=args.district or [])
+        key_id = row.id
+    scope = ", ".join(args.district) if args.district else "all districts"
+    print(f"API key {key_id} '{args.name}' ({scope}); shown once, store it now:\n{key}")
+    return 0
+
+
+def cmd_apikey_revoke(args: argparse.Namespace) -> int:
+    from rxaudit.db.accounts import revoke_api_key
+
+    with _session(args) as session:
+        revoke_api_key(session, key_id=args.id)
+    print(f"API key {args.id} revoked")
+    return 0
+
+
+def cmd_pharmacies_load(args: argparse.Namespace) -> int:
+    from rxaudit.db.accounts import load_pharmacies
+
+    with _session(args) as session:
+        loaded, problems = load_pharmacies(session, path=args.file)
+    for problem in problems:
+        print(f"{args.file}: {problem}", file=sys.stderr)
+    print(f"{loaded} pharmacies loaded, {len(problems)} rows rejected")
     return 0
 
 
@@ -147,6 +254,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", type=Path)
     common(p)
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("serve", help="the review UI and the wall API")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    common(p)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("user", help="manage users").add_subparsers(dest="user_cmd", required=True)
+    q = p.add_parser("add", help="add a user (password from stdin, or generated and printed)")
+    q.add_argument("name")
+    q.add_argument("--role", choices=["inspector", "supervisor", "admin"], required=True)
+    q.add_argument("--district", action="append")
+    q.add_argument("--generate", action="store_true", help="generate the password, print it")
+    common(q)
+    q.set_defaults(func=cmd_user_add)
+
+    p = sub.add_parser("apikey", help="manage API keys").add_subparsers(dest="key_cmd", required=True)
+    q = p.add_parser("create", help="create a read-only key (printed once)")
+    q.add_argument("--name", required=True)
+    q.add_argument("--district", action="append")
+    common(q)
+    q.set_defaults(func=cmd_apikey_create)
+    q = p.add_parser("revoke", help="revoke a key by id")
+    q.add_argument("id", type=int)
+    common(q)
+    q.set_defaults(func=cmd_apikey_revoke)
+
+    p = sub.add_parser("pharmacies", help="pharmacy registry").add_subparsers(dest="ph_cmd", required=True)
+    q = p.add_parser("load", help="load pharmacies.csv (pharmacy_id, name, district)")
+    q.add_argument("file", type=Path)
+    common(q)
+    q.set_defaults(func=cmd_pharmacies_load)
 
     p = sub.add_parser("calibrate-faces", help="face distances on real footage, per visit")
     p.add_argument("--footage", type=Path, default=Path("../shared/footage"))

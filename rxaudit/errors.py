@@ -13,7 +13,9 @@ into a one-line message and an exit code (``EXIT_CODES``); the HTTP layer maps t
     │   └── FootageUnreadable
     ├── StoreError           a path that escapes the video store, an unknown store URL scheme
     ├── NotFound             an object that does not exist (or that the caller may not see)
-    └── AuthError            missing or wrong credentials
+    ├── AuthError            missing or wrong credentials
+    ├── Forbidden            signed in, but the role may not do this (CSRF failures too)
+    └── RateLimited          too many attempts (sign-in)
 """
 
 from __future__ import annotations
@@ -59,6 +61,14 @@ class AuthError(RxauditError):
     """Missing or invalid credentials."""
 
 
+class Forbidden(RxauditError):
+    """The caller is known but may not do this."""
+
+
+class RateLimited(RxauditError):
+    """Too many attempts; try again later."""
+
+
 EXIT_CODES: dict[type[RxauditError], int] = {
     ConfigError: 3,
     InputError: 4,
@@ -67,6 +77,8 @@ EXIT_CODES: dict[type[RxauditError], int] = {
     FootageError: 7,
     NotFound: 8,
     AuthError: 9,
+    Forbidden: 9,
+    RateLimited: 9,
 }
 
 HTTP_STATUS: dict[type[RxauditError], int] = {
@@ -77,6 +89,8 @@ HTTP_STATUS: dict[type[RxauditError], int] = {
     FootageError: 404,
     NotFound: 404,
     AuthError: 401,
+    Forbidden: 403,
+    RateLimited: 429,
 }
 
 

@@ -60,6 +60,18 @@ class Settings(BaseSettings):
     burst_window_s: float = Field(default=300.0, gt=0)
     duplicate_window_s: float = Field(default=120.0, gt=0)
 
+    # Review UI and wall API
+    display_timezone: str = "Asia/Shanghai"
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+    cookie_secure: bool = Field(default=False, description="set true behind HTTPS")
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_s: float = Field(default=300.0, gt=0)
+    sse_poll_s: float = Field(default=2.0, gt=0)
+    clip_before_s: float = Field(default=10.0, ge=0)
+    clip_after_s: float = Field(default=10.0, gt=0)
+    footfall_alert_ratio: float = Field(default=3.0, gt=1)
+    footfall_alert_min_swipes: int = Field(default=20, ge=1)
+
     @field_validator("db_url")
     @classmethod
     def _db_url_scheme(cls, value: str) -> str:

@@ -142,6 +142,12 @@ def write_bundle(out: Path, seed: int) -> dict:
                 "zone": [list(p) for p in CUSTOMER_ZONE], "clock_offset_s": CAMERAS[(1, "C2")][2]}}},
         },
     }
+    districts = ["Chengguan", "Qilihe", "Chengguan"]
+    with (out / "pharmacies.csv").open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["pharmacy_id", "name", "district"])
+        for k, pharmacy in enumerate(planner.pharmacies):
+            writer.writerow([pharmacy, f"Sample Pharmacy {k + 1}", districts[k]])
     (out / "cameras.yaml").write_text(yaml.safe_dump(cameras, sort_keys=False), encoding="utf-8")
     expected["rejected_lines"] = rejected_lines
     expected["seed"] = seed

@@ -1,0 +1,68 @@
+"""FastAPI dependencies: the database session, who is asking, and CSRF for cookie-authenticated
+forms. ``SessionDep``, ``Viewer`` (user or API key), ``CurrentUser`` (a signed-in person)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from rxaudit.db.accounts import api_key_principal, session_principal
+from rxaudit.errors import AuthError, Forbidden
+from rxaudit.security import Principal, same
+
+COOKIE = "rxaudit_session"
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    factory = request.app.state.sessions
+    with factory() as session:
+        try:
+            yield session
+            session.commit()
+        except Exception:
+            session.rollback()
+            raise
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+class NotSignedIn(AuthError):
+    """No valid session cookie: pages redirect to the sign-in form, the API answers 401."""
+
+
+def optional_viewer(request: Request, session: SessionDep) -> Principal | None:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        principal = api_key_principal(session, key=header[7:].strip())
+        if principal is None:
+            raise AuthError("invalid or revoked API key")
+        return principal
+    token = request.cookies.get(COOKIE)
+    if token:
+        return session_principal(session, token=token)
+    return None
+
+
+def viewer(principal: Annotated[Principal | None, Depends(optional_viewer)]) -> Principal:
+    if principal is None:
+        raise NotSignedIn("sign in or send Authorization: Bearer KEY")
+    return principal
+
+
+def current_user(principal: Annotated[Principal, Depends(viewer)]) -> Principal:
+    if principal.kind != "user":
+        raise Forbidden("API keys are read-only")
+    return principal
+
+
+Viewer = Annotated[Principal, Depends(viewer)]
+CurrentUser = Annotated[Principal, Depends(current_user)]
+
+
+def check_csrf(principal: Principal, token: str | None) -> None:
+    if not token or principal.csrf_token is None or not same(token, principal.csrf_token):
+        raise Forbidden("missing or wrong CSRF token; reload the page")

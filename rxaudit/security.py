@@ -1,0 +1,83 @@
+"""Who is asking, and the secrets that prove it.
+
+Passwords: argon2id (argon2-cffi). API keys and session tokens: 32 random bytes shown once; only their
+SHA-256 is stored (they are high-entropy, so a fast hash is the right one). Scoping: a principal sees
+the districts it lists, or every district when ``districts`` is None.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+_hasher = PasswordHasher()
+KEY_PREFIX = "rxa_"
+
+
+class Role(enum.StrEnum):
+    INSPECTOR = "inspector"  # reviews flags in their own districts
+    SUPERVISOR = "supervisor"  # every district; may reopen verdicts
+    ADMIN = "admin"  # users, keys, settings; sees every district, gives no verdicts
+
+
+class VerdictAction(enum.StrEnum):
+    CONFIRM = "confirm"
+    DISMISS = "dismiss"
+    ESCALATE = "escalate"
+    REOPEN = "reopen"
+
+
+VERDICT_STATUS = {"confirm": "confirmed", "dismiss": "dismissed", "escalate": "escalated", "reopen": "open"}
+
+
+def hash_password(password: str) -> str:
+    if len(password) < 10:
+        raise ValueError("passwords need at least 10 characters")
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def new_secret(prefix: str = "") -> str:
+    return prefix + secrets.token_urlsafe(32)
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: str  # "user" or "apikey"
+    id: int
+    name: str
+    role: Role | None  # None for API keys: read-only
+    districts: frozenset[str] | None  # None: every district
+    csrf_token: str | None = None
+
+    @property
+    def can_review(self) -> bool:
+        return self.kind == "user" and self.role in (Role.INSPECTOR, Role.SUPERVISOR)
+
+    def may(self, action: VerdictAction) -> bool:
+        if not self.can_review:
+            return False
+        return action != VerdictAction.REOPEN or self.role == Role.SUPERVISOR
+
+    def sees(self, district: str | None) -> bool:
+        return self.districts is None or (district is not None and district in self.districts)

@@ -1,0 +1,68 @@
+"""Evidence clips: the window around a swipe, cut from the store's segments and re-encoded as
+H.264 MP4 (faststart) so every browser plays it, whatever the camera recorded (H.265 included)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from ingest.video_store import VideoStore, candidates
+from rxaudit.domain import Segment
+from rxaudit.errors import FootageError, FootageMissing
+
+
+def cut_clip(store: VideoStore, segments: list[Segment], start: datetime, end: datetime,
+             out: Path, *, max_fps: float = 15.0) -> tuple[float, float]:
+    """Write ``out``; returns (epoch seconds of its first frame, duration in seconds). Raises
+    FootageMissing if no frame of the window can be read."""
+    tmp = out.with_suffix(".part.mp4")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    written, first_t, last_t = 0, None, None
+    with av.open(str(tmp), "w", container_options={"movflags": "+faststart"}) as sink:
+        stream = None
+        for segment in candidates(segments, start, end):
+            try:
+                with store.open(segment.uri) as fh, av.open(fh) as source:
+                    src = source.streams.video[0]
+                    src.thread_type = "AUTO"
+                    rate = float(src.average_rate or 10)
+                    fps = min(rate, max_fps)
+                    step = 1.0 / fps
+                    base = float(src.start_time * src.time_base) if src.start_time is not None else 0.0
+                    offset = (start - segment.start).total_seconds()
+                    if offset > 1.0:
+                        source.seek(int((offset + base) / src.time_base), stream=src, backward=True)
+                    for frame in source.decode(src):
+                        if frame.pts is None:
+                            continue
+                        t = segment.start.timestamp() + float(frame.pts * src.time_base) - base
+                        if t < start.timestamp() or (last_t is not None and t < last_t + step - 1e-3):
+                            continue
+                        if t > end.timestamp():
+                            break
+                        if stream is None:
+                            stream = sink.add_stream("libx264", rate=round(fps))
+                            stream.width, stream.height = frame.width - frame.width % 2, frame.height - frame.height % 2
+                            stream.pix_fmt = "yuv420p"
+                            stream.options = {"preset": "veryfast", "crf": "26", "g": str(round(fps))}
+                        image = frame.reformat(width=stream.width, height=stream.height, format="yuv420p")
+                        image.pts = written
+                        image.time_base = Fraction(1, round(fps))
+                        for packet in stream.encode(image):
+                            sink.mux(packet)
+                        first_t = t if first_t is None else first_t
+                        last_t = t
+                        written += 1
+            except (av.FFmpegError, FootageError, OSError):
+                continue
+        if stream is not None:
+            for packet in stream.encode():
+                sink.mux(packet)
+    if not written:
+        tmp.unlink(missing_ok=True)
+        raise FootageMissing("no readable frame in the clip window")
+    tmp.replace(out)
+    return float(first_t or 0.0), (last_t or 0.0) - (first_t or 0.0)
