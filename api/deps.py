@@ -17,6 +17,8 @@ COOKIE = "rxaudit_session"
 
 
 def get_session(request: Request) -> Iterator[Session]:
+    """One session per request. Its final commit may run after the response is sent, so routes
+    whose response leads the client to read what they wrote commit explicitly first."""
     factory = request.app.state.sessions
     with factory() as session:
         try:

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ingest.video_store import LocalVideoStore
+from ingest.stores import open_store
 from rxaudit.db import queries
 from rxaudit.db.models import AuditRun, CheckRow
 from rxaudit.db.queries import FlagView
@@ -55,7 +55,7 @@ def clip_for(session: Session, settings: Settings, view: FlagView) -> tuple[Path
     run = session.get(AuditRun, check.run_id)
     swipe = datetime.fromisoformat(check.seen["camera_time"])
     try:
-        store = LocalVideoStore(Path(run.videos))
+        store = open_store(run.videos, settings)
         segments = store.list_segments(s.pharmacy_id, s.counter_id)
         first, _ = cut_clip(store, segments, swipe - timedelta(seconds=settings.clip_before_s),
                             swipe + timedelta(seconds=settings.clip_after_s), path)

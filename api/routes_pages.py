@@ -68,6 +68,7 @@ def login(request: Request, session: SessionDep, name: Annotated[str, Form()],
         return RedirectResponse("/login?error=Wrong+name+or+password", status_code=303)
     limiter.succeeded(keys[0])
     token, _ = accounts.open_session(session, user=user, hours=request.app.state.settings.session_hours)
+    session.commit()  # before the redirect: the browser's next request must find the session
     response = RedirectResponse("/flags", status_code=303)
     response.set_cookie(COOKIE, token, httponly=True, samesite="lax", path="/",
                         secure=request.app.state.settings.cookie_secure,
@@ -81,6 +82,7 @@ def logout(request: Request, session: SessionDep, who: CurrentUser,
            csrf: Annotated[str, Form()]) -> RedirectResponse:
     check_csrf(who, csrf)
     accounts.close_session(session, token=request.cookies.get(COOKIE, ""))
+    session.commit()
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE)
     return response
@@ -118,6 +120,7 @@ def verdict(flag_id: int, session: SessionDep, who: CurrentUser, action: Annotat
             csrf: Annotated[str, Form()], note: Annotated[str, Form()] = "") -> RedirectResponse:
     check_csrf(who, csrf)
     record_verdict(session, who, flag_id=flag_id, action=action, note=note)
+    session.commit()  # before the redirect: the page it leads to shows this verdict
     return RedirectResponse(f"/flags/{flag_id}#history", status_code=303)
 
 
@@ -131,6 +134,7 @@ def bulk_verdict(request: Request, session: SessionDep, who: CurrentUser,
     ids = queries.all_flag_ids(session, who, q.filters(), request.app.state.tz, BULK_LIMIT)
     for flag_id in ids:
         record_verdict(session, who, flag_id=flag_id, action=action, note=note)
+    session.commit()
     return RedirectResponse(f"/flags?{query}&done={len(ids)}", status_code=303)
 
 

@@ -1,5 +1,10 @@
-"""What rules may look at: the rule parameters, each counter's footage (visits, observations,
-coverage) and earlier identities. Built by the pipeline; rules only read it."""
+"""What rules may look at.
+
+Phase 1 (per counter, parallel): ``CounterView`` turns a counter's decoded footage into one
+``SettlementFootage`` per settlement: coverage, the visit at the moment of payment, what was seen,
+the keyframe. These are small and serialisable (workers, Ray, the batch table).
+Phase 2 (whole batch): ``AuditContext`` holds those summaries plus earlier identities; rules read it.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import numpy as np
 from ingest.cameras import CamerasConfig
 from rxaudit.domain import Box, Evidence, Observation, Settlement, Visit
 from rxaudit.settings import Settings
+from vision.zone import wrists_in_zone
 
 
 @dataclass(frozen=True)
@@ -59,62 +65,152 @@ class Keyframe:
     clip: str | None
     boxes: tuple[tuple[str, Box], ...]
 
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "t": self.t.isoformat(), "clip": self.clip,
+                "boxes": [[label, box.as_list()] for label, box in self.boxes]}
 
-@dataclass(eq=False)
-class AuditContext:
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Keyframe:
+        return cls(data["path"], datetime.fromisoformat(data["t"]), data["clip"],
+                   tuple((label, Box(*box)) for label, box in data["boxes"]))
+
+
+def _visit_json(v: Visit, t: datetime) -> dict[str, Any]:
+    return {"pharmacy_id": v.pharmacy_id, "counter_id": v.counter_id, "track_id": v.track_id,
+            "start": v.start.isoformat(), "end": v.end.isoformat(), "box": v.box_at(t).as_list(),
+            "identity": None if v.identity is None else [float(x) for x in v.identity],
+            "face_count": v.face_count}
+
+
+def _visit_from(data: dict[str, Any], t: datetime) -> Visit:
+    identity = data["identity"]
+    return Visit(data["pharmacy_id"], data["counter_id"], data["track_id"],
+                 datetime.fromisoformat(data["start"]), datetime.fromisoformat(data["end"]),
+                 sightings=((t, Box(*data["box"])),),
+                 identity=None if identity is None else np.asarray(identity, dtype=np.float32),
+                 face_count=data["face_count"])
+
+
+@dataclass(frozen=True, eq=False)
+class SettlementFootage:
+    """What the cameras established about one settlement; all a rule needs from video."""
+
+    settlement_id: str
+    camera_time: datetime
+    unverifiable: str | None
+    visit: Visit | None
+    seen: dict[str, Any]
+    keyframe: Keyframe | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"settlement_id": self.settlement_id, "camera_time": self.camera_time.isoformat(),
+                "unverifiable": self.unverifiable,
+                "visit": None if self.visit is None else _visit_json(self.visit, self.camera_time),
+                "seen": self.seen, "keyframe": None if self.keyframe is None else self.keyframe.to_json()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SettlementFootage:
+        t = datetime.fromisoformat(data["camera_time"])
+        return cls(data["settlement_id"], t, data["unverifiable"],
+                   None if data["visit"] is None else _visit_from(data["visit"], t), data["seen"],
+                   None if data["keyframe"] is None else Keyframe.from_json(data["keyframe"]))
+
+
+@dataclass(frozen=True, eq=False)
+class CounterView:
+    """Phase 1 over one counter's footage: coverage, visit at payment, what was seen."""
+
     config: RuleConfig
     cameras: CamerasConfig
-    footage: dict[tuple[str, str], CounterFootage] = field(default_factory=dict)
-    history: tuple[IdentityRecord, ...] = ()
-    keyframes: dict[str, Keyframe] = field(default_factory=dict)
+    footage: CounterFootage
 
     @property
     def tolerance(self) -> timedelta:
         return timedelta(seconds=self.config.presence_tolerance_s)
 
-    def camera_time(self, s: Settlement) -> datetime:
-        return self.cameras.camera_time(s.pharmacy_id, s.counter_id, s.settled_at)
+    def observations_near(self, t: datetime) -> list[Observation]:
+        return [o for o in self.footage.observations if abs(o.t - t) <= self.tolerance]
 
-    def observations_near(self, s: Settlement) -> list[Observation]:
-        footage = self.footage.get(s.counter_key)
-        if footage is None:
-            return []
-        t = self.camera_time(s)
-        return [o for o in footage.observations if abs(o.t - t) <= self.tolerance]
-
-    def unverifiable_reason(self, s: Settlement) -> str | None:
-        footage = self.footage.get(s.counter_key)
-        if footage is None or not footage.known:
+    def unverifiable_reason(self, s: Settlement, t: datetime) -> str | None:
+        if not self.footage.known:
             return f"no video is recorded for counter {s.pharmacy_id}/{s.counter_id} (unknown counter)"
-        t = self.camera_time(s)
         expected = int(2 * self.config.presence_tolerance_s * self.config.sample_fps) + 1
-        got = len(self.observations_near(s))
+        got = len(self.observations_near(t))
         if got >= self.config.min_coverage * expected:
             return None
         span = f"{(t - self.tolerance):%H:%M:%S}-{(t + self.tolerance):%H:%M:%S}"
         what = "no footage" if got == 0 else f"footage for only {got} of {expected} sampled frames"
         reason = f"{what} around the swipe ({span} camera time)"
-        if footage.problems:
-            reason += "; " + "; ".join(footage.problems)
+        if self.footage.problems:
+            reason += "; " + "; ".join(self.footage.problems)
         return reason
 
-    def visit_at(self, s: Settlement) -> Visit | None:
+    def visit_at(self, t: datetime) -> Visit | None:
         """The customer at the moment of payment: the visit covering it (nearest the counter when
         several people stand there), else the nearest visit within the tolerance."""
-        footage = self.footage.get(s.counter_key)
-        if footage is None:
-            return None
-        t = self.camera_time(s)
-        covering = [v for v in footage.visits if v.covers(t)]
+        covering = [v for v in self.footage.visits if v.covers(t)]
         if covering:  # nearest the counter: the largest box at that moment
             return max(covering, key=lambda v: v.box_at(t).area)
-        near = [v for v in footage.visits if v.covers(t, self.tolerance)]
+        near = [v for v in self.footage.visits if v.covers(t, self.tolerance)]
         if not near:
             return None
         return min(near, key=lambda v: min(abs(v.start - t), abs(v.end - t)))
 
+    def seen_around(self, s: Settlement, t: datetime, visit: Visit | None) -> dict[str, Any]:
+        near = self.observations_near(t)
+        zone = self.cameras.counter(s.pharmacy_id, s.counter_id).zone
+        seen: dict[str, Any] = {
+            "camera_time": t.isoformat(),
+            "frames_checked": len(near),
+            "max_persons": max((len(o.persons) for o in near), default=0),
+            "max_customers": max((len(o.customers) for o in near), default=0),
+            "customer_wrists_in_zone": sum(wrists_in_zone(o.persons[i], zone, o.frame_size)
+                                           for o in near for i in o.customers),
+            "faces": sum(len(o.faces) for o in near),
+        }
+        if visit is not None:
+            seen["visit"] = {"track_id": visit.track_id, "start": visit.start.isoformat(),
+                             "end": visit.end.isoformat(), "faces": visit.face_count,
+                             "identity": visit.identity is not None}
+        return seen
+
+    def summarise(self, s: Settlement, keyframe: Keyframe | None = None) -> SettlementFootage:
+        t = self.cameras.camera_time(s.pharmacy_id, s.counter_id, s.settled_at)
+        reason = self.unverifiable_reason(s, t)
+        visit = self.visit_at(t) if reason is None else None
+        return SettlementFootage(s.settlement_id, t, reason, visit, self.seen_around(s, t, visit), keyframe)
+
+
+@dataclass(eq=False)
+class AuditContext:
+    """Phase 2: the batch's settlement summaries, earlier identities and the rule parameters."""
+
+    config: RuleConfig
+    cameras: CamerasConfig
+    footage: dict[str, SettlementFootage] = field(default_factory=dict)
+    history: tuple[IdentityRecord, ...] = ()
+
+    def _of(self, s: Settlement) -> SettlementFootage | None:
+        return self.footage.get(s.settlement_id)
+
+    def camera_time(self, s: Settlement) -> datetime:
+        return self.cameras.camera_time(s.pharmacy_id, s.counter_id, s.settled_at)
+
+    def unverifiable_reason(self, s: Settlement) -> str | None:
+        f = self._of(s)
+        return "no footage was examined for this settlement" if f is None else f.unverifiable
+
+    def visit_at(self, s: Settlement) -> Visit | None:
+        f = self._of(s)
+        return None if f is None else f.visit
+
+    def seen(self, s: Settlement) -> dict[str, Any]:
+        f = self._of(s)
+        return {} if f is None else dict(f.seen)
+
     def evidence(self, s: Settlement, seen: dict[str, Any]) -> Evidence:
-        frame = self.keyframes.get(s.settlement_id)
+        f = self._of(s)
+        frame = None if f is None else f.keyframe
         if frame is None:
             return Evidence(t=self.camera_time(s), seen=seen)
         return Evidence(t=frame.t, seen=seen, keyframe=frame.path, clip=frame.clip, boxes=frame.boxes)

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 
 from reconcile.context import AuditContext
 from reconcile.rules import burst, card_pooling, duplicate_settlement, no_customer, off_hours
-from reconcile.seen import seen_around
 from rxaudit.domain import CheckResult, CheckStatus, Flag, FlagKind, Settlement
 
 VIDEO_RULES = (no_customer.check,)
@@ -35,7 +34,7 @@ def run_rules(settlements: Sequence[Settlement], ctx: AuditContext) -> list[Chec
     seen_by_id = {}
     verified: set[str] = set()
     for s in settlements:
-        seen = seen_around(s, ctx)
+        seen = ctx.seen(s)
         seen_by_id[s.settlement_id] = seen
         reason = ctx.unverifiable_reason(s)
         if reason is not None:

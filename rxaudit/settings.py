@@ -45,7 +45,13 @@ class Settings(BaseSettings):
     face_retention_days: int = Field(default=90, ge=0)
 
     # Sampling and presence
-    sample_fps: float = Field(default=2.0, gt=0, le=30)
+    sample_fps: float = Field(default=2.0, gt=0, le=1000, description="1000: every frame (naive)")
+    keyframes_only: bool = Field(default=False, description="decode keyframes only when they are dense enough")
+    merge_windows: bool = Field(default=True, description="decode overlapping windows once")
+    motion_threshold: float = Field(
+        default=0.0, ge=0, description="mean abs grey difference (0-255) under which a frame reuses "
+        "the last detections; 0 runs the detector on every sampled frame")
+    motion_max_reuse_s: float = Field(default=3.0, ge=0)
     window_before_s: float = Field(default=20.0, ge=0)
     window_after_s: float = Field(default=10.0, ge=0)
     presence_tolerance_s: float = Field(default=4.0, ge=0)
@@ -59,6 +65,11 @@ class Settings(BaseSettings):
     burst_min_cards: int = Field(default=6, ge=2)
     burst_window_s: float = Field(default=300.0, gt=0)
     duplicate_window_s: float = Field(default=120.0, gt=0)
+
+    # Video store (s3:// and https:// through fsspec; credentials from the standard AWS_* variables)
+    s3_endpoint_url: str | None = None
+    store_block_size: int = Field(default=512 * 1024, ge=16 * 1024)
+    store_retries: int = Field(default=3, ge=0, le=10)
 
     # Review UI and wall API
     display_timezone: str = "Asia/Shanghai"

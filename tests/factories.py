@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ingest.cameras import CamerasConfig
-from reconcile.context import AuditContext, CounterFootage, RuleConfig
+from reconcile.context import AuditContext, CounterFootage, CounterView, RuleConfig
 from rxaudit.cards import hash_card
 from rxaudit.domain import Box, Observation, Person, Settlement, Visit
 
@@ -62,9 +62,16 @@ def covered_footage(start: float, end: float, visits: list[Visit] = (), fps: flo
 
 
 def context(footage: dict | None = None, *, cameras: CamerasConfig | None = None,
-            **config: Any) -> AuditContext:
-    return AuditContext(config=RuleConfig(**config), cameras=cameras or CamerasConfig(),
-                        footage=footage or {})
+            settlements: list[Settlement] = (), **config: Any) -> AuditContext:
+    """Phase 2 context for ``settlements`` whose counters' decoded footage is ``footage``
+    ({(pharmacy, counter): CounterFootage}); a counter missing from it is unknown."""
+    rule_config = RuleConfig(**config)
+    cameras = cameras or CamerasConfig()
+    summaries = {}
+    for s in settlements:
+        counter = (footage or {}).get(s.counter_key, CounterFootage(known=False))
+        summaries[s.settlement_id] = CounterView(rule_config, cameras, counter).summarise(s)
+    return AuditContext(config=rule_config, cameras=cameras, footage=summaries)
 
 
 def identity(seed: int, noise: float = 0.0, base: int | None = None) -> np.ndarray:

@@ -46,7 +46,7 @@ def _declared_duration(container, stream) -> float | None:
 
 
 def _decode_segment(store: VideoStore, segment: Segment, start: datetime, end: datetime,
-                    fps: float, out: WindowSample) -> None:
+                    fps: float, out: WindowSample, keyframes_only: bool = False) -> None:
     step = 1.0 / fps
     target = _grid_start(max(start, segment.start), fps)
     seg_epoch = segment.start.timestamp()
@@ -56,6 +56,8 @@ def _decode_segment(store: VideoStore, segment: Segment, start: datetime, end: d
             raise FootageError(f"{segment.uri}: no video stream")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        if keyframes_only:
+            stream.codec_context.skip_frame = "NONKEY"
         rate = float(stream.average_rate or stream.guessed_rate or 25)
         half_frame = 0.5 / rate + 1e-6
         base = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
@@ -94,15 +96,25 @@ def _decode_segment(store: VideoStore, segment: Segment, start: datetime, end: d
 
 
 def sample_window(store: VideoStore, segments: list[Segment], start: datetime, end: datetime,
-                  fps: float) -> WindowSample:
+                  fps: float, *, keyframes_only: bool = False) -> WindowSample:
     """Sampled frames of ``[start, end]`` (camera clock) from a counter's segments.
 
-    Unreadable segments are reported in ``problems`` and skipped; the caller decides from the
-    frames it got whether each settlement's window is covered.
+    ``keyframes_only`` decodes only keyframes when they are dense enough for ``fps`` (a 1 s GOP
+    at 1 fps); where they are sparser the segment is decoded in full. Unreadable segments are
+    reported in ``problems`` and skipped; the caller decides from the frames it got whether each
+    settlement's window is covered.
     """
     out = WindowSample()
     for segment in candidates(segments, start, end):
         try:
+            if keyframes_only:
+                trial = WindowSample()
+                _decode_segment(store, segment, start, end, fps, trial, keyframes_only=True)
+                if _dense_enough(trial, fps):
+                    out.frames += trial.frames
+                    out.problems += trial.problems
+                    out.decoded_s += trial.decoded_s
+                    continue
             _decode_segment(store, segment, start, end, fps, out)
         except (av.FFmpegError, FootageError, StoreError, OSError, ValueError) as exc:
             out.problems.append(f"{segment.uri}: unreadable ({exc})")
@@ -113,6 +125,14 @@ def sample_window(store: VideoStore, segments: list[Segment], start: datetime, e
             deduped.append(frame)
     out.frames = deduped
     return out
+
+
+def _dense_enough(sample: WindowSample, fps: float) -> bool:
+    """Keyframes gave (nearly) every grid point of the span they cover."""
+    if len(sample.frames) < 2:
+        return False
+    span = (sample.frames[-1].t - sample.frames[0].t).total_seconds()
+    return len(sample.frames) >= 0.9 * (span * fps + 1)
 
 
 def iter_batches(frames: list[SampledFrame], size: int) -> Iterator[list[SampledFrame]]:

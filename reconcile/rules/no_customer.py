@@ -11,12 +11,11 @@ from rxaudit.domain import Flag, FlagKind, Settlement
 def check(s: Settlement, ctx: AuditContext, seen: dict[str, Any]) -> Flag | None:
     if ctx.visit_at(s) is not None:
         return None
-    near = ctx.observations_near(s)
-    others = seen["max_persons"]
+    others = seen.get("max_persons", 0)
     tol = ctx.config.presence_tolerance_s
     reason = (
         f"No customer at the counter within {tol:g} s of the swipe "
-        f"({len(near)} frames checked around {ctx.camera_time(s):%H:%M:%S} camera time)"
+        f"({seen.get('frames_checked', 0)} frames checked around {ctx.camera_time(s):%H:%M:%S} camera time)"
     )
     if others:
         reason += f"; {others} person(s) seen only outside the customer zone (staff side)"

@@ -71,7 +71,8 @@ def test_review_a_flag_in_a_real_browser(server, browser, city):
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "sign-in-failed.png"))
         raise AssertionError(f"sign-in did not reach the queue: {page.url} {page.inner_text('body')[:300]}")
-    assert "B1" not in page.content()  # another district's flag is not in the queue
+    ids = page.locator("#queue tbody td:nth-child(4)").all_inner_texts()
+    assert "A1" in ids and "B1" not in ids  # another district's flag is not in the queue
     page.click("text=A1")
     page.wait_for_url(f"{server}/flags/{city.flags['A1']}")
 

@@ -7,9 +7,17 @@ import pytest
 from ingest.cameras import CamerasConfig, CounterConfig, PharmacyConfig
 from reconcile.engine import run_rules
 from rxaudit.domain import CheckStatus, FlagKind
-from tests.factories import covered_footage, context, identity, settlement, visit
+from tests.factories import context, covered_footage, identity, settlement, visit
 
 KEY = ("PH1", "C1")
+
+
+def rules(swipes, footage=None, **kw):
+    """Phase 1 (summaries of the given decoded footage) and phase 2 (the rules)."""
+    history = kw.pop("history", ())
+    ctx = context(footage, settlements=list(swipes), **kw)
+    ctx.history = history
+    return run_rules(list(swipes), ctx)
 
 
 def kinds(results):
@@ -24,15 +32,14 @@ def kinds(results):
     ([visit(18, 40)], 15, []),                      # arrives 3 s after: within tolerance
 ])
 def test_no_customer(visits, swipe_s, expected):
-    ctx = context({KEY: covered_footage(-20, 60, visits)})
-    assert kinds(run_rules([settlement(1, seconds=swipe_s)], ctx)) == {"S1": expected}
+    assert kinds(rules([settlement(1, seconds=swipe_s)], {KEY: covered_footage(-20, 60, visits)})) == {"S1": expected}
 
 
 def test_clock_offset_moves_the_swipe_onto_the_camera_clock():
     cameras = CamerasConfig(pharmacies={"PH1": PharmacyConfig(counters={"C1": CounterConfig(clock_offset_s=30)})})
-    ctx = context({KEY: covered_footage(0, 80, [visit(40, 50)])}, cameras=cameras)
     # the log says 15 s; the camera shows that moment at 45 s, when the customer is there
-    assert kinds(run_rules([settlement(1, seconds=15)], ctx)) == {"S1": []}
+    got = rules([settlement(1, seconds=15)], {KEY: covered_footage(0, 80, [visit(40, 50)])}, cameras=cameras)
+    assert kinds(got) == {"S1": []}
 
 
 @pytest.mark.parametrize("footage, reason", [
@@ -46,8 +53,7 @@ def test_unverifiable_never_clean(footage, reason):
         data[KEY] = covered_footage(100, 120)
     elif footage == "partial":
         data[KEY] = covered_footage(0, 13)  # window is 11..19 s: only 11..13 decoded
-    ctx = context(data)
-    (result,) = run_rules([settlement(1, seconds=15)], ctx)
+    (result,) = rules([settlement(1, seconds=15)], data)
     assert result.status == CheckStatus.UNVERIFIABLE
     (flag,) = result.flags
     assert flag.kind == FlagKind.UNVERIFIABLE and reason in flag.reason
@@ -60,9 +66,8 @@ def test_busy_counter_ties_each_swipe_to_the_customer_paying():
     visits = [visit(0, 20, track_id=1, box=front),
               visit(10, 40, track_id=2, box=queued),
               visit(30, 60, track_id=3, box=queued)]
-    ctx = context({KEY: covered_footage(-20, 80, visits)})
     swipes = [settlement(1, seconds=15), settlement(2, seconds=25), settlement(3, seconds=50)]
-    results = run_rules(swipes, ctx)
+    results = rules(swipes, {KEY: covered_footage(-20, 80, visits)})
     assert all(r.status == CheckStatus.CLEAN for r in results), kinds(results)
 
 
@@ -72,16 +77,15 @@ def test_busy_counter_ties_each_swipe_to_the_customer_paying():
     (["A", "A", "B"], None),             # two distinct cards only
 ])
 def test_pooling_within_one_visit(cards, expected):
-    ctx = context({KEY: covered_footage(-20, 80, [visit(0, 60)])})
     swipes = [settlement(i, seconds=10 + 15 * i, card=c, amount=f"{i}.00") for i, c in enumerate(cards)]
-    got = kinds(run_rules(swipes, ctx))
+    got = kinds(rules(swipes, {KEY: covered_footage(-20, 80, [visit(0, 60)])}))
     assert all((expected in k) == (expected is not None) for k in got.values()), got
 
 
 def test_pooling_threshold_is_configurable():
-    ctx = context({KEY: covered_footage(-20, 80, [visit(0, 60)])}, pooling_min_cards=2)
     swipes = [settlement(1, seconds=10, card="A"), settlement(2, seconds=30, card="B")]
-    assert all(k == ["card_pooling"] for k in kinds(run_rules(swipes, ctx)).values())
+    got = rules(swipes, {KEY: covered_footage(-20, 80, [visit(0, 60)])}, pooling_min_cards=2)
+    assert all(k == ["card_pooling"] for k in kinds(got).values())
 
 
 def _face_day(faces, cards, *, days_apart=1.0):
@@ -105,7 +109,7 @@ def _face_day(faces, cards, *, days_apart=1.0):
 ])
 def test_pooling_same_face_across_pharmacies(faces, cards, days_apart, flagged):
     footage, swipes = _face_day(faces, cards, days_apart=days_apart)
-    results = run_rules(swipes, context(footage))
+    results = rules(swipes, footage)
     assert all(("card_pooling" in k) == flagged for k in kinds(results).values()), kinds(results)
 
 
@@ -113,10 +117,9 @@ def test_pooling_same_face_uses_history():
     from reconcile.context import IdentityRecord
     face = identity(1, 0.0, base=7)
     footage, swipes = _face_day([face], ["C"])
-    ctx = context(footage)
-    ctx.history = tuple(IdentityRecord(f"OLD{i}", "PHX", f"h{i}", swipes[0].settled_at - timedelta(days=i + 1), face)
-                        for i in range(2))
-    (result,) = run_rules(swipes, ctx)
+    history = tuple(IdentityRecord(f"OLD{i}", "PHX", f"h{i}", swipes[0].settled_at - timedelta(days=i + 1), face)
+                    for i in range(2))
+    (result,) = rules(swipes, footage, history=history)
     assert [str(f.kind) for f in result.flags] == ["card_pooling"]
     assert "OLD0" in result.flags[0].reason
 
@@ -129,15 +132,14 @@ def test_off_hours(hours, at_hour, flagged):
     cameras = CamerasConfig(pharmacies={"PH1": PharmacyConfig(business_hours=hours)})
     s = settlement(1)
     s = type(s)(**{**{f: getattr(s, f) for f in s.__slots__}, "settled_at": s.settled_at.replace(hour=at_hour)})
-    ctx = context({}, cameras=cameras)
-    (result,) = run_rules([s], ctx)
+    (result,) = rules([s], {}, cameras=cameras)
     assert (FlagKind.OFF_HOURS in {f.kind for f in result.flags}) == flagged
 
 
 @pytest.mark.parametrize("n_cards, spread_s, flagged", [(6, 200, True), (5, 200, False), (6, 400, False)])
 def test_burst(n_cards, spread_s, flagged):
     swipes = [settlement(i, seconds=i * spread_s / (n_cards - 1)) for i in range(n_cards)]
-    results = run_rules(swipes, context({}))
+    results = rules(swipes, {})
     assert all((FlagKind.BURST in {f.kind for f in r.flags}) == flagged for r in results)
 
 
@@ -145,6 +147,6 @@ def test_burst(n_cards, spread_s, flagged):
 def test_duplicate_settlement(gap_s, same_amount, flagged):
     swipes = [settlement(1, card="A", amount="12.00"),
               settlement(2, seconds=gap_s, card="A", amount="12.00" if same_amount else "13.00")]
-    results = {r.settlement.settlement_id: r for r in run_rules(swipes, context({}))}
+    results = {r.settlement.settlement_id: r for r in rules(swipes, {})}
     assert not any(f.kind == FlagKind.DUPLICATE_SETTLEMENT for f in results["S1"].flags)
     assert any(f.kind == FlagKind.DUPLICATE_SETTLEMENT for f in results["S2"].flags) == flagged
