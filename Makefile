@@ -35,7 +35,7 @@ test: $(VENV)/.installed-dev
 bench: $(VENV)/.installed .env
 	$(VENV)/bin/rxaudit sample --out demo-bench --seed 5 >/dev/null
 	$(VENV)/bin/rxaudit bench --settlements demo-bench/settlements.csv --videos demo-bench/videos \
-		--cameras demo-bench/cameras.yaml --repeat 2 --json bench.json
+		--cameras demo-bench/cameras.yaml --scale 1,10 --json bench.json
 
 calibrate: $(VENV)/.installed
 	$(VENV)/bin/rxaudit calibrate-faces --footage tests/data/footage

@@ -131,10 +131,19 @@ class CounterView:
     def observations_near(self, t: datetime) -> list[Observation]:
         return [o for o in self.footage.observations if abs(o.t - t) <= self.tolerance]
 
+    def frame_rate(self) -> float:
+        """Frames per second actually decoded: the sampling rate, or less when the source has
+        fewer frames (asking for every frame of a 10 fps camera gives 10 per second)."""
+        times = [o.t.timestamp() for o in self.footage.observations]
+        gaps = sorted(b - a for a, b in zip(times, times[1:]) if b > a)
+        if not gaps:
+            return self.config.sample_fps
+        return min(self.config.sample_fps, 1.0 / gaps[len(gaps) // 2])
+
     def unverifiable_reason(self, s: Settlement, t: datetime) -> str | None:
         if not self.footage.known:
             return f"no video is recorded for counter {s.pharmacy_id}/{s.counter_id} (unknown counter)"
-        expected = int(2 * self.config.presence_tolerance_s * self.config.sample_fps) + 1
+        expected = int(2 * self.config.presence_tolerance_s * self.frame_rate()) + 1
         got = len(self.observations_near(t))
         if got >= self.config.min_coverage * expected:
             return None

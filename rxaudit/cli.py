@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from datetime import date
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -37,6 +39,20 @@ def cmd_audit(args: argparse.Namespace) -> int:
     report = audit(_settings(args), settlements_file=args.settlements, videos=args.videos,
                    cameras_file=args.cameras, out=args.out)
     print_summary(report)
+    return 0
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from rxaudit.batch import run_batch
+
+    report = run_batch(_settings(args), settlements_file=args.settlements, videos=args.videos,
+                       cameras_file=args.cameras, day=args.date, workers=args.workers,
+                       ray_address=args.ray_address, out=args.out, show_progress=args.progress)
+    print_summary(report)
+    n = max(1, report.summary["audited"])
+    print(f"{report.summary['executor']}: {report.summary['tasks_run_now']} tasks run now, "
+          f"{report.summary['store_listings']} store listings; {n / report.stats['wall_s']:.2f} "
+          f"settlements/s, {report.stats['cpu_s'] / n:.3f} CPU-s per settlement")
     return 0
 
 
@@ -121,9 +137,19 @@ def demo_accounts(settings, pharmacies_csv: Path) -> dict[str, tuple[str, str]]:
 def cmd_bench(args: argparse.Namespace) -> int:
     from rxaudit.bench import run_bench
 
-    result = run_bench(_settings(args), settlements_file=args.settlements, videos=args.videos,
-                       cameras_file=args.cameras, repeat=args.repeat)
-    print(json.dumps(result, indent=2))
+    _settings(args).require_card_key()
+    scales = tuple(int(x) for x in args.scale.split(","))
+    result = run_bench(settlements_file=args.settlements, videos=args.videos,
+                       cameras_file=args.cameras, scales=scales)
+    for name in ("rxaudit", "naive"):
+        r = result[name]
+        print(f"{name:<8} {r['cpu_s_per_settlement']:>8.3f} CPU-s/settlement {r['settlements_per_s']:>8.2f} "
+              f"settlements/s  peak RSS {r['peak_rss_mb']:.0f} MB")
+    print(f"ratio (naive / rxaudit CPU-s): {result['ratio']}x; same flags: {result['same_flags']}")
+    for name in ("rxaudit", "naive"):
+        print(f"flags ({name}): " + ", ".join(f"{sid}:{kind}" for sid, kind in result["flags"][name]))
+    for scale, m in result.get("memory", {}).items():
+        print(f"memory {scale}: {m['settlements']} settlements, peak RSS {m['peak_rss_mb']:.0f} MB")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2), encoding="utf-8")
     return 0
@@ -223,11 +249,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("audit", help="audit a settlement log against a video store")
     p.add_argument("--settlements", type=Path, required=True)
-    p.add_argument("--videos", type=Path, required=True)
+    p.add_argument("--videos", required=True, help="a folder, s3://bucket/prefix or https://...")
     p.add_argument("--cameras", type=Path)
     p.add_argument("--out", type=Path, help="write flags.json here")
     common(p)
     p.set_defaults(func=cmd_audit)
+
+    p = sub.add_parser("batch", help="a day's settlements against the store: resumable, parallel")
+    p.add_argument("--settlements", type=Path, required=True)
+    p.add_argument("--videos", required=True, help="a folder, s3://bucket/prefix or https://...")
+    p.add_argument("--cameras", type=Path)
+    p.add_argument("--date", type=date.fromisoformat, help="only settlements of this local day")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--ray", dest="ray_address", help="'local' or a Ray cluster address")
+    p.add_argument("--out", type=Path, help="write flags.json here")
+    p.add_argument("--no-progress", dest="progress", action="store_false")
+    common(p)
+    p.set_defaults(func=cmd_batch)
 
     p = sub.add_parser("sample", help="write a synthetic audit bundle with expected.json")
     p.add_argument("--out", type=Path, required=True)
@@ -246,11 +284,11 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("bench", help="CPU-s per settlement, settlements/s, peak RSS")
+    p = sub.add_parser("bench", help="rxaudit vs a naive baseline: CPU-s, settlements/s, peak RSS")
     p.add_argument("--settlements", type=Path, required=True)
-    p.add_argument("--videos", type=Path, required=True)
+    p.add_argument("--videos", required=True)
     p.add_argument("--cameras", type=Path)
-    p.add_argument("--repeat", type=int, default=1)
+    p.add_argument("--scale", default="1", help="e.g. 1,10: peak memory for 1x and 10x the log")
     p.add_argument("--json", type=Path)
     common(p)
     p.set_defaults(func=cmd_bench)

@@ -63,6 +63,8 @@ class CounterAuditor:
         self.evidence_dir = evidence_dir
         self.config = RuleConfig.from_settings(settings)
         self.options = ObserveOptions(faces_per_track=settings.faces_per_visit,
+                                      face_every_n=settings.face_every_n,
+                                      face_max_attempts=settings.face_max_attempts,
                                       track_min_iou=settings.track_min_iou,
                                       track_max_gap_s=settings.track_max_gap_s,
                                       motion_threshold=settings.motion_threshold,

@@ -290,3 +290,20 @@ class CheckResult:
     flags: tuple[Flag, ...]
     seen: dict[str, Any]
     identity: np.ndarray | None = None
+
+
+def settlement_to_json(s: Settlement) -> dict[str, Any]:
+    """Plain data for worker processes and Ray (the card is already a keyed hash)."""
+    return {"settlement_id": s.settlement_id, "pharmacy_id": s.pharmacy_id, "counter_id": s.counter_id,
+            "settled_at": s.settled_at.isoformat(), "card_hash": s.card_hash, "amount": str(s.amount),
+            "items": [[i.item_code, i.item_name, str(i.quantity), str(i.unit_price)] for i in s.items],
+            "extra": dict(s.extra), "line": s.line}
+
+
+def settlement_from_json(data: dict[str, Any]) -> Settlement:
+    return Settlement(
+        settlement_id=data["settlement_id"], pharmacy_id=data["pharmacy_id"],
+        counter_id=data["counter_id"], settled_at=datetime.fromisoformat(data["settled_at"]),
+        card_hash=data["card_hash"], amount=Decimal(data["amount"]),
+        items=tuple(SettlementItem(c, n, Decimal(q), Decimal(p)) for c, n, q, p in data["items"]),
+        extra=dict(data["extra"]), line=data["line"])

@@ -32,12 +32,14 @@ class Settings(BaseSettings):
 
     # Models
     pose_model: Path = MODELS_DIR / "yolo11n-pose.onnx"
-    pose_input_size: int = Field(default=416, ge=160, le=1280)
+    pose_input_size: int = Field(default=320, ge=160, le=1280)
     person_min_score: float = Field(default=0.4, gt=0, lt=1)
-    onnx_threads: int = Field(default=2, ge=1, le=64)
+    onnx_threads: int = Field(default=1, ge=1, le=64)
     face_upsample: int = Field(default=1, ge=0, le=3)
-    faces_per_visit: int = Field(default=6, ge=1, le=50)
+    faces_per_visit: int = Field(default=3, ge=1, le=50)
     face_min_count: int = Field(default=2, ge=1, le=50)
+    face_max_attempts: int = Field(default=4, ge=1, le=100, description="face tries per track")
+    face_every_n: int = Field(default=1, ge=1, le=50, description="try faces on every n-th frame")
     face_distance_threshold: float = Field(
         default=0.45, gt=0, lt=1,
         description="per-visit identity distance; `rxaudit calibrate-faces` measures it on real footage"
@@ -45,15 +47,15 @@ class Settings(BaseSettings):
     face_retention_days: int = Field(default=90, ge=0)
 
     # Sampling and presence
-    sample_fps: float = Field(default=2.0, gt=0, le=1000, description="1000: every frame (naive)")
-    keyframes_only: bool = Field(default=False, description="decode keyframes only when they are dense enough")
+    sample_fps: float = Field(default=1.0, gt=0, le=1000, description="1000: every frame (naive)")
+    keyframes_only: bool = Field(default=True, description="decode keyframes only when they are dense enough")
     merge_windows: bool = Field(default=True, description="decode overlapping windows once")
     motion_threshold: float = Field(
-        default=0.0, ge=0, description="mean abs grey difference (0-255) under which a frame reuses "
+        default=3.0, ge=0, description="mean abs grey difference (0-255) under which a frame reuses "
         "the last detections; 0 runs the detector on every sampled frame")
     motion_max_reuse_s: float = Field(default=3.0, ge=0)
-    window_before_s: float = Field(default=20.0, ge=0)
-    window_after_s: float = Field(default=10.0, ge=0)
+    window_before_s: float = Field(default=12.0, ge=0)
+    window_after_s: float = Field(default=6.0, ge=0)
     presence_tolerance_s: float = Field(default=4.0, ge=0)
     min_coverage: float = Field(default=0.8, gt=0, le=1)
     track_max_gap_s: float = Field(default=2.0, gt=0)

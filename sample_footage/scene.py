@@ -50,7 +50,7 @@ def paste(canvas: np.ndarray, sprite: np.ndarray, cx: float, bottom: float, heig
     x1, y1 = int(cx - w / 2), int(bottom - h)
     sx1, sy1 = max(0, -x1), max(0, -y1)
     x1c, y1c = max(0, x1), max(0, y1)
-    x2c, y2c = min(WIDTH, x1 + w), min(HEIGHT, y1 + h)
+    x2c, y2c = min(canvas.shape[1], x1 + w), min(canvas.shape[0], y1 + h)
     if x2c <= x1c or y2c <= y1c:
         return
     part = img[sy1 : sy1 + (y2c - y1c), sx1 : sx1 + (x2c - x1c)].astype(np.float32)

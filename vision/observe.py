@@ -29,6 +29,7 @@ THUMB = (64, 36)
 class ObserveOptions:
     faces_per_track: int = 6
     face_every_n: int = 2  # try faces on every n-th detected frame of a customer track
+    face_max_attempts: int = 8  # per track: a back turned to the camera is not tried forever
     track_min_iou: float = 0.2
     track_max_gap_s: float = 2.0
     motion_threshold: float = 0.0
@@ -69,6 +70,7 @@ def observe_counter(frames: Sequence[SampledFrame], *, pharmacy_id: str, counter
     gate = MotionGate(options.motion_threshold, options.motion_max_reuse_s)
     face_counts: Counter[int] = Counter()
     tries: Counter[int] = Counter()
+    stats_attempts: Counter[int] = Counter()
     observations: list[Observation] = []
     last: list[Person] = []
     for frame in frames:
@@ -89,8 +91,10 @@ def observe_counter(frames: Sequence[SampledFrame], *, pharmacy_id: str, counter
                 tid = tracked[i].track_id
                 assert tid is not None
                 tries[tid] += 1
-                if face_counts[tid] >= options.faces_per_track or (tries[tid] - 1) % options.face_every_n:
+                if (face_counts[tid] >= options.faces_per_track or (tries[tid] - 1) % options.face_every_n
+                        or stats_attempts[tid] >= options.face_max_attempts):
                     continue
+                stats_attempts[tid] += 1
                 stats["face_attempts"] += 1
                 for face in faces.faces(frame.image, [tracked[i].box])[:1]:
                     seen_faces.append(replace(face, track_id=tid))

@@ -13,7 +13,7 @@ import numpy as np
 
 from ingest.video_store import VideoStore, candidates
 from rxaudit.domain import Segment
-from rxaudit.errors import FootageError, StoreError
+from rxaudit.errors import FootageError
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -116,7 +116,8 @@ def sample_window(store: VideoStore, segments: list[Segment], start: datetime, e
                     out.decoded_s += trial.decoded_s
                     continue
             _decode_segment(store, segment, start, end, fps, out)
-        except (av.FFmpegError, FootageError, StoreError, OSError, ValueError) as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure reading a segment makes it unreadable,
+            # whatever layer raised it (FFmpeg, the store, the network): unverifiable, never clean
             out.problems.append(f"{segment.uri}: unreadable ({exc})")
     out.frames.sort(key=lambda f: f.t)
     deduped: list[SampledFrame] = []

@@ -175,3 +175,58 @@ class Verdict(Base):
     action: Mapped[str] = mapped_column(String(16))
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SegmentListing(Base):
+    """When a store's counter folder was last listed: a later batch reuses the cached index."""
+
+    __tablename__ = "segment_listings"
+
+    store: Mapped[str] = mapped_column(String(512), primary_key=True)
+    pharmacy_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    counter_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    listed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    exists: Mapped[bool] = mapped_column(default=True)
+
+
+class SegmentEntry(Base):
+    __tablename__ = "segment_entries"
+
+    store: Mapped[str] = mapped_column(String(512), primary_key=True)
+    pharmacy_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    counter_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    start: Mapped[datetime]
+
+
+class Batch(Base):
+    """One batch over a log (identified by its content, the store and the day): resumable."""
+
+    __tablename__ = "batches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    settlements_file: Mapped[str] = mapped_column(Text)
+    videos: Mapped[str] = mapped_column(Text)
+    day: Mapped[str | None] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("audit_runs.id"))
+
+
+class BatchTask(Base):
+    """A counter's settlements close in time: decoded together, their summaries stored with the
+    'done' mark in one transaction, so a killed batch resumes without loss or duplicates."""
+
+    __tablename__ = "batch_tasks"
+    __table_args__ = (UniqueConstraint("batch_id", "seq", name="uq_batch_tasks_seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int]
+    pharmacy_id: Mapped[str] = mapped_column(String(64))
+    counter_id: Mapped[str] = mapped_column(String(64))
+    settlement_ids: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    finished_at: Mapped[datetime | None]
