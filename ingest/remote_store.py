@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from typing import Any, BinaryIO
+from urllib.parse import quote, unquote
 
 from ingest.video_store import SEGMENT_NAME, check_id, parse_segment_name
 from rxaudit.domain import Segment
@@ -25,6 +26,7 @@ def _safe_uri(uri: str) -> str:
 class FsspecVideoStore:
     def __init__(self, fs: Any, root: str, *, block_size: int, retries: int, backoff_s: float = 0.2) -> None:
         self.fs, self.root = fs, root.rstrip("/")
+        self.http = self.root.startswith(("http://", "https://"))  # names in links are URL-encoded
         self.block_size, self.retries, self.backoff_s = block_size, retries, backoff_s
 
     @classmethod
@@ -66,7 +68,8 @@ class FsspecVideoStore:
             entries = self._retry(f"listing {path}", lambda: self.fs.ls(path, detail=False))
         except FileNotFoundError:
             return []
-        return sorted(e.rstrip("/").rsplit("/", 1)[-1] for e in entries)
+        names = (e.rstrip("/").rsplit("/", 1)[-1] for e in entries)
+        return sorted(unquote(n) if self.http else n for n in names)
 
     def has_counter(self, pharmacy_id: str, counter_id: str) -> bool:
         try:
@@ -83,7 +86,8 @@ class FsspecVideoStore:
         return segments
 
     def open(self, uri: str) -> BinaryIO:
-        path = f"{self.root}/{_safe_uri(uri)}"
+        safe = _safe_uri(uri)
+        path = f"{self.root}/{quote(safe) if self.http else safe}"
         try:
             return self._retry(f"opening {uri}", lambda: self.fs.open(
                 path, "rb", block_size=self.block_size))

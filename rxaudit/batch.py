@@ -41,7 +41,7 @@ def plan_tasks(settlements: list[Settlement], settings: Settings,
                max_per_task: int = 64) -> list[list[Settlement]]:
     """Per counter, in time order; a new task starts at a gap wider than a decode window (never
     inside one: a visit must not be cut in two) once the current task is full enough."""
-    gap = timedelta(seconds=settings.window_before_s + settings.window_after_s + 1)
+    gap = timedelta(seconds=settings.window_before_s + settings.window_after_s + settings.bridge_gap_s)
     tasks: list[list[Settlement]] = []
     for group in group_by_counter(settlements).values():
         group.sort(key=lambda s: s.settled_at)

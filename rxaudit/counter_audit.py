@@ -41,10 +41,12 @@ def load_models(settings: Settings) -> Models:
     return Models(persons=persons, faces=DlibFaceEncoder(upsample=settings.face_upsample))
 
 
-def merge_windows(windows: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+def merge_windows(windows: list[tuple[datetime, datetime]], bridge_s: float = 1.0) -> list[tuple[datetime, datetime]]:
+    """Windows closer than ``bridge_s`` become one span: the gap between two swipes is watched too,
+    so one customer staying through both stays one track (what card pooling within a visit needs)."""
     merged: list[tuple[datetime, datetime]] = []
     for start, end in sorted(windows):
-        if merged and start <= merged[-1][1] + timedelta(seconds=1):
+        if merged and start <= merged[-1][1] + timedelta(seconds=bridge_s):
             merged[-1] = (merged[-1][0], max(merged[-1][1], end))
         else:
             merged.append((start, end))
@@ -81,7 +83,7 @@ class CounterAuditor:
         after = timedelta(seconds=self.settings.window_after_s)
         at = {s.settlement_id: self.cameras.camera_time(pharmacy_id, counter_id, s.settled_at)
               for s in settlements}
-        spans = (merge_windows([(t - before, t + after) for t in at.values()])
+        spans = (merge_windows([(t - before, t + after) for t in at.values()], self.settings.bridge_gap_s)
                  if self.settings.merge_windows else [(t - before, t + after) for t in at.values()])
         observations: list[Observation] = []
         problems: list[str] = []

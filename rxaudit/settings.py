@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     sample_fps: float = Field(default=1.0, gt=0, le=1000, description="1000: every frame (naive)")
     keyframes_only: bool = Field(default=True, description="decode keyframes only when they are dense enough")
     merge_windows: bool = Field(default=True, description="decode overlapping windows once")
+    bridge_gap_s: float = Field(default=60.0, ge=0, description="decode the gap between windows of "
+                                "one counter closer than this, so a customer's stay is one track")
     motion_threshold: float = Field(
         default=3.0, ge=0, description="mean abs grey difference (0-255) under which a frame reuses "
         "the last detections; 0 runs the detector on every sampled frame")

@@ -10,8 +10,9 @@ from pathlib import Path
 import av
 
 from ingest.video_store import VideoStore, candidates
+from vision.sampler import read_segment
 from rxaudit.domain import Segment
-from rxaudit.errors import FootageError, FootageMissing
+from rxaudit.errors import FootageMissing
 
 
 def cut_clip(store: VideoStore, segments: list[Segment], start: datetime, end: datetime,
@@ -25,20 +26,10 @@ def cut_clip(store: VideoStore, segments: list[Segment], start: datetime, end: d
         stream = None
         for segment in candidates(segments, start, end):
             try:
-                with store.open(segment.uri) as fh, av.open(fh) as source:
-                    src = source.streams.video[0]
-                    src.thread_type = "AUTO"
-                    rate = float(src.average_rate or 10)
-                    fps = min(rate, max_fps)
+                with read_segment(store, segment, start.timestamp()) as reader:
+                    fps = min(reader.rate, max_fps)
                     step = 1.0 / fps
-                    base = float(src.start_time * src.time_base) if src.start_time is not None else 0.0
-                    offset = (start - segment.start).total_seconds()
-                    if offset > 1.0:
-                        source.seek(int((offset + base) / src.time_base), stream=src, backward=True)
-                    for frame in source.decode(src):
-                        if frame.pts is None:
-                            continue
-                        t = segment.start.timestamp() + float(frame.pts * src.time_base) - base
+                    for t, _, frame in reader.frames:
                         if t < start.timestamp() or (last_t is not None and t < last_t + step - 1e-3):
                             continue
                         if t > end.timestamp():
@@ -56,7 +47,7 @@ def cut_clip(store: VideoStore, segments: list[Segment], start: datetime, end: d
                         first_t = t if first_t is None else first_t
                         last_t = t
                         written += 1
-            except (av.FFmpegError, FootageError, OSError):
+            except Exception:  # noqa: BLE001 - an unreadable segment leaves a gap, as in sampling
                 continue
         if stream is not None:
             for packet in stream.encode():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -45,12 +46,19 @@ def _declared_duration(container, stream) -> float | None:
     return None
 
 
-def _decode_segment(store: VideoStore, segment: Segment, start: datetime, end: datetime,
-                    fps: float, out: WindowSample, keyframes_only: bool = False) -> None:
-    step = 1.0 / fps
-    target = _grid_start(max(start, segment.start), fps)
+@dataclass
+class SegmentReader:
+    rate: float  # the stream's frames per second
+    declared: float | None  # the duration the container claims, seconds
+    frames: Iterator[tuple[float, float, av.VideoFrame]]  # (epoch seconds, seconds into segment, frame)
+
+
+@contextmanager
+def read_segment(store: VideoStore, segment: Segment, from_epoch: float, *,
+                 keyframes_only: bool = False) -> Iterator[SegmentReader]:
+    """Decoded frames of one segment with their camera-clock times, from the keyframe at or before
+    ``from_epoch`` on (a seek, not a decode from the start). The one place PyAV is driven."""
     seg_epoch = segment.start.timestamp()
-    end_epoch = end.timestamp()
     with store.open(segment.uri) as fh, av.open(fh, mode="r") as container:
         if not container.streams.video:
             raise FootageError(f"{segment.uri}: no video stream")
@@ -58,19 +66,30 @@ def _decode_segment(store: VideoStore, segment: Segment, start: datetime, end: d
         stream.thread_type = "AUTO"
         if keyframes_only:
             stream.codec_context.skip_frame = "NONKEY"
-        rate = float(stream.average_rate or stream.guessed_rate or 25)
-        half_frame = 0.5 / rate + 1e-6
         base = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
-        declared = _declared_duration(container, stream)
-        offset = target - seg_epoch
+        offset = from_epoch - seg_epoch
         if offset > 1.0:
             container.seek(int((offset + base) / stream.time_base), stream=stream, backward=True)
+
+        def frames() -> Iterator[tuple[float, float, av.VideoFrame]]:
+            for frame in container.decode(stream):
+                if frame.pts is not None:
+                    rel = float(frame.pts * stream.time_base) - base
+                    yield seg_epoch + rel, rel, frame
+
+        yield SegmentReader(float(stream.average_rate or stream.guessed_rate or 25),
+                            _declared_duration(container, stream), frames())
+
+
+def _decode_segment(store: VideoStore, segment: Segment, start: datetime, end: datetime,
+                    fps: float, out: WindowSample, keyframes_only: bool = False) -> None:
+    step = 1.0 / fps
+    target = _grid_start(max(start, segment.start), fps)
+    end_epoch = end.timestamp()
+    with read_segment(store, segment, target, keyframes_only=keyframes_only) as reader:
+        half_frame = 0.5 / reader.rate + 1e-6
         first = last = None
-        for frame in container.decode(stream):
-            if frame.pts is None:
-                continue
-            rel = float(frame.pts * stream.time_base) - base
-            abs_t = seg_epoch + rel
+        for abs_t, rel, frame in reader.frames:
             if abs_t > end_epoch + step / 2:
                 break
             first = rel if first is None else first
@@ -88,7 +107,8 @@ def _decode_segment(store: VideoStore, segment: Segment, start: datetime, end: d
                 target += step
         if first is not None and last is not None:
             out.decoded_s += last - first
-        wanted_until = min(end_epoch - seg_epoch, declared) if declared else None
+        declared = reader.declared
+        wanted_until = min(end_epoch - segment.start.timestamp(), declared) if declared else None
         if wanted_until is not None and (last if last is not None else 0.0) < wanted_until - 1.0:
             out.problems.append(
                 f"{segment.uri}: truncated or corrupt (frames end at "

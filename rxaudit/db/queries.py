@@ -67,20 +67,25 @@ def _day_start(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=tz)
 
 
-def _filtered(principal: Principal, f: FlagFilters, tz: ZoneInfo) -> Select:
-    q = _scoped(_base(), principal)
+def _settlement_filters(q: Select, f: FlagFilters, tz: ZoneInfo) -> Select:
+    """District, pharmacy and local-date filters, for any query over settlements + pharmacies."""
     if f.districts:
         q = q.where(Pharmacy.district.in_(f.districts))
     if f.pharmacies:
         q = q.where(SettlementRow.pharmacy_id.in_(f.pharmacies))
-    if f.kinds:
-        q = q.where(FlagRow.kind.in_(f.kinds))
-    if f.statuses:
-        q = q.where(FlagRow.review_status.in_(f.statuses))
     if f.date_from:
         q = q.where(SettlementRow.settled_at >= _day_start(f.date_from, tz))
     if f.date_to:
         q = q.where(SettlementRow.settled_at < _day_start(f.date_to + timedelta(days=1), tz))
+    return q
+
+
+def _filtered(principal: Principal, f: FlagFilters, tz: ZoneInfo) -> Select:
+    q = _settlement_filters(_scoped(_base(), principal), f, tz)
+    if f.kinds:
+        q = q.where(FlagRow.kind.in_(f.kinds))
+    if f.statuses:
+        q = q.where(FlagRow.review_status.in_(f.statuses))
     if f.min_score is not None:
         q = q.where(FlagRow.score >= f.min_score)
     if f.max_score is not None:
@@ -185,14 +190,7 @@ def footfall(session: Session, principal: Principal, f: FlagFilters, tz: ZoneInf
                        CheckRow.seen, CheckRow.status, Pharmacy.district, Pharmacy.name)
                 .join(CheckRow, CheckRow.settlement_id == SettlementRow.settlement_id)
                 .outerjoin(Pharmacy, Pharmacy.pharmacy_id == SettlementRow.pharmacy_id), principal)
-    if f.districts:
-        q = q.where(Pharmacy.district.in_(f.districts))
-    if f.pharmacies:
-        q = q.where(SettlementRow.pharmacy_id.in_(f.pharmacies))
-    if f.date_from:
-        q = q.where(SettlementRow.settled_at >= _day_start(f.date_from, tz))
-    if f.date_to:
-        q = q.where(SettlementRow.settled_at < _day_start(f.date_to + timedelta(days=1), tz))
+    q = _settlement_filters(q, f, tz)
     swipes: Counter = Counter()
     verified: Counter = Counter()
     visitors: dict[tuple, set] = defaultdict(set)
