@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
@@ -33,7 +33,9 @@ def _wants_html(request: Request) -> bool:
 
 
 def create_app(settings: Settings, *, migrate_db: bool = True) -> FastAPI:
-    app = FastAPI(title="rxaudit", version=__version__,
+    # No public /docs or /openapi.json: every route but /health needs credentials, and Swagger UI
+    # would load its scripts from a CDN that closed city networks cannot reach.
+    app = FastAPI(title="rxaudit", version=__version__, docs_url=None, redoc_url=None, openapi_url=None,
                   description="Review UI and monitoring-wall API for rxaudit flags.")
     engine = make_engine(settings.db_url)
     if migrate_db:

@@ -21,6 +21,12 @@ router = APIRouter(prefix="/api/v1", tags=["wall"])
 QueryDep = Annotated[FlagQuery, Query()]
 
 
+@router.get("/openapi.json", include_in_schema=False)
+def openapi(request: Request, who: Viewer) -> dict:
+    """The OpenAPI document of this API, for signed-in users and API keys."""
+    return request.app.openapi()
+
+
 @router.get("/flags", response_model=FlagPage, summary="Flags, filtered and paginated")
 def list_flags(request: Request, session: SessionDep, who: Viewer, q: QueryDep) -> FlagPage:
     page = queries.list_flags(session, who, q.filters(), request.app.state.tz)

@@ -177,7 +177,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from api.app import create_app
 
     settings = _settings(args)
-    print(f"rxaudit review UI: http://{args.host}:{args.port}/login  (API: /api/v1, docs: /docs)")
+    print(f"rxaudit review UI: http://{args.host}:{args.port}/login  "
+          "(API: /api/v1, its OpenAPI document: /api/v1/openapi.json)")
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
     return 0
 

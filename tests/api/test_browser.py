@@ -70,7 +70,7 @@ def test_review_a_flag_in_a_real_browser(server, browser, city):
     except Exception:
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "sign-in-failed.png"))
-        raise AssertionError(f"sign-in did not reach the queue: {page.url} {page.inner_text('body')[:300]}")
+        raise AssertionError(f"sign-in did not reach the queue: {page.url} {page.inner_text('body')[:300]}") from None
     ids = page.locator("#queue tbody td:nth-child(4)").all_inner_texts()
     assert "A1" in ids and "B1" not in ids  # another district's flag is not in the queue
     page.click("text=A1")

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from rxaudit.db.engine import make_engine, session_factory, transaction
-from rxaudit.db.models import FlagRow, Verdict
+from rxaudit.db.models import FlagRow
 from tests.api.conftest import csrf_of, sign_in
 
 
@@ -158,8 +158,11 @@ def test_stats_count_and_confirmed_rate(client_for, city):
     assert list(stats["by_day"]) == ["2026-11-20"]
 
 
-def test_openapi_documents_the_wall_api(client_for):
-    spec = client_for(None).get("/openapi.json").json()
+def test_openapi_documents_the_wall_api_behind_auth(client_for):
+    assert client_for(None).get("/api/v1/openapi.json").status_code == 401
+    assert client_for(None).get("/openapi.json").status_code == 404
+    assert client_for(None).get("/docs").status_code == 404
+    spec = client_for("key_b").get("/api/v1/openapi.json").json()
     assert {"/api/v1/flags", "/api/v1/flags/{flag_id}", "/api/v1/settlements/{settlement_id}",
             "/api/v1/stats", "/api/v1/footfall", "/api/v1/events"} <= set(spec["paths"])
     params = {p["name"] for p in spec["paths"]["/api/v1/flags"]["get"]["parameters"]}

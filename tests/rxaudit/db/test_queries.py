@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from rxaudit.db import queries, repository
