@@ -6,7 +6,7 @@ import csv
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from rxaudit.db.models import ApiKey, LoginSession, Pharmacy, User, utcnow
@@ -52,7 +52,8 @@ def authenticate(session: Session, *, name: str, password: str) -> User:
 
 
 def open_session(session: Session, *, user: User, hours: float) -> tuple[str, str]:
-    """A new login session: returns (cookie token, csrf token)."""
+    """A new login session: returns (cookie token, csrf token). Expired sessions are removed."""
+    session.execute(delete(LoginSession).where(LoginSession.expires_at < utcnow()))
     token, csrf = new_secret(), new_secret()
     session.add(LoginSession(token_hash=digest(token), user_id=user.id, csrf_token=csrf,
                              expires_at=utcnow() + timedelta(hours=hours)))

@@ -33,6 +33,22 @@ def test_sign_in_sets_a_hardened_cookie_and_sign_out_ends_it(client_for, app):
     assert stale.get("/flags", follow_redirects=False).status_code == 303
 
 
+def test_expired_sessions_are_refused_and_cleared(app, city):
+    from fastapi.testclient import TestClient
+    from sqlalchemy import func, update
+
+    from rxaudit.db.models import LoginSession, utcnow
+    client = TestClient(app)
+    sign_in(client, "insp_a")
+    factory = session_factory(make_engine(city.settings.db_url))
+    with transaction(factory) as session:
+        session.execute(update(LoginSession).values(expires_at=utcnow()))
+    assert client.get("/flags", follow_redirects=False).status_code == 303
+    sign_in(TestClient(app), "insp_b")
+    with factory() as session:
+        assert session.scalar(select(func.count()).select_from(LoginSession)) == 1
+
+
 def test_wrong_password_then_rate_limit(app):
     from fastapi.testclient import TestClient
     client = TestClient(app)
