@@ -4,7 +4,6 @@ are found from what the database says, and resolved inside the evidence director
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import zipfile
@@ -15,6 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ingest.stores import open_store
+from rxaudit.counter_audit import evidence_stem
 from rxaudit.db import queries
 from rxaudit.db.models import AuditRun, CheckRow
 from rxaudit.db.queries import FlagView
@@ -44,7 +44,7 @@ def keyframe_path(settings: Settings, view: FlagView, index: int) -> Path:
 def clip_for(session: Session, settings: Settings, view: FlagView) -> tuple[Path, float]:
     """(path of the H.264 clip, seconds from the clip's start to the swipe)."""
     s = view.settlement
-    name = hashlib.sha256(s.settlement_id.encode()).hexdigest()[:24]
+    name = evidence_stem(s.settlement_id)
     clips = Path(settings.evidence_dir) / "clips"
     path, meta = clips / f"{name}.mp4", clips / f"{name}.json"
     if path.is_file() and meta.is_file():

@@ -32,7 +32,8 @@ from rxaudit.db.engine import make_engine, migrate, session_factory, transaction
 from rxaudit.db.models import Batch, BatchTask, utcnow
 from rxaudit.domain import Settlement, settlement_to_json
 from rxaudit.executors import Executor, make_executor
-from rxaudit.pipeline import AuditReport, group_by_counter, reconcile_and_save, write_flags_json
+from rxaudit.pipeline import (AuditReport, group_by_counter, reconcile_and_save, vision_stats,
+                              write_flags_json)
 from rxaudit.progress import Progress
 from rxaudit.settings import Settings
 
@@ -150,9 +151,7 @@ def run_batch(settings: Settings, *, settlements_file: Path, videos: str, camera
         "wall_s": time.perf_counter() - started,
         # worker CPU counts too when tasks ran in other processes
         "cpu_s": time.process_time() - cpu0 + (0.0 if executor.name == "in-process" else stats["cpu_s"]),
-        "worker_cpu_s": stats["cpu_s"], "frames_analysed": stats["frames"],
-        "detector_runs": stats["detector_runs"], "face_encodings": stats["face_encodings"],
-        "video_s_decoded": stats["decoded_s"]}
+        "worker_cpu_s": stats["cpu_s"], **vision_stats(stats)}
     report = AuditReport(run_id, results, list(log.rejected), summary, report_stats)
     if out is not None:
         write_flags_json(report, Path(out))

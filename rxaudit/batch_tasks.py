@@ -49,7 +49,9 @@ def run_task(payload: dict[str, Any]) -> dict[str, Any]:
     settings = Settings(**payload["settings"])
     models = _models(settings, payload["models_key"])
     stores = _WORKER.setdefault("stores", {})
-    inner = stores.get(payload["videos"]) or stores.setdefault(payload["videos"], open_store(payload["videos"], settings))
+    if payload["videos"] not in stores:
+        stores[payload["videos"]] = open_store(payload["videos"], settings)
+    inner = stores[payload["videos"]]
     segments = [Segment(payload["pharmacy_id"], payload["counter_id"],
                         datetime.fromisoformat(start), uri) for start, uri in payload["segments"]]
     store = ListedStore(inner, segments, payload["known"])

@@ -53,9 +53,13 @@ def merge_windows(windows: list[tuple[datetime, datetime]], bridge_s: float = 1.
     return merged
 
 
+def evidence_stem(settlement_id: str) -> str:
+    """Evidence file names never come from user input directly: a digest of the settlement id."""
+    return hashlib.sha256(settlement_id.encode()).hexdigest()[:24]
+
+
 def keyframe_name(settlement_id: str) -> str:
-    """Evidence file names never come from user input directly."""
-    return "keyframes/" + hashlib.sha256(settlement_id.encode()).hexdigest()[:24] + ".jpg"
+    return f"keyframes/{evidence_stem(settlement_id)}.jpg"
 
 
 class CounterAuditor:

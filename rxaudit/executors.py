@@ -31,6 +31,19 @@ class InProcess:
         pass
 
 
+def bounded(payloads, window: int, submit, wait_any) -> Iterator[tuple[int, dict[str, Any]]]:
+    """At most ``window`` tasks in flight (memory stays flat); results yielded as they finish.
+    ``submit(payload) -> handle``; ``wait_any(handles) -> [(handle, result), ...]`` (at least one)."""
+    pending = list(payloads)
+    running: dict[Any, int] = {}
+    while pending or running:
+        while pending and len(running) < window:
+            index, payload = pending.pop(0)
+            running[submit(payload)] = index
+        for handle, result in wait_any(list(running)):
+            yield running.pop(handle), result
+
+
 def _init_worker() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -45,15 +58,11 @@ class LocalProcesses:
         self.window = 2 * workers
 
     def run(self, payloads):
-        pending = list(payloads)
-        running = {}
-        while pending or running:
-            while pending and len(running) < self.window:  # bounded: memory stays flat
-                index, payload = pending.pop(0)
-                running[self.pool.submit(run_task, payload)] = index
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                yield running.pop(future), future.result()
+        def wait_any(futures):
+            done, _ = wait(futures, return_when=FIRST_COMPLETED)
+            return [(f, f.result()) for f in done]
+
+        return bounded(payloads, self.window, lambda p: self.pool.submit(run_task, p), wait_any)
 
     def close(self) -> None:
         self.pool.shutdown(cancel_futures=True)
@@ -77,15 +86,11 @@ class RayCluster:
         self.window = 2 * max(1, workers)
 
     def run(self, payloads):
-        pending = list(payloads)
-        running: dict[Any, int] = {}
-        while pending or running:
-            while pending and len(running) < self.window:
-                index, payload = pending.pop(0)
-                running[self.remote.remote(payload)] = index
-            ready, _ = self.ray.wait(list(running), num_returns=1)
-            for ref in ready:
-                yield running.pop(ref), self.ray.get(ref)
+        def wait_any(refs):
+            ready, _ = self.ray.wait(refs, num_returns=1)
+            return [(r, self.ray.get(r)) for r in ready]
+
+        return bounded(payloads, self.window, self.remote.remote, wait_any)
 
     def close(self) -> None:
         pass

@@ -57,6 +57,12 @@ def summarise(results: list[CheckResult], rows_read: int, rejected: list[Rejecte
     }
 
 
+def vision_stats(counts: Counter) -> dict[str, float]:
+    """What the vision stage did, for reports and the benchmark."""
+    return {"frames_analysed": float(counts["frames"]), "detector_runs": float(counts["detector_runs"]),
+            "face_encodings": float(counts["face_encodings"]), "video_s_decoded": float(counts["decoded_s"])}
+
+
 def group_by_counter(settlements) -> dict[tuple[str, str], list[Settlement]]:
     groups: dict[tuple[str, str], list[Settlement]] = defaultdict(list)
     for s in settlements:
@@ -113,10 +119,7 @@ def audit(settings: Settings, *, settlements_file: Path, videos: Path | str,
         settlements_file=str(settlements_file), videos=store_location(str(videos)))
     engine.dispose()
     stats = {"wall_s": time.perf_counter() - started, "cpu_s": time.process_time() - cpu0,
-             "frames_analysed": float(auditor.stats["frames"]),
-             "detector_runs": float(auditor.stats["detector_runs"]),
-             "face_encodings": float(auditor.stats["face_encodings"]),
-             "video_s_decoded": float(auditor.stats["decoded_s"])}
+             **vision_stats(auditor.stats)}
     report = AuditReport(run_id, results, list(log.rejected), summary, stats)
     if out is not None:
         write_flags_json(report, Path(out))

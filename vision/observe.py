@@ -70,7 +70,7 @@ def observe_counter(frames: Sequence[SampledFrame], *, pharmacy_id: str, counter
     gate = MotionGate(options.motion_threshold, options.motion_max_reuse_s)
     face_counts: Counter[int] = Counter()
     tries: Counter[int] = Counter()
-    stats_attempts: Counter[int] = Counter()
+    face_attempts: Counter[int] = Counter()
     observations: list[Observation] = []
     last: list[Person] = []
     for frame in frames:
@@ -92,9 +92,9 @@ def observe_counter(frames: Sequence[SampledFrame], *, pharmacy_id: str, counter
                 assert tid is not None
                 tries[tid] += 1
                 if (face_counts[tid] >= options.faces_per_track or (tries[tid] - 1) % options.face_every_n
-                        or stats_attempts[tid] >= options.face_max_attempts):
+                        or face_attempts[tid] >= options.face_max_attempts):
                     continue
-                stats_attempts[tid] += 1
+                face_attempts[tid] += 1
                 stats["face_attempts"] += 1
                 for face in faces.faces(frame.image, [tracked[i].box])[:1]:
                     seen_faces.append(replace(face, track_id=tid))
