@@ -14,8 +14,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install --no-deps $(FACE_RECOGNITION)
 	touch $@
 
+# the tests include the retraining loop, so they need the training extra (torch, ultralytics)
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(PIP) install -e '.[dev]'
+	$(PIP) install -e '.[dev,train]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -36,6 +37,7 @@ bench: $(VENV)/.installed .env
 	$(VENV)/bin/rxaudit sample --out demo-bench --seed 5 >/dev/null
 	$(VENV)/bin/rxaudit bench --settlements demo-bench/settlements.csv --videos demo-bench/videos \
 		--cameras demo-bench/cameras.yaml --scale 1,10 --json bench.json
+	$(VENV)/bin/rxaudit bench-models --json bench-models.json
 
 calibrate: $(VENV)/.installed
 	$(VENV)/bin/rxaudit calibrate-faces --footage tests/data/footage

@@ -13,7 +13,7 @@ from starlette.datastructures import QueryParams
 from api.deps import COOKIE, CurrentUser, SessionDep, check_csrf
 from api.schemas import FlagQuery
 from rxaudit.db import accounts, queries
-from rxaudit.db.verdicts import record_verdict
+from rxaudit.db.verdicts import parse_boxes, record_verdict
 from rxaudit.domain import FlagKind, ReviewStatus
 from rxaudit.errors import AuthError, InputError
 from rxaudit.security import VerdictAction, new_secret, same
@@ -117,9 +117,10 @@ def flag_page(flag_id: int, request: Request, session: SessionDep, who: CurrentU
 
 @router.post("/flags/{flag_id}/verdict")
 def verdict(flag_id: int, session: SessionDep, who: CurrentUser, action: Annotated[VerdictAction, Form()],
-            csrf: Annotated[str, Form()], note: Annotated[str, Form()] = "") -> RedirectResponse:
+            csrf: Annotated[str, Form()], note: Annotated[str, Form()] = "",
+            boxes: Annotated[str, Form()] = "") -> RedirectResponse:
     check_csrf(who, csrf)
-    record_verdict(session, who, flag_id=flag_id, action=action, note=note)
+    record_verdict(session, who, flag_id=flag_id, action=action, note=note, boxes=parse_boxes(boxes))
     session.commit()  # before the redirect: the page it leads to shows this verdict
     return RedirectResponse(f"/flags/{flag_id}#history", status_code=303)
 

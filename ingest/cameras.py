@@ -9,6 +9,7 @@
         counters:
           C1:
             zone: [[0, 0], [0.62, 0], [0.62, 1], [0, 1]]   # relative polygon, customer side
+            goods_zone: [[0, 0.7], [1, 0.7], [1, 1], [0, 1]]  # the counter top: goods counted here
             clock_offset_s: 3.5                             # camera clock minus true time
 
 Strict: an unknown key is an error that names it.
@@ -70,6 +71,7 @@ Zone = Annotated[tuple[tuple[float, float], ...], AfterValidator(_check_zone)]
 
 class CounterConfig(_Strict):
     zone: Zone = WHOLE_FRAME
+    goods_zone: Zone = WHOLE_FRAME  # where goods and cards are counted (not shelves, not the OSD)
     clock_offset_s: float = 0.0
 
 
@@ -83,6 +85,7 @@ class Defaults(_Strict):
     business_hours: Hours = "08:00-21:00"
     timezone: TimeZoneName = "Asia/Shanghai"
     zone: Zone = WHOLE_FRAME
+    goods_zone: Zone = WHOLE_FRAME
 
 
 class CamerasConfig(_Strict):
@@ -93,7 +96,7 @@ class CamerasConfig(_Strict):
         pharmacy = self.pharmacies.get(pharmacy_id)
         if pharmacy and counter_id in pharmacy.counters:
             return pharmacy.counters[counter_id]
-        return CounterConfig(zone=self.defaults.zone)
+        return CounterConfig(zone=self.defaults.zone, goods_zone=self.defaults.goods_zone)
 
     def camera_time(self, pharmacy_id: str, counter_id: str, t: datetime) -> datetime:
         """The one place where a camera's clock offset is applied: true time -> camera time."""

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import csv
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import TypeVar
 
 from rxaudit.cards import hash_card
 from rxaudit.domain import RejectedRow, Settlement, SettlementItem
 from rxaudit.errors import InputError
+
+T = TypeVar("T")
 
 SETTLEMENT_COLUMNS = ("settlement_id", "pharmacy_id", "counter_id", "settled_at", "card_id", "amount")
 ITEM_COLUMNS = ("settlement_id", "item_code", "item_name", "quantity", "unit_price")
@@ -78,28 +82,42 @@ def _field(row: dict, name: str) -> str:
     return value
 
 
-def read_items(path: Path) -> tuple[dict[str, list[SettlementItem]], list[RejectedRow]]:
-    items: dict[str, list[SettlementItem]] = defaultdict(list)
+def parse_rows(path: Path, required: tuple[str, ...],
+               parse: Callable[[dict], T]) -> tuple[list[T], list[RejectedRow], list[str]]:
+    """Each row through ``parse``; a row it rejects (RowError, ValueError) is reported with its line
+    number and the rest go on. Returns (parsed, rejected, header)."""
+    header, rows = _open_rows(path, required)
+    parsed: list[T] = []
     rejected: list[RejectedRow] = []
-    _, rows = _open_rows(path, ITEM_COLUMNS)
     for line, row in rows:
         try:
             if None in row:
                 raise RowError("more fields than the header names")
-            item = SettlementItem(
-                item_code=_field(row, "item_code"),
-                item_name=(row.get("item_name") or "").strip(),
-                quantity=parse_decimal("quantity", _field(row, "quantity")),
-                unit_price=parse_decimal("unit_price", _field(row, "unit_price")),
-            )
-            items[_field(row, "settlement_id")].append(item)
-        except RowError as exc:
+            parsed.append(parse(row))
+        except (RowError, ValueError) as exc:
             rejected.append(RejectedRow(source=path.name, line=line, reason=str(exc)))
+    return parsed, rejected, header
+
+
+def read_items(path: Path) -> tuple[dict[str, list[SettlementItem]], list[RejectedRow]]:
+    def parse(row: dict) -> tuple[str, SettlementItem]:
+        return _field(row, "settlement_id"), SettlementItem(
+            item_code=_field(row, "item_code"),
+            item_name=(row.get("item_name") or "").strip(),
+            quantity=parse_decimal("quantity", _field(row, "quantity")),
+            unit_price=parse_decimal("unit_price", _field(row, "unit_price")),
+        )
+
+    parsed, rejected, _ = parse_rows(path, ITEM_COLUMNS, parse)
+    items: dict[str, list[SettlementItem]] = defaultdict(list)
+    for settlement_id, item in parsed:
+        items[settlement_id].append(item)
     return items, rejected
 
 
-def read_settlements(path: Path, card_key: bytes) -> SettlementLog:
-    """Read ``settlements.csv`` (and ``settlement_items.csv`` beside it when present)."""
+def read_settlements(path: Path, card_key: bytes, catalogue: Path | None = None) -> SettlementLog:
+    """Read ``settlements.csv`` (and ``settlement_items.csv`` beside it when present), and give each
+    billed item its category from ``catalogue`` (default: ``item_catalogue.csv`` beside the log)."""
     header, rows = _open_rows(path, SETTLEMENT_COLUMNS)
     extra_cols = [h for h in header if h not in SETTLEMENT_COLUMNS]
     settlements: list[Settlement] = []
@@ -135,4 +153,11 @@ def read_settlements(path: Path, card_key: bytes) -> SettlementLog:
         settlements = [
             replace(s, items=tuple(items.get(s.settlement_id, ()))) for s in settlements
         ]
+    from ingest.catalogue import CATALOGUE_FILE, categorise, read_catalogue
+
+    catalogue_path = catalogue if catalogue is not None else path.with_name(CATALOGUE_FILE)
+    if catalogue is not None or catalogue_path.exists():
+        known, bad_rows = read_catalogue(catalogue_path)
+        rejected.extend(bad_rows)
+        settlements = categorise(settlements, known)
     return SettlementLog(tuple(settlements), tuple(rejected), rows_read=len(rows))

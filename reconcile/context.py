@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ingest.cameras import CamerasConfig
+from reconcile.goods import summarise_goods
 from rxaudit.domain import Box, Evidence, Observation, Settlement, Visit
 from rxaudit.settings import Settings
 from vision.zone import wrists_in_zone
@@ -31,6 +32,10 @@ class RuleConfig:
     burst_window_s: float = 300.0
     duplicate_window_s: float = 120.0
     face_distance_threshold: float = 0.45
+    goods_window_s: float = 2.0
+    goods_min_score: float = 0.5
+    goods_min_frames: int = 2
+    goods_excess_margin: int = 2
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RuleConfig:
@@ -167,7 +172,8 @@ class CounterView:
 
     def seen_around(self, s: Settlement, t: datetime, visit: Visit | None) -> dict[str, Any]:
         near = self.observations_near(t)
-        zone = self.cameras.counter(s.pharmacy_id, s.counter_id).zone
+        counter = self.cameras.counter(s.pharmacy_id, s.counter_id)
+        zone = counter.zone
         seen: dict[str, Any] = {
             "camera_time": t.isoformat(),
             "frames_checked": len(near),
@@ -177,6 +183,12 @@ class CounterView:
                                            for o in near for i in o.customers),
             "faces": sum(len(o.faces) for o in near),
         }
+        goods = summarise_goods(self.footage.observations, t, window_s=self.config.goods_window_s,
+                                min_score=self.config.goods_min_score,
+                                min_frames=self.config.goods_min_frames, zone=zone,
+                                goods_zone=counter.goods_zone)
+        if goods is not None:
+            seen["goods"] = goods
         if visit is not None:
             seen["visit"] = {"track_id": visit.track_id, "start": visit.start.isoformat(),
                              "end": visit.end.isoformat(), "faces": visit.face_count,

@@ -6,10 +6,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from reconcile.context import AuditContext
-from reconcile.rules import burst, card_pooling, duplicate_settlement, no_customer, off_hours
+from reconcile.rules import burst, card_pooling, duplicate_settlement, goods_mismatch, no_customer, off_hours
 from rxaudit.domain import CheckResult, CheckStatus, Flag, FlagKind, Settlement
 
-VIDEO_RULES = (no_customer.check,)
+VIDEO_RULES = (no_customer.check, goods_mismatch.check)
 LOG_RULES = (off_hours.check,)
 LOG_BATCH_RULES = (burst.check, duplicate_settlement.check)
 VIDEO_BATCH_RULES = (card_pooling.same_visit, card_pooling.same_face)

@@ -75,7 +75,7 @@ def run_batch(settings: Settings, *, settlements_file: Path, videos: str, camera
     started, cpu0 = time.perf_counter(), time.process_time()
     card_key = settings.require_card_key()
     cameras = load_cameras(cameras_file)
-    log = read_settlements(Path(settlements_file), card_key)
+    log = read_settlements(Path(settlements_file), card_key, settings.item_catalogue)
     settlements = _on_day(log.settlements, day, ZoneInfo(settings.display_timezone))
     by_id = {s.settlement_id: s for s in settlements}
     engine = make_engine(settings.db_url)

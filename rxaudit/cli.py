@@ -329,12 +329,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("calibrate-faces", help="face distances on real footage, per visit")
     p.add_argument("--footage", type=Path, default=Path("../shared/footage"))
     p.set_defaults(func=cmd_calibrate)
+
+    from rxaudit.cli_models import register
+
+    register(sub, common)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "needs_settings", False):
+            return args.func(args, _settings(args))
         return args.func(args)
     except RxauditError as exc:
         print(f"rxaudit: error: {exc}", file=sys.stderr)

@@ -18,8 +18,8 @@ from reconcile.context import CounterFootage, CounterView, Keyframe, RuleConfig,
 from reconcile.visits import build_visits
 from rxaudit.domain import Observation, Settlement
 from rxaudit.settings import Settings
-from vision.detectors import FaceEncoder, PersonDetector
-from vision.draw import draw_keyframe, labelled_boxes, save_jpeg
+from vision.detectors import FaceEncoder, ObjectDetector, PersonDetector
+from vision.draw import draw_keyframe, labelled_boxes, save_jpeg, to_bgr
 from vision.observe import ObserveOptions, observe_counter
 from vision.sampler import SampledFrame, sample_window
 from vision.tracking import IouTracker
@@ -29,16 +29,20 @@ from vision.tracking import IouTracker
 class Models:
     persons: PersonDetector
     faces: FaceEncoder | None
+    objects: ObjectDetector | None = None
 
 
 def load_models(settings: Settings) -> Models:
     """Load every model now, so a missing or corrupt file fails at start with a clear error."""
     from vision.faces import DlibFaceEncoder
+    from vision.objects import OnnxObjectDetector
     from vision.person import OnnxPoseDetector
 
     persons = OnnxPoseDetector(settings.pose_model, input_size=settings.pose_input_size,
                                min_score=settings.person_min_score, threads=settings.onnx_threads)
-    return Models(persons=persons, faces=DlibFaceEncoder(upsample=settings.face_upsample))
+    objects = (OnnxObjectDetector(settings.object_model, min_score=settings.object_min_score,
+                                  threads=settings.onnx_threads) if settings.detect_objects else None)
+    return Models(persons=persons, faces=DlibFaceEncoder(upsample=settings.face_upsample), objects=objects)
 
 
 def merge_windows(windows: list[tuple[datetime, datetime]], bridge_s: float = 1.0) -> list[tuple[datetime, datetime]]:
@@ -62,6 +66,11 @@ def keyframe_name(settlement_id: str) -> str:
     return f"keyframes/{evidence_stem(settlement_id)}.jpg"
 
 
+def raw_frame_name(settlement_id: str) -> str:
+    """The same frame without drawings: what ``rxaudit dataset export`` trains on."""
+    return f"frames/{evidence_stem(settlement_id)}.jpg"
+
+
 class CounterAuditor:
     def __init__(self, settings: Settings, cameras: CamerasConfig, store: VideoStore,
                  models: Models, evidence_dir: Path) -> None:
@@ -74,7 +83,8 @@ class CounterAuditor:
                                       track_min_iou=settings.track_min_iou,
                                       track_max_gap_s=settings.track_max_gap_s,
                                       motion_threshold=settings.motion_threshold,
-                                      motion_max_reuse_s=settings.motion_max_reuse_s)
+                                      motion_max_reuse_s=settings.motion_max_reuse_s,
+                                      goods_window_s=settings.goods_window_s)
         self.stats: Counter[str] = Counter()
 
     def footage(self, key: tuple[str, str], settlements: list[Settlement]) -> tuple[CounterFootage, dict[str, Keyframe]]:
@@ -100,7 +110,8 @@ class CounterAuditor:
             observed = observe_counter(sample.frames, pharmacy_id=pharmacy_id, counter_id=counter_id,
                                        zone=config.zone, persons=self.models.persons,
                                        faces=self.models.faces, options=self.options, tracker=tracker,
-                                       stats=self.stats)
+                                       stats=self.stats, objects=self.models.objects,
+                                       swipes=[t for t in at.values() if start <= t <= end])
             self.stats["frames"] += len(sample.frames)
             self.stats["decoded_s"] += sample.decoded_s
             observations.extend(observed)
@@ -132,6 +143,8 @@ class CounterAuditor:
             caption = f"{s.settlement_id} {s.pharmacy_id}/{s.counter_id} swipe {t:%H:%M:%S} (camera)"
             rel = keyframe_name(s.settlement_id)
             save_jpeg(self.evidence_dir / rel, draw_keyframe(frame.image, obs, zone, caption))
+            if obs.objects:
+                save_jpeg(self.evidence_dir / raw_frame_name(s.settlement_id), to_bgr(frame.image))
             clip = f"{frame.segment_uri}#t={frame.offset_s:.1f}"
             out[s.settlement_id] = Keyframe(rel, frame.t, clip, tuple(labelled_boxes(obs)))
         return out

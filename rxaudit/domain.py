@@ -31,6 +31,14 @@ class CheckStatus(enum.StrEnum):
     UNVERIFIABLE = "unverifiable"
 
 
+class ItemCategory(enum.StrEnum):
+    """What the item catalogue says a billed line is."""
+
+    COVERED = "covered"  # a drug the insurance fund pays for
+    OTHER = "other"  # non-covered goods (food, cosmetics, daily goods), billed as such
+    UNKNOWN = "unknown"  # not in the catalogue (or no catalogue given)
+
+
 class ReviewStatus(enum.StrEnum):
     OPEN = "open"
     CONFIRMED = "confirmed"
@@ -84,6 +92,7 @@ class SettlementItem:
     item_name: str
     quantity: Decimal
     unit_price: Decimal
+    category: ItemCategory = ItemCategory.UNKNOWN
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,9 +185,20 @@ class Face:
 
 @dataclass(frozen=True, slots=True)
 class DetectedObject:
+    """A card, phone, drug or non-covered item found by the counter detector."""
+
     box: Box
     cls: str
     score: float
+
+    def __post_init__(self) -> None:
+        if not self.cls:
+            raise ValueError("a detected object needs a class")
+        if not 0.0 <= self.score <= 1.0:
+            raise ValueError(f"score out of [0, 1]: {self.score}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"cls": self.cls, "score": round(self.score, 3), "box": self.box.as_list()}
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -191,6 +211,7 @@ class Observation:
     persons: tuple[Person, ...] = ()
     faces: tuple[Face, ...] = ()
     objects: tuple[DetectedObject, ...] = ()
+    objects_checked: bool = False  # the counter detector ran on this frame (objects may be empty)
     frame_size: tuple[int, int] = (0, 0)  # width, height
     customers: tuple[int, ...] = ()  # indices into persons that stand in the customer zone
 
@@ -296,7 +317,8 @@ def settlement_to_json(s: Settlement) -> dict[str, Any]:
     """Plain data for worker processes and Ray (the card is already a keyed hash)."""
     return {"settlement_id": s.settlement_id, "pharmacy_id": s.pharmacy_id, "counter_id": s.counter_id,
             "settled_at": s.settled_at.isoformat(), "card_hash": s.card_hash, "amount": str(s.amount),
-            "items": [[i.item_code, i.item_name, str(i.quantity), str(i.unit_price)] for i in s.items],
+            "items": [[i.item_code, i.item_name, str(i.quantity), str(i.unit_price), str(i.category)]
+                      for i in s.items],
             "extra": dict(s.extra), "line": s.line}
 
 
@@ -305,5 +327,6 @@ def settlement_from_json(data: dict[str, Any]) -> Settlement:
         settlement_id=data["settlement_id"], pharmacy_id=data["pharmacy_id"],
         counter_id=data["counter_id"], settled_at=datetime.fromisoformat(data["settled_at"]),
         card_hash=data["card_hash"], amount=Decimal(data["amount"]),
-        items=tuple(SettlementItem(c, n, Decimal(q), Decimal(p)) for c, n, q, p in data["items"]),
+        items=tuple(SettlementItem(c, n, Decimal(q), Decimal(p), ItemCategory(k))
+                    for c, n, q, p, k in data["items"]),
         extra=dict(data["extra"]), line=data["line"])

@@ -104,7 +104,7 @@ def audit(settings: Settings, *, settlements_file: Path, videos: Path | str,
     started, cpu0 = time.perf_counter(), time.process_time()
     card_key = settings.require_card_key()
     cameras = load_cameras(cameras_file)
-    log = read_settlements(Path(settlements_file), card_key)
+    log = read_settlements(Path(settlements_file), card_key, settings.item_catalogue)
     store = store or open_store(str(videos), settings)
     models = models or load_models(settings)
     engine = make_engine(settings.db_url)

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
         description="per-visit identity distance; `rxaudit calibrate-faces` measures it on real footage"
     )
     face_retention_days: int = Field(default=90, ge=0)
+    object_model: Path = MODELS_DIR / "counter-objects.onnx"
+    detect_objects: bool = Field(default=True, description="run the card/goods detector near swipes")
+    object_min_score: float = Field(default=0.35, gt=0, lt=1, description="detections kept as evidence")
 
     # Sampling and presence
     sample_fps: float = Field(default=1.0, gt=0, le=1000, description="1000: every frame (naive)")
@@ -69,6 +72,14 @@ class Settings(BaseSettings):
     burst_min_cards: int = Field(default=6, ge=2)
     burst_window_s: float = Field(default=300.0, gt=0)
     duplicate_window_s: float = Field(default=120.0, gt=0)
+    item_catalogue: Path | None = Field(
+        default=None, description="CSV item_code -> covered/other; default item_catalogue.csv beside the log")
+    goods_window_s: float = Field(default=2.0, ge=0, description="frames this close to a swipe are "
+                                  "searched for cards and goods")
+    goods_min_score: float = Field(default=0.5, gt=0, lt=1, description="detections a rule counts")
+    goods_min_frames: int = Field(default=2, ge=1, description="a count must hold in this many frames")
+    goods_excess_margin: int = Field(default=2, ge=1, description="goods seen beyond the billed "
+                                     "quantity by this many raise goods_mismatch")
 
     # Video store (s3:// and https:// through fsspec; credentials from the standard AWS_* variables)
     s3_endpoint_url: str | None = None

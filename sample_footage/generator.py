@@ -1,6 +1,7 @@
 """``rxaudit sample``: write a synthetic audit bundle with its ground truth.
 
-    DIR/settlements.csv, DIR/settlement_items.csv, DIR/cameras.yaml, DIR/expected.json,
+    DIR/settlements.csv, DIR/settlement_items.csv, DIR/item_catalogue.csv, DIR/cameras.yaml,
+    DIR/pharmacies.csv, DIR/expected.json,
     DIR/videos/<pharmacy_id>/<counter_id>/<YYYYMMDD>T<HHMMSS>+0800.mp4
 """
 
@@ -17,21 +18,21 @@ import av
 import yaml
 
 from ingest.video_store import segment_name
+from sample_footage.baskets import catalogue_rows
 from sample_footage.scenarios import Cluster, Planner
-from sample_footage.scene import CUSTOMER_ZONE, HEIGHT, WIDTH, Appearance, Backdrop, render
+from sample_footage.scene import CUSTOMER_ZONE, GOODS_ZONE, HEIGHT, WIDTH, Appearance, Backdrop, CounterItem, render
 
 SEGMENT_S = 60.0
 LEAD_S = 12.0  # footage recorded before a cluster's first event and after its last
 # (pharmacy index, counter) -> (codec, fps, clock offset in seconds)
 CAMERAS = {(1, "C2"): ("libx265", 12, 6.0)}
 DEFAULT_CAMERA = ("libx264", 10, 0.0)
-DRUGS = [("86900001", "阿莫西林胶囊 0.25g*24"), ("86900002", "布洛芬缓释胶囊 0.3g*20"),
-         ("86900003", "复方感冒灵颗粒 10g*9"), ("86900004", "氯雷他定片 10mg*6"),
-         ("86900005", "二甲双胍缓释片 0.5g*30")]
 
 
 def write_segment(path: Path, start_epoch: float, length: float, codec: str, fps: int,
-                  backdrop: Backdrop, people: list[tuple[float, Appearance]], tz) -> None:
+                  backdrop: Backdrop, people: list[tuple[float, Appearance]], tz,
+                  items: tuple[CounterItem, ...] = ()) -> None:
+    """``items`` are on the camera clock already (epoch seconds)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w", container_options={"movflags": "+faststart"}) as container:
         stream = container.add_stream(codec, rate=fps)
@@ -47,7 +48,7 @@ def write_segment(path: Path, start_epoch: float, length: float, codec: str, fps
                   for base, p in people]
         for k in range(int(round(length * fps))):
             t = start_epoch + k / fps
-            image = render(backdrop, placed, t, fps, datetime.fromtimestamp(t, tz))
+            image = render(backdrop, placed, t, fps, datetime.fromtimestamp(t, tz), items)
             frame = av.VideoFrame.from_ndarray(image, format="rgb24")
             for packet in stream.encode(frame):
                 container.mux(packet)
@@ -62,13 +63,14 @@ def render_cluster(root: Path, cluster: Cluster, pharmacy_index: int, backdrop: 
     end = cam_start + cluster.duration + LEAD_S
     cashier = Appearance("cashier", -1e5, 1e5, 565, depth=0.3)
     people = [(cam_start, p) for p in [cashier, *cluster.people]]
+    items = tuple(replace(i, start=i.start + cam_start, end=i.end + cam_start) for i in cluster.items)
     folder = root / cluster.pharmacy_id / cluster.counter_id
     t = first
     while t < end:
         length = min(SEGMENT_S, end - t)
         stamp = datetime.fromtimestamp(round(t), cluster.start.tzinfo)
         path = folder / segment_name(stamp)
-        write_segment(path, round(t), length, codec, fps, backdrop, people, cluster.start.tzinfo)
+        write_segment(path, round(t), length, codec, fps, backdrop, people, cluster.start.tzinfo, items)
         t = round(t) + length
     if cluster.footage == "corrupt":
         for path in folder.glob(segment_name(datetime.fromtimestamp(round(first), cluster.start.tzinfo))):
@@ -111,8 +113,12 @@ def write_bundle(out: Path, seed: int) -> dict:
         lines.append([s.settlement_id, cluster.pharmacy_id, cluster.counter_id,
                       at.isoformat(timespec="milliseconds"), s.card_id, s.amount,
                       f"OP{rng.randint(1, 9)}"])
-        code, name = rng.choice(DRUGS)
-        items.append([s.settlement_id, code, name, "1", s.amount])
+        prices = [line.unit_price for line in s.lines]
+        if prices:  # the first line takes what the others leave of the amount
+            rest = sum(float(p) for p in prices[1:])
+            prices[0] = f"{max(0.01, float(s.amount) - rest):.2f}"
+        for line, price in zip(s.lines, prices):
+            items.append([s.settlement_id, line.item_code, line.item_name, str(line.quantity), price])
         for kind in sorted(s.expect):
             expected[kind].append(s.settlement_id)
         if not s.expect:
@@ -132,14 +138,17 @@ def write_bundle(out: Path, seed: int) -> dict:
         csv.writer(fh).writerows(lines)
     with (out / "settlement_items.csv").open("w", newline="", encoding="utf-8") as fh:
         csv.writer(fh).writerows(items)
+    with (out / "item_catalogue.csv").open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(catalogue_rows())
 
     cameras = {
         "defaults": {"business_hours": "08:00-22:00", "timezone": "Asia/Shanghai",
-                     "zone": [list(p) for p in CUSTOMER_ZONE]},
+                     "zone": [list(p) for p in CUSTOMER_ZONE], "goods_zone": [list(p) for p in GOODS_ZONE]},
         "pharmacies": {
             planner.pharmacies[2]: {"business_hours": "08:00-21:00"},
             planner.pharmacies[1]: {"counters": {"C2": {
-                "zone": [list(p) for p in CUSTOMER_ZONE], "clock_offset_s": CAMERAS[(1, "C2")][2]}}},
+                "zone": [list(p) for p in CUSTOMER_ZONE], "goods_zone": [list(p) for p in GOODS_ZONE],
+                "clock_offset_s": CAMERAS[(1, "C2")][2]}}},
         },
     }
     districts = ["Chengguan", "Qilihe", "Chengguan"]

@@ -12,7 +12,8 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
-from sample_footage.scene import Appearance
+from sample_footage.baskets import Baskets, Line
+from sample_footage.scene import Appearance, CounterItem
 
 TZ = timezone(timedelta(hours=8))
 
@@ -24,6 +25,9 @@ class PlannedSettlement:
     card_id: str
     amount: str
     expect: set[str] = field(default_factory=set)
+    basket: str = "normal"  # normal | single | pooled | swap | excess | mixed (see sample_footage.baskets)
+    lines: list[Line] = field(default_factory=list)
+    shown: list[CounterItem] = field(default_factory=list)
 
 
 @dataclass
@@ -35,6 +39,10 @@ class Cluster:
     people: list[Appearance]
     settlements: list[PlannedSettlement]
     footage: str = "ok"  # ok | missing | corrupt | unknown_counter
+
+    @property
+    def items(self) -> tuple[CounterItem, ...]:
+        return tuple(item for s in self.settlements for item in s.shown)
 
 
 class Planner:
@@ -93,6 +101,7 @@ class Planner:
         ]
         family = self.pay(step3 + 1.5, step3 + d3 - 8, cards["W1"])  # family: two cards, normal
         pays += [family, PlannedSettlement(self.sid(), family.rel_t + 4, cards["W2"], self.amount())]
+        family.basket = pays[-1].basket = "single"  # two cards, one bag: one drug each
         self.add(a, "C1", self.at(9), step3 + d3 + 20, [female, cls, woman], pays)
 
         # Pooling (b): one face, three distinct cards, three pharmacies.
@@ -120,8 +129,8 @@ class Planner:
         stay = self.rng.uniform(44, 55)
         holder = Appearance("aisle_woman", 15, 15 + stay, self.x())
         times = [15 + 8 + k * (stay - 16) / 2 for k in range(3)]
-        pooled = [PlannedSettlement(self.sid(), t, self.card(), self.amount(), {"card_pooling"})
-                  for t in times]
+        pooled = [PlannedSettlement(self.sid(), t, self.card(), self.amount(), {"card_pooling"},
+                                    basket="pooled") for t in times]
         self.add(b, "C2", self.at(11), stay + 35, [holder], pooled)
 
         # Duplicate charge: same card, same amount, seconds apart.
@@ -156,7 +165,40 @@ class Planner:
         self.add(c, "C9", self.at(13), 30, [],
                  [PlannedSettlement(self.sid(), 10, self.card(), self.amount(), {"unverifiable"})],
                  footage="unknown_counter")
+
+        # Goods swaps (串换): snacks or cosmetics billed as drugs; four drugs billed as one; and a
+        # clean sale of a drug and a non-covered item, each billed under its own category.
+        for pharmacy, counter, hour, basket, expect in ((a, "C1", 11, "swap", {"goods_mismatch"}),
+                                                        (c, "C1", 15, "swap", {"goods_mismatch"}),
+                                                        (b, "C2", 13, "excess", {"goods_mismatch"}),
+                                                        (a, "C2", 12, "mixed", set())):
+            stay = self.rng.uniform(18, 24)
+            # actors whose faces do not already pay with other cards (a face at 3 cards is pooling)
+            person = Appearance(self.rng.choice(["worker", "class_right", "aisle_woman"]), 15, 15 + stay, self.x())
+            sale = self.pay(15, 15 + stay, self.card(), expect)
+            sale.basket = basket
+            self.add(pharmacy, counter, self.at(hour), stay + 35, [person], [sale])
+        self.dress()
         return self.clusters
+
+    def dress(self) -> None:
+        """Give every swipe its billed lines and what lies on the counter around it."""
+        baskets = Baskets(self.rng)
+        for cluster in self.clusters:
+            for s in cluster.settlements:
+                front = [w for w in (p.placement(s.rel_t) for p in cluster.people) if w is not None]
+                if not front:
+                    s.shown, s.lines = baskets.empty_counter(s.rel_t)
+                    continue
+                x = max(front, key=lambda w: w[2])[0]
+                if s.basket == "single":
+                    s.shown, s.lines = baskets.normal(x, s.rel_t, n=1)
+                elif s.basket == "pooled":
+                    s.shown, s.lines = baskets.normal(x, s.rel_t, cards=3)
+                elif s.basket in ("swap", "excess", "mixed"):
+                    s.shown, s.lines = getattr(baskets, s.basket)(x, s.rel_t)
+                else:
+                    s.shown, s.lines = baskets.normal(x, s.rel_t)
 
 
 WALK_BACK = 2.0  # a queued customer pays before the next one steps forward

@@ -12,11 +12,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from sample_footage import goods as goods_sprites
+
 ASSETS = Path(__file__).resolve().parent / "assets"
 WIDTH, HEIGHT = 640, 360
 DESK_TOP = 292
 WALK_S = 1.5
 CUSTOMER_ZONE = ((0.0, 0.0), (0.66, 0.0), (0.66, 1.0), (0.0, 1.0))
+GOODS_ZONE = ((0.0, 0.78), (1.0, 0.78), (1.0, 1.0), (0.0, 1.0))  # the counter top (DESK_TOP = 292 px)
 # actor -> height in pixels at the front of the counter
 ACTOR_HEIGHT = {"male": 215, "female": 215, "class_right": 190, "aisle_woman": 240,
                 "worker": 205, "cashier": 175}
@@ -91,6 +94,30 @@ class Appearance:
         return x, bottom, scale
 
 
+@dataclass(frozen=True)
+class CounterItem:
+    """A card, phone or item of goods lying on the counter between ``start`` and ``end`` (seconds
+    on the same clock as ``Appearance``); (x, y) is its centre, ``width`` its size in pixels."""
+
+    variant: str
+    seed: int
+    x: float
+    y: float
+    width: float
+    angle: float
+    start: float
+    end: float
+
+    @property
+    def cls(self) -> str:
+        return goods_sprites.VARIANT_CLASS[self.variant]
+
+
+@cache
+def item_sprite(variant: str, seed: int) -> goods_sprites.Sprite:
+    return goods_sprites.make(variant, random.Random(seed))
+
+
 class Backdrop:
     """A pharmacy counter's static picture, different per pharmacy and counter."""
 
@@ -117,7 +144,7 @@ class Backdrop:
 
 
 def render(backdrop: Backdrop, people: list[Appearance], t: float, fps: float,
-           stamp: datetime) -> np.ndarray:
+           stamp: datetime, items: tuple[CounterItem, ...] = ()) -> np.ndarray:
     frame = backdrop.image.copy()
     visible = []
     for person in people:
@@ -132,6 +159,10 @@ def render(backdrop: Backdrop, people: list[Appearance], t: float, fps: float,
     cv2.line(frame, (0, DESK_TOP), (WIDTH, DESK_TOP), (40, 40, 40), 2)
     for x, w, h, color in backdrop.goods:
         cv2.rectangle(frame, (x, DESK_TOP + 6), (x + w, DESK_TOP + 6 + h), color, -1)
+    for item in items:
+        if item.start <= t <= item.end:
+            goods_sprites.place(frame, item_sprite(item.variant, item.seed), item.x, item.y, item.width,
+                                angle=item.angle, tilt=0.8)
     cv2.putText(frame, stamp.strftime("%Y-%m-%d %H:%M:%S"), (8, 20), cv2.FONT_HERSHEY_SIMPLEX,
                 0.5, (255, 255, 255), 1, cv2.LINE_AA)
     return frame

@@ -11,7 +11,7 @@ import numpy as np
 from ingest.cameras import CamerasConfig
 from reconcile.context import AuditContext, CounterFootage, CounterView, RuleConfig
 from rxaudit.cards import hash_card
-from rxaudit.domain import Box, Observation, Person, Settlement, Visit
+from rxaudit.domain import Box, DetectedObject, Observation, Person, Settlement, Visit
 
 TZ = timezone(timedelta(hours=8))
 T0 = datetime(2026, 11, 20, 10, 0, 0, tzinfo=TZ)
@@ -33,10 +33,19 @@ def person(x1: float = 100, y1: float = 100, x2: float = 200, y2: float = 300, *
 
 
 def observation(seconds: float, persons: tuple[Person, ...] = (), *, customers: tuple[int, ...] | None = None,
-                pharmacy: str = "PH1", counter: str = "C1", faces=()) -> Observation:
+                pharmacy: str = "PH1", counter: str = "C1", faces=(),
+                objects: tuple[DetectedObject, ...] | None = None) -> Observation:
+    """``objects=None``: the counter detector did not run on this frame."""
     return Observation(pharmacy_id=pharmacy, counter_id=counter, t=T0 + timedelta(seconds=seconds),
                        persons=persons, faces=faces, frame_size=(640, 360),
+                       objects=objects or (), objects_checked=objects is not None,
                        customers=tuple(range(len(persons))) if customers is None else customers)
+
+
+def detected(cls: str, x: float = 100, y: float = 330, w: float = 40, h: float = 20, *,
+             score: float = 0.8) -> DetectedObject:
+    """An object centred at (x, y); the default centre lies on the counter top of a 640x360 frame."""
+    return DetectedObject(Box(x - w / 2, y - h / 2, x + w / 2, y + h / 2), cls, score)
 
 
 def visit(start: float, end: float, *, track_id: int = 1, identity: np.ndarray | None = None,
@@ -49,14 +58,16 @@ def visit(start: float, end: float, *, track_id: int = 1, identity: np.ndarray |
 
 
 def covered_footage(start: float, end: float, visits: list[Visit] = (), fps: float = 2.0,
-                    pharmacy: str = "PH1", counter: str = "C1") -> CounterFootage:
-    """Footage decoded every 1/fps from start to end; persons where the visits say."""
+                    pharmacy: str = "PH1", counter: str = "C1", goods=None) -> CounterFootage:
+    """Footage decoded every 1/fps from start to end; persons where the visits say; when ``goods``
+    (seconds -> objects) is given, the counter detector ran on every frame and saw ``goods(t)``."""
     observations = []
     t = start
     while t <= end + 1e-9:
         at = T0 + timedelta(seconds=t)
         present = tuple(person(track_id=v.track_id) for v in visits if v.start <= at <= v.end)
-        observations.append(observation(t, present, pharmacy=pharmacy, counter=counter))
+        observations.append(observation(t, present, pharmacy=pharmacy, counter=counter,
+                                        objects=None if goods is None else tuple(goods(t))))
         t += 1 / fps
     return CounterFootage(known=True, observations=tuple(observations), visits=tuple(visits))
 

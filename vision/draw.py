@@ -14,6 +14,12 @@ CUSTOMER = (40, 200, 40)
 OTHER = (0, 150, 255)
 FACE = (255, 120, 0)
 ZONE = (255, 255, 0)
+OBJECT_COLOURS = {"card": (255, 0, 255), "phone": (255, 200, 0), "drug": (0, 220, 255),
+                  "non_covered": (0, 0, 255)}
+
+
+def to_bgr(image_rgb: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR)
 
 
 def labelled_boxes(obs: Observation) -> list[tuple[str, Box]]:
@@ -29,7 +35,7 @@ def labelled_boxes(obs: Observation) -> list[tuple[str, Box]]:
 def draw_keyframe(image_rgb: np.ndarray, obs: Observation | None,
                   zone: Sequence[tuple[float, float]], caption: str) -> np.ndarray:
     """A BGR image with the customer zone, persons (customers green), wrists, faces and a caption."""
-    img = cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR)
+    img = to_bgr(image_rgb)
     h, w = img.shape[:2]
     poly = np.array([[x * w, y * h] for x, y in zone], np.int32)
     cv2.polylines(img, [poly], True, ZONE, 1)
@@ -46,6 +52,11 @@ def draw_keyframe(image_rgb: np.ndarray, obs: Observation | None,
         for face in obs.faces:
             b = face.box
             cv2.rectangle(img, (int(b.x1), int(b.y1)), (int(b.x2), int(b.y2)), FACE, 1)
+        for o in obs.objects:
+            b, colour = o.box, OBJECT_COLOURS.get(o.cls, (200, 200, 200))
+            cv2.rectangle(img, (int(b.x1), int(b.y1)), (int(b.x2), int(b.y2)), colour, 2)
+            cv2.putText(img, f"{o.cls} {o.score:.2f}", (int(b.x1), max(10, int(b.y1) - 3)),
+                        cv2.FONT_HERSHEY_SIMPLEX, 0.4, colour, 1, cv2.LINE_AA)
     cv2.rectangle(img, (0, h - 22), (w, h), (0, 0, 0), -1)
     cv2.putText(img, caption, (6, h - 7), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1,
                 cv2.LINE_AA)

@@ -17,7 +17,7 @@ import numpy as np
 
 from rxaudit.domain import Observation, Person
 from vision.appearance import describe
-from vision.detectors import FaceEncoder, PersonDetector
+from vision.detectors import FaceEncoder, ObjectDetector, PersonDetector
 from vision.sampler import SampledFrame
 from vision.tracking import IouTracker
 from vision.zone import in_zone
@@ -34,6 +34,7 @@ class ObserveOptions:
     track_max_gap_s: float = 2.0
     motion_threshold: float = 0.0
     motion_max_reuse_s: float = 3.0
+    goods_window_s: float = 2.0  # the counter detector runs on frames this close to a swipe
 
 
 def thumbnail(image: np.ndarray) -> np.ndarray:
@@ -63,8 +64,11 @@ class MotionGate:
 def observe_counter(frames: Sequence[SampledFrame], *, pharmacy_id: str, counter_id: str,
                     zone: Sequence[tuple[float, float]], persons: PersonDetector,
                     faces: FaceEncoder | None, options: ObserveOptions,
-                    tracker: IouTracker | None = None, stats: Counter | None = None) -> list[Observation]:
-    """Frames must be in time order. A tracker passed in keeps ids across calls (one counter)."""
+                    tracker: IouTracker | None = None, stats: Counter | None = None,
+                    objects: ObjectDetector | None = None,
+                    swipes: Sequence[datetime] = ()) -> list[Observation]:
+    """Frames must be in time order. A tracker passed in keeps ids across calls (one counter).
+    ``objects`` (cards, phones, goods) runs only on frames within ``goods_window_s`` of a swipe."""
     tracker = tracker or IouTracker(min_iou=options.track_min_iou, max_gap_s=options.track_max_gap_s)
     stats = stats if stats is not None else Counter()
     gate = MotionGate(options.motion_threshold, options.motion_max_reuse_s)
@@ -100,8 +104,16 @@ def observe_counter(frames: Sequence[SampledFrame], *, pharmacy_id: str, counter
                     seen_faces.append(replace(face, track_id=tid))
                     face_counts[tid] += 1
                     stats["face_encodings"] += 1
+        found_objects: tuple = ()
+        checked = False
+        if objects is not None and any(abs((frame.t - t).total_seconds()) <= options.goods_window_s
+                                       for t in swipes):
+            found_objects = tuple(objects.detect([frame.image])[0])
+            checked = True
+            stats["object_runs"] += 1
         observations.append(Observation(
             pharmacy_id=pharmacy_id, counter_id=counter_id, t=frame.t, persons=tuple(tracked),
-            faces=tuple(seen_faces), frame_size=(width, height), customers=customers,
+            faces=tuple(seen_faces), objects=found_objects, objects_checked=checked, frame_size=(width, height),
+            customers=customers,
         ))
     return observations

@@ -29,15 +29,32 @@ def load_onnx(path: Path, threads: int):
         raise ModelError(f"model file {path} cannot be loaded: {exc}") from exc
 
 
-def letterbox(frame: np.ndarray, size: int) -> tuple[np.ndarray, float, tuple[int, int]]:
-    """Resize keeping aspect ratio onto a size x size grey canvas; returns image, scale, (dx, dy)."""
+def letterbox(frame: np.ndarray, size: int | tuple[int, int]) -> tuple[np.ndarray, float, tuple[int, int]]:
+    """Resize keeping aspect ratio onto a grey canvas of ``size`` (a square side, or (height,
+    width)); returns image, scale, (dx, dy)."""
+    out_h, out_w = (size, size) if isinstance(size, int) else size
     h, w = frame.shape[:2]
-    scale = min(size / w, size / h)
+    scale = min(out_w / w, out_h / h)
     nw, nh = round(w * scale), round(h * scale)
-    canvas = np.full((size, size, 3), 114, dtype=np.uint8)
-    dx, dy = (size - nw) // 2, (size - nh) // 2
+    canvas = np.full((out_h, out_w, 3), 114, dtype=np.uint8)
+    dx, dy = (out_w - nw) // 2, (out_h - nh) // 2
     canvas[dy : dy + nh, dx : dx + nw] = cv2.resize(frame, (nw, nh), interpolation=cv2.INTER_LINEAR)
     return canvas, scale, (dx, dy)
+
+
+def unletterbox(boxes: np.ndarray, scale: float, pad: tuple[int, int], shape: tuple[int, ...]) -> np.ndarray:
+    """(N, 4) x1 y1 x2 y2 boxes in letterboxed input pixels -> clipped frame pixels."""
+    dx, dy = pad
+    boxes = (boxes - [dx, dy, dx, dy]) / scale
+    height, width = shape[:2]
+    boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, width)
+    boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, height)
+    return boxes
+
+
+def xywh_to_xyxy(pred: np.ndarray) -> np.ndarray:
+    cx, cy, w, h = pred[:, 0], pred[:, 1], pred[:, 2], pred[:, 3]
+    return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> list[int]:
@@ -87,12 +104,7 @@ class OnnxPoseDetector:
         if not len(pred):
             return []
         dx, dy = pad
-        cx, cy, w, h = pred[:, 0], pred[:, 1], pred[:, 2], pred[:, 3]
-        boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
-        boxes = (boxes - [dx, dy, dx, dy]) / scale
-        height, width = shape[:2]
-        boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, width)
-        boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, height)
+        boxes = unletterbox(xywh_to_xyxy(pred), scale, pad, shape)
         kpts = pred[:, 5:].reshape(-1, 17, 3).copy()
         kpts[:, :, 0] = (kpts[:, :, 0] - dx) / scale
         kpts[:, :, 1] = (kpts[:, :, 1] - dy) / scale

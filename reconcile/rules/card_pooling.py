@@ -38,9 +38,19 @@ def same_visit(settlements: Sequence[Settlement], ctx: AuditContext,
                       f"stayed at the counter from {start:%H:%M:%S}; settlements {', '.join(ids)}")
             seen = {"settlements": ids, "distinct_cards": len(cards), "track_id": track}
             score = min(1.0, 0.6 + 0.1 * len(cards))
+            shown = max(cards_seen(ctx.seen(x)) for x in group)
+            if shown >= 2:  # the camera saw several cards handed over at once
+                reason += f"; {shown} cards seen together on the counter"
+                seen["cards_seen_together"] = shown
+                score = min(1.0, score + 0.05)
             flags.append(Flag(s.settlement_id, FlagKind.CARD_POOLING, score, reason,
                               (ctx.evidence(s, seen),)))
     return flags
+
+
+def cards_seen(seen: dict) -> int:
+    """Cards the counter detector held in view around a swipe (0 without the detector)."""
+    return int(seen.get("goods", {}).get("counts", {}).get("card", 0))
 
 
 def identities(settlements: Sequence[Settlement], ctx: AuditContext,

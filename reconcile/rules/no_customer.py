@@ -21,4 +21,8 @@ def check(s: Settlement, ctx: AuditContext, seen: dict[str, Any]) -> Flag | None
         reason += f"; {others} person(s) seen only outside the customer zone (staff side)"
     # stronger when nobody at all was seen than when staff stood at the till
     score = 0.95 if not others else 0.85
+    staff_cards = seen.get("goods", {}).get("payment_staff_side", 0)
+    if staff_cards:  # the card is in the cashier's hands: the shop swiped it
+        reason += f"; {staff_cards} card(s)/phone(s) seen on the staff side of the counter at the swipe"
+        score = min(1.0, score + 0.04)
     return Flag(s.settlement_id, FlagKind.NO_CUSTOMER, score, reason, (ctx.evidence(s, seen),))

@@ -175,6 +175,8 @@ class Verdict(Base):
     action: Mapped[str] = mapped_column(String(16))
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # corrected detector boxes on the keyframe, [{"cls": ..., "box": [x1, y1, x2, y2]}], when given
+    boxes: Mapped[list[Any] | None] = mapped_column(JSON, default=None)
 
 
 class SegmentListing(Base):

@@ -131,7 +131,7 @@ def get_settlement(session: Session, principal: Principal, settlement_id: str) -
 def verdict_history(session: Session, flag_id: int) -> list[dict[str, Any]]:
     rows = session.execute(select(Verdict, User.name).join(User, User.id == Verdict.user_id)
                            .where(Verdict.flag_id == flag_id).order_by(Verdict.created_at, Verdict.id))
-    return [{"id": v.id, "who": name, "action": v.action, "note": v.note,
+    return [{"id": v.id, "who": name, "action": v.action, "note": v.note, "boxes": v.boxes,
              "at": v.created_at.isoformat()} for v, name in rows]
 
 

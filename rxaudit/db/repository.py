@@ -42,7 +42,8 @@ def _settlement_values(s: Settlement) -> dict[str, Any]:
         "card_hash": s.card_hash,
         "amount": s.amount,
         "items": {"lines": [{"item_code": i.item_code, "item_name": i.item_name,
-                             "quantity": str(i.quantity), "unit_price": str(i.unit_price)}
+                             "quantity": str(i.quantity), "unit_price": str(i.unit_price),
+                             "category": str(i.category)}
                             for i in s.items]},
         "extra": dict(s.extra),
     }

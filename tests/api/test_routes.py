@@ -75,6 +75,20 @@ def test_verdict_is_recorded_in_history_and_status(client_for, city):
     assert api["review_status"] == "escalated"
 
 
+def test_verdict_with_corrected_boxes(client_for, city):
+    client = client_for("insp_a")
+    flag = city.flags["A1"]
+    boxes = '[{"cls": "non_covered", "box": [10, 20, 60, 80]}, {"cls": "card", "box": [70, 20, 90, 40]}]'
+    response = client.post(f"/flags/{flag}/verdict", follow_redirects=False,
+                           data={"action": "confirm", "boxes": boxes, "csrf": csrf_of(client)})
+    assert response.status_code == 303
+    assert "2 corrected boxes" in client.get(f"/flags/{flag}").text
+    bad = client.post(f"/flags/{flag}/verdict", follow_redirects=False,
+                      data={"action": "confirm", "boxes": '[{"cls": "card", "box": [9, 9, 1, 1]}]',
+                            "csrf": csrf_of(client)})
+    assert bad.status_code == 422 and "x1 < x2" in bad.text
+
+
 def test_only_supervisors_reopen(client_for, city):
     flag = city.flags["A1"]
     inspector = client_for("insp_a")

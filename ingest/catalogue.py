@@ -1,0 +1,44 @@
+"""The item catalogue: ``item_code`` -> covered drug or other goods, from a CSV the user supplies.
+
+    item_code,item_name,category
+    86900001,阿莫西林胶囊 0.25g*24,covered
+    69012345,薯片 75g,other
+
+A bad row is rejected with its line number; the other rows are used. Billed items whose code is not
+in the catalogue stay ``unknown`` and never raise a goods flag on their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
+
+from ingest.settlements import RowError, _field, parse_rows
+from rxaudit.domain import ItemCategory, RejectedRow, Settlement
+
+CATALOGUE_COLUMNS = ("item_code", "category")
+CATALOGUE_FILE = "item_catalogue.csv"
+CATEGORY_WORDS = {"covered": ItemCategory.COVERED, "drug": ItemCategory.COVERED,
+                  "other": ItemCategory.OTHER, "non_covered": ItemCategory.OTHER}
+
+
+def read_catalogue(path: Path) -> tuple[dict[str, ItemCategory], list[RejectedRow]]:
+    catalogue: dict[str, ItemCategory] = {}
+
+    def parse(row: dict) -> str:
+        code, word = _field(row, "item_code"), _field(row, "category").lower()
+        if word not in CATEGORY_WORDS:
+            raise RowError(f"category {word!r} is not one of {', '.join(CATEGORY_WORDS)}")
+        if code in catalogue and catalogue[code] != CATEGORY_WORDS[word]:
+            raise RowError(f"item_code {code} is listed twice with different categories")
+        catalogue[code] = CATEGORY_WORDS[word]
+        return code
+
+    _, rejected, _ = parse_rows(path, CATALOGUE_COLUMNS, parse)
+    return catalogue, rejected
+
+
+def categorise(settlements: Iterable[Settlement], catalogue: dict[str, ItemCategory]) -> list[Settlement]:
+    return [replace(s, items=tuple(replace(i, category=catalogue.get(i.item_code, ItemCategory.UNKNOWN))
+                                   for i in s.items)) for s in settlements]

@@ -1,0 +1,95 @@
+"""Training and export of the counter detector (``rxaudit train``): ultralytics under the hood.
+
+Needs the training extra (``pip install -e '.[train]'``: torch, torchvision, ultralytics, onnx);
+the audit path never imports this module's dependencies. ultralytics is imported inside functions
+so that ``import vision.training`` costs nothing and fails only when training is asked for.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rxaudit.errors import ConfigError
+
+# The shipped counter detector: input (height, width) of the exported ONNX graph. 640x360 CCTV
+# frames letterbox to 416x234 inside it: one scale for training and for the audit.
+EXPORT_SHAPE = (256, 416)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    weights: Path  # best .pt
+    onnx: Path
+    metrics: dict[str, Any]
+
+
+def _ultralytics():
+    os.environ.setdefault("YOLO_OFFLINE", "1")  # no hub or GitHub downloads at run time
+    try:
+        from ultralytics import YOLO
+    except ImportError as exc:
+        raise ConfigError("training needs the training extra: pip install -e '.[train]' "
+                          f"(torch, torchvision, ultralytics); {exc}") from exc
+    return YOLO
+
+
+def evaluate(weights: Path, data_yaml: Path, *, imgsz: int, device: str, batch: int = 32) -> dict[str, Any]:
+    """mAP50 and mAP50-95 per class on the dataset's ``val`` split."""
+    YOLO = _ultralytics()
+    model = YOLO(str(weights))
+    result = model.val(data=str(data_yaml), split="val", imgsz=imgsz, batch=batch, device=device,
+                       plots=False, verbose=False, workers=0)
+    names = result.names
+    per_class = {}
+    for k, cls in enumerate(result.box.ap_class_index):
+        per_class[names[int(cls)]] = {"map50": round(float(result.box.ap50[k]), 4),
+                                      "map50_95": round(float(result.box.ap[k]), 4)}
+    return {"map50": round(float(result.box.map50), 4), "map50_95": round(float(result.box.map), 4),
+            "precision": round(float(result.box.mp), 4), "recall": round(float(result.box.mr), 4),
+            "per_class": per_class}
+
+
+def export_onnx(weights: Path, out: Path, shape: tuple[int, int] = EXPORT_SHAPE) -> Path:
+    """Static-shape ONNX (class names are in its metadata, read back by ``OnnxObjectDetector``)."""
+    YOLO = _ultralytics()
+    exported = Path(YOLO(str(weights)).export(format="onnx", imgsz=list(shape), dynamic=False,
+                                              simplify=False, opset=17))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(exported, out)
+    return out
+
+
+def train(data_yaml: Path, out_dir: Path, *, base: str, init_from: Path | None = None,
+          epochs: int = 40, imgsz: int = 416, batch: int = 64, device: str = "cpu",
+          workers: int = 2, seed: int = 0, patience: int = 100, lr0: float | None = None,
+          cache: bool = False) -> TrainResult:
+    """Train from ``base`` (a ``yolo11n.yaml``-style config, or a ``.pt`` to fine-tune), optionally
+    initialised with the matching layers of ``init_from`` (the shipped yolo11n-pose backbone).
+    Writes ``best.pt``, ``counter-objects.onnx`` and ``metrics.json`` into ``out_dir``."""
+    if not Path(data_yaml).is_file():
+        raise ConfigError(f"dataset file {data_yaml} does not exist")
+    YOLO = _ultralytics()
+    model = YOLO(base)
+    if init_from is not None:
+        model.load(str(init_from))
+    out_dir = Path(out_dir).resolve()
+    extra: dict[str, Any] = {} if lr0 is None else {"lr0": lr0}
+    model.train(data=str(data_yaml), epochs=epochs, imgsz=imgsz, batch=batch, device=device,
+                workers=workers, seed=seed, deterministic=True, patience=patience, plots=False,
+                project=str(out_dir), name="run", exist_ok=True, cache="ram" if cache else False,
+                amp=False, verbose=False, **extra)
+    best = out_dir / "run" / "weights" / "best.pt"
+    weights = out_dir / "best.pt"
+    shutil.copyfile(best, weights)
+    metrics = evaluate(weights, Path(data_yaml), imgsz=imgsz, device=device)
+    metrics.update({"epochs": epochs, "imgsz": imgsz, "base": str(base),
+                    "init_from": None if init_from is None else Path(init_from).name,
+                    "data": str(data_yaml), "export_shape": list(EXPORT_SHAPE)})
+    onnx_path = export_onnx(weights, out_dir / "counter-objects.onnx")
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+    return TrainResult(weights, onnx_path, metrics)
