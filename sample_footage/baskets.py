@@ -45,6 +45,7 @@ def catalogue_rows() -> list[list[str]]:
 class Baskets:
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
+        self.occupied: list[CounterItem] = []  # what already lies on this counter (one cluster)
 
     def _item(self, variant: str, x: float, at: float, before: float, after: float) -> CounterItem:
         y = self.rng.uniform(DESK_TOP + 20, DESK_TOP + 44)
@@ -53,23 +54,31 @@ class Baskets:
         return CounterItem(variant, self.rng.randrange(1 << 30), x, y, width, angle, at - before, at + after)
 
     def _row(self, variants: list[str], x: float, at: float) -> list[CounterItem]:
-        """Goods laid out side by side in front of the customer, from 5 s before to 3 s after."""
+        """Goods laid out side by side in front of the customer, from 5 s before to 3 s after, beside
+        (never on top of) goods of another sale still on the counter."""
         span = sum(WIDTH[v] + 14 for v in variants)
         left = max(30.0, min(x - span / 2, 400 - span))
+        busy = [i for i in self.occupied if i.start <= at + 3.0 and at - 5.0 <= i.end]
+        if busy:
+            left = max(i.x + i.width / 2 for i in busy) + 14
         items = []
         for v in variants:
             items.append(self._item(v, left + WIDTH[v] / 2, at, 5.0, 3.0))
             left += WIDTH[v] + 14
+        self.occupied += items
         return items
 
     def payment(self, x: float, at: float, *, staff_side: bool = False, cards: int = 1) -> list[CounterItem]:
-        """The card(s) or phone shown at the swipe, on the customer's side or the cashier's."""
+        """The card(s) or phone shown at the swipe, on the customer's side (right of the goods
+        already on the counter) or on the cashier's side."""
         if staff_side:
             return [self._item("card", self.rng.uniform(*STAFF_X), at, 2.0, 2.0)]
-        if cards == 1 and self.rng.random() < 0.3:
-            return [self._item("phone", min(400.0, x + 70), at, 2.0, 2.0)]
-        start = min(380.0 - 44 * (cards - 1), x + 50)
-        return [self._item("card", start + 44 * k, at, 2.0, 2.0) for k in range(cards)]
+        busy = [i for i in self.occupied if i.start <= at + 2.0 and at - 2.0 <= i.end]
+        start = max([x + 50] + [i.x + i.width / 2 + 14 + WIDTH["card"] / 2 for i in busy])
+        variant = "phone" if cards == 1 and self.rng.random() < 0.3 else "card"
+        items = [self._item(variant, start + (WIDTH[variant] + 10) * k, at, 2.0, 2.0) for k in range(cards)]
+        self.occupied += items
+        return items
 
     def drugs(self, n: int) -> tuple[list[str], list[Line]]:
         variants = [self.rng.choice(DRUG_VARIANTS) for _ in range(n)]

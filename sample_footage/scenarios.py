@@ -185,6 +185,7 @@ class Planner:
         """Give every swipe its billed lines and what lies on the counter around it."""
         baskets = Baskets(self.rng)
         for cluster in self.clusters:
+            baskets.occupied = []
             for s in cluster.settlements:
                 front = [w for w in (p.placement(s.rel_t) for p in cluster.people) if w is not None]
                 if not front:
