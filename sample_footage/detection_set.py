@@ -20,8 +20,17 @@ import cv2
 import numpy as np
 import yaml
 
+from rxaudit.errors import ConfigError
 from sample_footage import goods
-from sample_footage.scene import ACTOR_HEIGHT, DESK_TOP, HEIGHT, WIDTH, Backdrop, paste, sprite_frames
+from sample_footage.scene import (
+    ACTOR_HEIGHT,
+    DESK_TOP,
+    HEIGHT,
+    WIDTH,
+    Backdrop,
+    paste,
+    sprite_frames,
+)
 
 CLASS_WEIGHTS = {"card": 0.2, "phone": 0.12, "drug": 0.34, "non_covered": 0.34}
 SKIN = [(224, 172, 140), (198, 134, 100), (241, 194, 160), (160, 110, 80)]
@@ -213,7 +222,7 @@ def render_dataset(out: Path, *, train: int, val: int, seed: int, val_seed: int,
                    backgrounds: Sequence[Path] = (), workers: int = 1) -> dict[str, int]:
     """Render ``train`` + ``val`` images; the validation split uses its own seed."""
     if seed == val_seed:
-        raise ValueError("the validation seed must differ from the training seed")
+        raise ConfigError(f"--val-seed {val_seed}: the validation seed must differ from the training seed")
     for split in ("train", "val"):
         (out / "images" / split).mkdir(parents=True, exist_ok=True)
         (out / "labels" / split).mkdir(parents=True, exist_ok=True)

@@ -41,3 +41,21 @@ def test_a_missing_model_is_a_clear_error_at_start(tmp_path, monkeypatch, capsys
     monkeypatch.setenv("RXAUDIT_OBJECT_MODEL", str(tmp_path / "counter.onnx"))
     assert main(["detect", str(FOOTAGE / "bottle-detection.mp4")]) == EXIT_CODES[ModelError]
     assert "counter.onnx is missing" in capsys.readouterr().err
+
+
+def test_dataset_render_writes_an_ultralytics_dataset(tmp_path, capsys):
+    out = tmp_path / "ds"
+    assert main(["dataset", "render", "--out", str(out), "--train", "6", "--val", "2", "--workers", "1"]) == 0
+    assert len(list((out / "images" / "train").glob("*.jpg"))) == 6
+    assert len(list((out / "labels" / "val").glob("*.txt"))) == 2
+    assert "names" in (out / "data.yaml").read_text()
+    assert main(["dataset", "render", "--out", str(tmp_path / "x"), "--seed", "2", "--val-seed", "2"]) == 3
+    assert "validation seed must differ" in capsys.readouterr().err
+
+
+def test_bench_models_reports_each_detector(tmp_path):
+    out = tmp_path / "b.json"
+    assert main(["bench-models", "--frames", "4", "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["person_pose"]["frames"] == 4 and data["counter_objects"]["input"] == "416x256"
+    assert data["counter_objects"]["cpu_ms_median"] > 0
