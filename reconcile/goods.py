@@ -34,27 +34,21 @@ def summarise_goods(observations: Sequence[Observation], t: datetime, *, window_
     if not ran:
         return None
     classes = sorted({obj.cls for o in ran for obj in o.objects} | {"card", "phone", "drug", "non_covered"})
-    per_frame: dict[str, list[int]] = {c: [] for c in classes}
-    customer_side, staff_side = [], []
-    counted: dict[int, list[DetectedObject]] = {}
-    for o in ran:
-        width, height = o.frame_size
-        kept = counted[id(o)] = [obj for obj in o.objects if obj.score >= min_score
-                                 and _inside(obj, goods_zone, width, height)]
-        for c in classes:
-            per_frame[c].append(sum(obj.cls == c for obj in kept))
-        sides = [_inside(obj, zone, width, height) for obj in kept if obj.cls in PAYMENT]
-        customer_side.append(sum(sides))
-        staff_side.append(len(sides) - sum(sides))
-    best = max(ran, key=lambda o: (sum(obj.cls == "non_covered" for obj in counted[id(o)]),
-                                   len(counted[id(o)]), -abs((o.t - t).total_seconds())))
+    # per frame: what counts (sure enough, centred on the counter top)
+    counted = [[obj for obj in o.objects if obj.score >= min_score and _inside(obj, goods_zone, *o.frame_size)]
+               for o in ran]
+    per_frame = {c: [sum(obj.cls == c for obj in kept) for kept in counted] for c in classes}
+    sides = [[_inside(obj, zone, *o.frame_size) for obj in kept if obj.cls in PAYMENT]
+             for o, kept in zip(ran, counted)]
+    best = max(range(len(ran)), key=lambda k: (sum(obj.cls == "non_covered" for obj in counted[k]),
+                                               len(counted[k]), -abs((ran[k].t - t).total_seconds())))
     return {
         "frames": len(ran),
         "counts": {c: held_count(v, min_frames) for c, v in per_frame.items()},
-        "payment_customer_side": held_count(customer_side, min_frames),
-        "payment_staff_side": held_count(staff_side, min_frames),
-        "best_t": best.t.isoformat(),
-        "objects": [obj.to_json() for obj in counted[id(best)]],
+        "payment_customer_side": held_count([sum(side) for side in sides], min_frames),
+        "payment_staff_side": held_count([len(side) - sum(side) for side in sides], min_frames),
+        "best_t": ran[best].t.isoformat(),
+        "objects": [obj.to_json() for obj in counted[best]],
     }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ def _cost(run: Callable[[np.ndarray], Any], frames: list[np.ndarray]) -> dict[st
 
 
 def bench_models(settings: Settings, *, frames: int = 60, video: Path | None = None) -> dict[str, Any]:
-    images = ([img for _, img in frames_of(video, 1.0)][:frames] if video is not None
+    images = ([img for _, img in islice(frames_of(video, 1.0), frames)] if video is not None
               else [render_image(4242, "bench", k)[0] for k in range(frames)])
     models = load_models(settings)
     height, width = images[0].shape[:2]

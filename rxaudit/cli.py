@@ -13,7 +13,7 @@ from pathlib import Path
 from rxaudit.errors import EXIT_CODES, InputError, RxauditError, lookup
 
 
-def _settings(args: argparse.Namespace):
+def settings_from_args(args: argparse.Namespace):
     from rxaudit.settings import load_settings
 
     return load_settings(getattr(args, "config", None), db_url=getattr(args, "db", None),
@@ -36,7 +36,7 @@ def print_summary(report) -> None:
 def cmd_audit(args: argparse.Namespace) -> int:
     from rxaudit.pipeline import audit
 
-    report = audit(_settings(args), settlements_file=args.settlements, videos=args.videos,
+    report = audit(settings_from_args(args), settlements_file=args.settlements, videos=args.videos,
                    cameras_file=args.cameras, out=args.out)
     print_summary(report)
     return 0
@@ -45,7 +45,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def cmd_batch(args: argparse.Namespace) -> int:
     from rxaudit.batch import run_batch
 
-    report = run_batch(_settings(args), settlements_file=args.settlements, videos=args.videos,
+    report = run_batch(settings_from_args(args), settlements_file=args.settlements, videos=args.videos,
                        cameras_file=args.cameras, day=args.date, workers=args.workers,
                        ray_address=args.ray_address, out=args.out, show_progress=args.progress)
     print_summary(report)
@@ -68,7 +68,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from rxaudit.report import write_report
 
-    settings = _settings(args)
+    settings = settings_from_args(args)
     out = args.out or Path(settings.evidence_dir) / "report.html"
     n = write_report(settings.db_url, out, Path(settings.evidence_dir))
     print(f"report: {out} ({n} flagged or unverifiable settlements)")
@@ -137,7 +137,7 @@ def demo_accounts(settings, pharmacies_csv: Path) -> dict[str, tuple[str, str]]:
 def cmd_bench(args: argparse.Namespace) -> int:
     from rxaudit.bench import run_bench
 
-    _settings(args).require_card_key()
+    settings_from_args(args).require_card_key()
     scales = tuple(int(x) for x in args.scale.split(","))
     result = run_bench(settlements_file=args.settlements, videos=args.videos,
                        cameras_file=args.cameras, scales=scales)
@@ -166,7 +166,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 def _session(args: argparse.Namespace):
     from rxaudit.db.engine import make_engine, migrate, session_factory, transaction
 
-    engine = make_engine(_settings(args).db_url)
+    engine = make_engine(settings_from_args(args).db_url)
     migrate(engine)
     return transaction(session_factory(engine))
 
@@ -176,7 +176,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from api.app import create_app
 
-    settings = _settings(args)
+    settings = settings_from_args(args)
     print(f"rxaudit review UI: http://{args.host}:{args.port}/login  "
           "(API: /api/v1, its OpenAPI document: /api/v1/openapi.json)")
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
@@ -339,8 +339,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if getattr(args, "needs_settings", False):
-            return args.func(args, _settings(args))
         return args.func(args)
     except RxauditError as exc:
         print(f"rxaudit: error: {exc}", file=sys.stderr)

@@ -10,10 +10,12 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from rxaudit.cli import settings_from_args
 from rxaudit.errors import InputError
 
 
-def cmd_detect(args: argparse.Namespace, settings) -> int:
+def cmd_detect(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
     from rxaudit.counter_audit import load_models
     from rxaudit.detect import detect_paths
 
@@ -29,7 +31,7 @@ def cmd_detect(args: argparse.Namespace, settings) -> int:
     return 1 if result["errors"] and not result["items"] else 0
 
 
-def cmd_dataset_render(args: argparse.Namespace, settings) -> int:
+def cmd_dataset_render(args: argparse.Namespace) -> int:
     from sample_footage.detection_set import render_dataset
 
     counts = render_dataset(args.out, train=args.train, val=args.val, seed=args.seed,
@@ -38,7 +40,8 @@ def cmd_dataset_render(args: argparse.Namespace, settings) -> int:
     return 0
 
 
-def cmd_dataset_export(args: argparse.Namespace, settings) -> int:
+def cmd_dataset_export(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
     from rxaudit.db.engine import make_engine, migrate, session_factory, transaction
     from rxaudit.retrain import export_dataset
 
@@ -52,7 +55,8 @@ def cmd_dataset_export(args: argparse.Namespace, settings) -> int:
     return 0
 
 
-def cmd_train(args: argparse.Namespace, settings) -> int:
+def cmd_train(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
     from vision.training import train
 
     data = args.data / "data.yaml" if args.data.is_dir() else args.data
@@ -67,7 +71,8 @@ def cmd_train(args: argparse.Namespace, settings) -> int:
     return 0
 
 
-def cmd_bench_models(args: argparse.Namespace, settings) -> int:
+def cmd_bench_models(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
     from rxaudit.bench_models import bench_models
 
     result = bench_models(settings, frames=args.frames, video=args.video)
@@ -83,7 +88,7 @@ def register(sub, common: Callable[[argparse.ArgumentParser], None]) -> None:
     p.add_argument("--json", type=Path, help="write the JSON here instead of stdout")
     p.add_argument("--fps", type=float, default=1.0)
     common(p)
-    p.set_defaults(func=cmd_detect, needs_settings=True)
+    p.set_defaults(func=cmd_detect)
 
     p = sub.add_parser("dataset", help="detector datasets").add_subparsers(dest="ds_cmd", required=True)
     q = p.add_parser("render", help="render a synthetic training set (domain randomisation)")
@@ -94,19 +99,19 @@ def register(sub, common: Callable[[argparse.ArgumentParser], None]) -> None:
     q.add_argument("--val-seed", type=int, default=2)
     q.add_argument("--backgrounds", type=Path, nargs="*", default=[], help="video/GIF/JPEG files")
     q.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    q.set_defaults(func=cmd_dataset_render, needs_settings=True)
+    q.set_defaults(func=cmd_dataset_render)
     q = p.add_parser("export", help="reviewed flags -> an ultralytics dataset (retraining)")
     q.add_argument("--out", type=Path, required=True)
     q.add_argument("--val-fraction", type=float, default=0.2)
     common(q)
-    q.set_defaults(func=cmd_dataset_export, needs_settings=True)
+    q.set_defaults(func=cmd_dataset_export)
 
     p = sub.add_parser("bench-models", help="CPU ms per frame of each detector at the audit's input size")
     p.add_argument("--frames", type=int, default=60)
     p.add_argument("--video", type=Path, help="time on this video's frames (1 fps) instead of rendered ones")
     p.add_argument("--json", type=Path)
     common(p)
-    p.set_defaults(func=cmd_bench_models, needs_settings=True)
+    p.set_defaults(func=cmd_bench_models)
 
     p = sub.add_parser("train", help="fine-tune the counter detector (needs the training extra)")
     p.add_argument("--from", dest="data", type=Path, required=True, help="a dataset folder or data.yaml")
@@ -118,6 +123,6 @@ def register(sub, common: Callable[[argparse.ArgumentParser], None]) -> None:
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--device", default="cpu")
     p.add_argument("--workers", type=int, default=0)
-    p.add_argument("--lr0", type=float, default=0.002, help="a low rate: fine-tuning, not training anew")
+    p.add_argument("--lr0", type=float, help="learning rate (AdamW); default: ultralytics picks one")
     common(p)
-    p.set_defaults(func=cmd_train, needs_settings=True)
+    p.set_defaults(func=cmd_train)

@@ -12,6 +12,7 @@ cannot be read is listed in ``errors``; the other files are still processed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,7 +28,7 @@ from vision.sampler import sample_window
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-LONGEST_S = 24 * 3600.0
+CHUNK_S = 60.0  # a video is decoded a minute at a time, so a long recording never sits in memory
 
 
 def frames_of(path: Path, fps: float) -> Iterator[tuple[float | None, np.ndarray]]:
@@ -42,11 +43,18 @@ def frames_of(path: Path, fps: float) -> Iterator[tuple[float | None, np.ndarray
         return
     store = LocalVideoStore(path.parent)
     segment = Segment("-", "-", EPOCH, path.name)
-    sample = sample_window(store, [segment], EPOCH, EPOCH + timedelta(seconds=LONGEST_S), fps)
-    if not sample.frames:
-        raise ValueError("; ".join(sample.problems) or "no frames could be decoded")
-    for frame in sample.frames:
-        yield round((frame.t - EPOCH).total_seconds(), 3), frame.image
+    chunk = math.ceil(CHUNK_S * fps) / fps  # whole sampling steps, at least one
+    start = EPOCH
+    while True:  # chunk ends stop half a step short, so no grid time is sampled twice
+        end = start + timedelta(seconds=chunk - 0.5 / fps)
+        sample = sample_window(store, [segment], start, end, fps)
+        if not sample.frames:
+            if start == EPOCH:
+                raise ValueError("; ".join(sample.problems) or "no frames could be decoded")
+            return
+        for frame in sample.frames:
+            yield round((frame.t - EPOCH).total_seconds(), 3), frame.image
+        start += timedelta(seconds=chunk)
 
 
 def detect_image(image: np.ndarray, models: Models) -> list[dict[str, Any]]:

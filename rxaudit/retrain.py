@@ -120,7 +120,10 @@ def export_dataset(session: Session, evidence_dir: Path, out: Path, *, min_score
         (out / "labels" / split / f"{stem}.txt").write_text(yolo_label_lines(rows, width, height))
         summary.images[split] += 1
         summary.boxes += len(rows)
-        setattr(summary, f"from_{source}", getattr(summary, f"from_{source}") + 1)
+        if source == "corrections":
+            summary.from_corrections += 1
+        else:
+            summary.from_detections += 1
     _ensure_val(out, summary)
     write_data_yaml(out, names)
     (out / "manifest.json").write_text(json.dumps(summary.to_json(), indent=2), encoding="utf-8")

@@ -78,7 +78,8 @@ def train(data_yaml: Path, out_dir: Path, *, base: str, init_from: Path | None =
     if init_from is not None:
         model.load(str(init_from))
     out_dir = Path(out_dir).resolve()
-    extra: dict[str, Any] = {} if lr0 is None else {"lr0": lr0}
+    # ultralytics' optimizer "auto" picks its own rate and ignores lr0: a given lr0 needs an optimizer
+    extra: dict[str, Any] = {} if lr0 is None else {"lr0": lr0, "optimizer": "AdamW"}
     model.train(data=str(data_yaml), epochs=epochs, imgsz=imgsz, batch=batch, device=device,
                 workers=workers, seed=seed, deterministic=True, patience=patience, plots=False,
                 project=str(out_dir), name="run", exist_ok=True, cache="ram" if cache else False,
