@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 FACE_RECOGNITION := face_recognition==1.3.0
 
-.PHONY: demo test install install-dev bench calibrate clean
+.PHONY: demo test install install-dev bench bench-log calibrate locale clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,8 +39,19 @@ bench: $(VENV)/.installed .env
 		--cameras demo-bench/cameras.yaml --scale 1,10 --json bench.json
 	$(VENV)/bin/rxaudit bench-models --json bench-models.json
 
+# the log path at city scale: 1 M synthetic settlements audited (no footage), then the wall API on them
+bench-log: $(VENV)/.installed .env
+	$(VENV)/bin/rxaudit bench-log --rows $(or $(ROWS),1000000) --json bench-log.json
+
 calibrate: $(VENV)/.installed
 	$(VENV)/bin/rxaudit calibrate-faces --footage tests/data/footage
+
+# the review UI's catalogs: extract the texts, merge them into each .po, compile the .mo files
+# (both are kept in the tree; tests/api/test_i18n.py fails when a .mo is older than its .po)
+locale: $(VENV)/.installed
+	$(VENV)/bin/pybabel extract -F api/locale/babel.cfg -k N_ --no-location --sort-output --project rxaudit -o api/locale/messages.pot api
+	$(VENV)/bin/pybabel update -i api/locale/messages.pot -d api/locale --no-fuzzy-matching -w 100
+	$(VENV)/bin/pybabel compile -d api/locale --statistics
 
 clean:
 	rm -rf demo demo-bench bench.json rxaudit.db evidence

@@ -2,12 +2,12 @@
 
 Routes stay thin; errors from the exception tree map to HTTP status codes in one handler
 (``rxaudit.errors.HTTP_STATUS``). Open without credentials: ``/health``, the sign-in form and the
-static CSS/JS it needs; everything else needs a session cookie or an API key.
+static CSS/JS it needs; everything else needs a session cookie or an API key. Every response gets
+the security headers of ``api.headers`` (no inline script may run; pages and API answers are not cached).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -17,12 +17,16 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from api import routes_api, routes_evidence, routes_pages
+from api import (i18n, openapi_security, routes_api, routes_audit_page, routes_events, routes_evidence,
+                 routes_pages, routes_tokens)
+from api.cors import add_cors
 from api.deps import NotSignedIn
-from api.ratelimit import LoginLimiter
+from api.headers import SecurityHeaders
+from api.ratelimit import LoginLimiter, networks
 from rxaudit import __version__
 from rxaudit.db.engine import make_engine, migrate, session_factory
 from rxaudit.errors import HTTP_STATUS, NotFound, RxauditError, lookup
+from rxaudit.security import dummy_hash
 from rxaudit.settings import Settings
 
 HERE = Path(__file__).resolve().parent
@@ -44,10 +48,13 @@ def create_app(settings: Settings, *, migrate_db: bool = True) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
     app.state.tz = ZoneInfo(settings.display_timezone)
-    app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
-    app.state.templates.env.filters["localtime"] = lambda iso: datetime.fromisoformat(iso).astimezone(
-        app.state.tz).strftime("%Y-%m-%d %H:%M:%S")
-    app.state.login_limiter = LoginLimiter(settings.login_max_failures, settings.login_window_s)
+    app.state.templates = Jinja2Templates(directory=str(HERE / "templates"), context_processors=[i18n.context])
+    app.state.templates.env.autoescape = True  # stored text is never markup, whatever the template
+    i18n.install(app.state.templates.env, app.state.tz)  # gettext catalogs + the one time format
+    app.state.login_limiter = LoginLimiter(settings.login_max_failures,
+                                           settings.login_max_failures_per_address, settings.login_window_s)
+    app.state.trusted_proxies = networks(settings.trusted_proxies)
+    dummy_hash()  # made now, so that the first unknown name is not slower than the rest
 
     @app.exception_handler(RxauditError)
     async def _rxaudit_error(request: Request, exc: RxauditError) -> Response:
@@ -64,6 +71,10 @@ def create_app(settings: Settings, *, migrate_db: bool = True) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def _bad_request(request: Request, exc: RequestValidationError) -> Response:
         detail = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+        if _wants_html(request):  # a form or a link: the error page, not raw JSON
+            text = "; ".join(f"{'.'.join(map(str, d['loc'][1:])) or d['loc'][0]}: {d['msg']}" for d in detail)
+            return app.state.templates.TemplateResponse(
+                request, "error.html", {"status": 422, "detail": text}, status_code=422)
         return JSONResponse({"detail": detail}, status_code=422)
 
     @app.get("/health", tags=["health"])
@@ -71,7 +82,13 @@ def create_app(settings: Settings, *, migrate_db: bool = True) -> FastAPI:
         return {"status": "ok", "version": __version__}
 
     app.include_router(routes_api.router)
+    app.include_router(routes_tokens.router)
+    app.include_router(routes_events.router)
     app.include_router(routes_evidence.router)
     app.include_router(routes_pages.router)
+    app.include_router(routes_audit_page.router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    add_cors(app, settings)  # CORS (when cors_origins lists any) inside the security headers
+    app.add_middleware(SecurityHeaders)
+    openapi_security.install(app)
     return app

@@ -1,25 +1,25 @@
 """Evidence files, served only through the app after the scoping check: keyframes, the clip around
-the swipe (cut once, then cached), and case exports. No request path reaches the file system: files
+the swipe (cut once, then cached). Case exports: ``api.case_file``. No request path reaches the file system: files
 are found from what the database says, and resolved inside the evidence directory or the store."""
 
 from __future__ import annotations
 
-import io
+import hashlib
 import json
-import zipfile
+import os
+import threading
+import uuid
+import weakref
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.orm import Session
 
 from ingest.stores import open_store
 from rxaudit.counter_audit import evidence_stem
-from rxaudit.db import queries
 from rxaudit.db.models import AuditRun, CheckRow
 from rxaudit.db.queries import FlagView
 from rxaudit.errors import FootageError, NotFound, StoreError
-from rxaudit.security import Principal
 from rxaudit.settings import Settings
 from vision.clips import cut_clip
 
@@ -41,67 +41,66 @@ def keyframe_path(settings: Settings, view: FlagView, index: int) -> Path:
     return path
 
 
+_clip_locks: weakref.WeakValueDictionary[str, threading.Lock] = weakref.WeakValueDictionary()
+_clip_locks_guard = threading.Lock()
+
+
+def _clip_lock(name: str) -> threading.Lock:
+    with _clip_locks_guard:
+        lock = _clip_locks.get(name)
+        if lock is None:
+            lock = _clip_locks[name] = threading.Lock()
+        return lock
+
+
+def _cached_clip(path: Path, meta: Path) -> tuple[Path, float] | None:
+    try:
+        offset = json.loads(meta.read_text())["swipe_offset_s"]
+    except (OSError, ValueError, KeyError):
+        return None
+    return (path, offset) if path.is_file() else None
+
+
+def clip_version(check: CheckRow, run: AuditRun | None, settings: Settings) -> str:
+    """The cached clip's key: it changes whenever the settlement is audited again (the check's run
+    and time), or the store or the clip window changes, so a re-audit never serves a stale clip."""
+    basis = json.dumps([check.run_id, check.checked_at.isoformat(), (check.seen or {}).get("camera_time"),
+                        run.videos if run else None, settings.clip_before_s, settings.clip_after_s])
+    return hashlib.sha256(basis.encode()).hexdigest()[:12]
+
+
 def clip_for(session: Session, settings: Settings, view: FlagView) -> tuple[Path, float]:
-    """(path of the H.264 clip, seconds from the clip's start to the swipe)."""
+    """(path of the H.264 clip, seconds from the clip's start to the swipe). Cut once per audit of
+    the settlement (concurrent first requests wait for one cut), then served from the cache."""
     s = view.settlement
-    name = evidence_stem(s.settlement_id)
-    clips = Path(settings.evidence_dir) / "clips"
-    path, meta = clips / f"{name}.mp4", clips / f"{name}.json"
-    if path.is_file() and meta.is_file():
-        return path, json.loads(meta.read_text())["swipe_offset_s"]
     check = session.get(CheckRow, s.settlement_id)
     if check is None or "camera_time" not in (check.seen or {}):
         raise NotFound("clip")
     run = session.get(AuditRun, check.run_id)
-    swipe = datetime.fromisoformat(check.seen["camera_time"])
-    try:
-        store = open_store(run.videos, settings)
-        segments = store.list_segments(s.pharmacy_id, s.counter_id)
-        first, _ = cut_clip(store, segments, swipe - timedelta(seconds=settings.clip_before_s),
-                            swipe + timedelta(seconds=settings.clip_after_s), path)
-    except (FootageError, StoreError) as exc:
-        raise NotFound("clip") from exc
-    offset = max(0.0, swipe.timestamp() - first)
-    meta.write_text(json.dumps({"swipe_offset_s": offset}))
+    stem = evidence_stem(s.settlement_id)
+    name = f"{stem}-{clip_version(check, run, settings)}"
+    clips = Path(settings.evidence_dir) / "clips"
+    path, meta = clips / f"{name}.mp4", clips / f"{name}.json"
+    cached = _cached_clip(path, meta)
+    if cached is not None:
+        return cached
+    with _clip_lock(name):
+        cached = _cached_clip(path, meta)
+        if cached is not None:
+            return cached
+        swipe = datetime.fromisoformat(check.seen["camera_time"])
+        try:
+            store = open_store(run.videos, settings)
+            segments = store.list_segments(s.pharmacy_id, s.counter_id)
+            first, _ = cut_clip(store, segments, swipe - timedelta(seconds=settings.clip_before_s),
+                                swipe + timedelta(seconds=settings.clip_after_s), path)
+        except (FootageError, StoreError) as exc:
+            raise NotFound("clip") from exc
+        offset = max(0.0, swipe.timestamp() - first)
+        tmp = meta.with_name(f".{meta.name}.{uuid.uuid4().hex}")
+        tmp.write_text(json.dumps({"swipe_offset_s": offset}))
+        os.replace(tmp, meta)
+        for old in [*clips.glob(f"{stem}-*.*"), clips / f"{stem}.mp4", clips / f"{stem}.json"]:
+            if old.name not in (path.name, meta.name):  # clips of earlier audits of this settlement
+                old.unlink(missing_ok=True)
     return path, offset
-
-
-def _flag_json(view: FlagView, history: list[dict[str, Any]]) -> dict[str, Any]:
-    f, s = view.flag, view.settlement
-    return {
-        "flag": {"id": f.id, "kind": f.kind, "score": f.score, "reason": f.reason,
-                 "review_status": f.review_status, "evidence": f.evidence,
-                 "created_at": f.created_at.isoformat()},
-        "settlement": {"settlement_id": s.settlement_id, "pharmacy_id": s.pharmacy_id,
-                       "pharmacy_name": view.pharmacy_name, "district": view.district,
-                       "counter_id": s.counter_id, "settled_at": s.settled_at.isoformat(),
-                       "amount": str(s.amount), "card_hash": s.card_hash, "items": s.items,
-                       "extra": s.extra},
-        "verdicts": history,
-    }
-
-
-def export_zip(session: Session, settings: Settings, principal: Principal, flag_ids: list[int]) -> bytes:
-    """One folder per flag: case.json (records + verdict history), keyframes, the clip."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        index = []
-        for flag_id in flag_ids:
-            view = queries.get_flag(session, principal, flag_id)
-            folder = f"flag-{view.flag.id}-{view.flag.kind}"
-            zf.writestr(f"{folder}/case.json", json.dumps(
-                _flag_json(view, queries.verdict_history(session, view.flag.id)), indent=2,
-                ensure_ascii=False))
-            for i, _ in enumerate(view.flag.evidence.get("items", [])):
-                try:
-                    zf.write(keyframe_path(settings, view, i), f"{folder}/keyframe-{i}.jpg")
-                except NotFound:
-                    pass
-            try:
-                clip, offset = clip_for(session, settings, view)
-                zf.write(clip, f"{folder}/clip.mp4")
-            except NotFound:
-                offset = None
-            index.append({"flag_id": view.flag.id, "folder": folder, "swipe_offset_s": offset})
-        zf.writestr("index.json", json.dumps({"exported_by": principal.name, "flags": index}, indent=2))
-    return buffer.getvalue()

@@ -1,15 +1,22 @@
-"""Evidence downloads: keyframes, clips (HTTP Range via FileResponse) and case exports."""
+"""Evidence downloads: keyframes, clips (HTTP Range via FileResponse) and case exports. Keyframes and
+clips take an API key, a session, or a stream token (``?token=``, for ``<img>`` / ``<video>`` on
+another origin); case exports take a key or a session only."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse
+from starlette.background import BackgroundTask
 
+from api.case_file import build_case_zip
 from api.deps import SessionDep, Viewer
-from api.evidence import clip_for, export_zip, keyframe_path
-from api.schemas import FlagQuery
+from api.evidence import clip_for, keyframe_path
+from api.schemas import FlagId, FlagQuery, KeyframeIndex
+from api.token_deps import Reader
 from rxaudit.db import queries
 
 router = APIRouter(tags=["evidence"])
@@ -17,33 +24,43 @@ MAX_EXPORT = 200
 
 
 @router.get("/flags/{flag_id}/keyframes/{index}.jpg", summary="A keyframe with boxes drawn")
-def keyframe(flag_id: int, index: int, request: Request, session: SessionDep, who: Viewer) -> FileResponse:
+def keyframe(flag_id: FlagId, index: KeyframeIndex, request: Request, session: SessionDep,
+             who: Reader) -> FileResponse:
     view = queries.get_flag(session, who, flag_id)
     return FileResponse(keyframe_path(request.app.state.settings, view, index), media_type="image/jpeg",
                         headers={"Cache-Control": "private, max-age=3600"})
 
 
 @router.get("/flags/{flag_id}/clip.mp4", summary="The clip around the swipe (H.264, seekable)")
-def clip(flag_id: int, request: Request, session: SessionDep, who: Viewer) -> FileResponse:
+def clip(flag_id: FlagId, request: Request, session: SessionDep, who: Reader) -> FileResponse:
     view = queries.get_flag(session, who, flag_id)
     path, offset = clip_for(session, request.app.state.settings, view)
     return FileResponse(path, media_type="video/mp4",
                         headers={"X-Swipe-Offset": f"{offset:.2f}", "Cache-Control": "private"})
 
 
-def _zip(data: bytes, name: str) -> Response:
-    return Response(data, media_type="application/zip",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+def _zip(session: SessionDep, request: Request, who, ids: list[int], name: str) -> FileResponse:
+    """The case file, built in a temporary file (removed once sent)."""
+    fd, path = tempfile.mkstemp(prefix="rxaudit-case-", suffix=".zip")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            manifest = build_case_zip(session, request.app.state.settings, who, ids, request.app.state.tz, out)
+        session.commit()  # the audit-log record is written before the case file leaves
+    except BaseException:
+        os.unlink(path)
+        raise
+    return FileResponse(path, media_type="application/zip", filename=name,
+                        headers={"X-Manifest-SHA256": manifest}, background=BackgroundTask(os.unlink, path))
 
 
-@router.get("/flags/{flag_id}/export.zip", summary="Case export of one flag")
-def export_one(flag_id: int, request: Request, session: SessionDep, who: Viewer) -> Response:
+@router.get("/flags/{flag_id}/export.zip", summary="Case file of one flag (Chinese summary, SHA256SUMS)")
+def export_one(flag_id: FlagId, request: Request, session: SessionDep, who: Viewer) -> FileResponse:
     queries.get_flag(session, who, flag_id)
-    return _zip(export_zip(session, request.app.state.settings, who, [flag_id]), f"rxaudit-flag-{flag_id}.zip")
+    return _zip(session, request, who, [flag_id], f"rxaudit-flag-{flag_id}.zip")
 
 
-@router.get("/export.zip", summary="Case export of a filtered selection (at most 200 flags)")
+@router.get("/export.zip", summary="Case file of a filtered selection (at most 200 flags)")
 def export_selection(request: Request, session: SessionDep, who: Viewer,
-                     q: Annotated[FlagQuery, Query()]) -> Response:
+                     q: Annotated[FlagQuery, Query()]) -> FileResponse:
     ids = queries.all_flag_ids(session, who, q.filters(), request.app.state.tz, MAX_EXPORT)
-    return _zip(export_zip(session, request.app.state.settings, who, ids), "rxaudit-selection.zip")
+    return _zip(session, request, who, ids, "rxaudit-selection.zip")

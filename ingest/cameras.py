@@ -11,6 +11,7 @@
             zone: [[0, 0], [0.62, 0], [0.62, 1], [0, 1]]   # relative polygon, customer side
             goods_zone: [[0, 0.7], [1, 0.7], [1, 1], [0, 1]]  # the counter top: goods counted here
             clock_offset_s: 3.5                             # camera clock minus true time
+            clock_uncertainty_s: 1.0                        # how far it may still be off
 
 Strict: an unknown key is an error that names it.
 """
@@ -25,7 +26,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from rxaudit.errors import ConfigError
+from ingest.csv_reader import AUTO, read_text
+from rxaudit.errors import ConfigError, InputError
 from rxaudit.settings import format_validation_error
 
 WHOLE_FRAME = ((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0))
@@ -64,7 +66,15 @@ def _check_zone(value: tuple[tuple[float, float], ...]) -> tuple[tuple[float, fl
     return value
 
 
+def _check_crop(value: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    x, y, w, h = value
+    if x < 0 or y < 0 or w < 8 or h < 8:
+        raise ValueError("osd_crop is [x, y, width, height] in pixels: x, y >= 0, width and height >= 8")
+    return value
+
+
 Hours = Annotated[str, AfterValidator(_check_hours)]
+OsdCrop = Annotated[tuple[int, int, int, int], AfterValidator(_check_crop)]
 TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
 Zone = Annotated[tuple[tuple[float, float], ...], AfterValidator(_check_zone)]
 
@@ -73,6 +83,12 @@ class CounterConfig(_Strict):
     zone: Zone = WHOLE_FRAME
     goods_zone: Zone = WHOLE_FRAME  # where goods and cards are counted (not shelves, not the OSD)
     clock_offset_s: float = 0.0
+    # how far the camera clock may still be off after the offset: a customer this close to a swipe
+    # counts as present (None: the setting presence_tolerance_s)
+    clock_uncertainty_s: float | None = Field(default=None, ge=0, le=600)
+    # where the camera burns in its clock (pixels x, y, width, height), read as an independent check
+    # of the segment timeline by `rxaudit clocks` (digits in year-month-day hour:minute:second order)
+    osd_crop: OsdCrop | None = None
 
 
 class PharmacyConfig(_Strict):
@@ -103,6 +119,11 @@ class CamerasConfig(_Strict):
         offset = self.counter(pharmacy_id, counter_id).clock_offset_s
         return t + timedelta(seconds=offset)
 
+    def clock_uncertainty(self, pharmacy_id: str, counter_id: str, default: float) -> float:
+        """Seconds a customer may be from a swipe and still count as present at it."""
+        value = self.counter(pharmacy_id, counter_id).clock_uncertainty_s
+        return default if value is None else value
+
     def business_hours(self, pharmacy_id: str) -> tuple[time, time, ZoneInfo]:
         pharmacy = self.pharmacies.get(pharmacy_id)
         hours = (pharmacy and pharmacy.business_hours) or self.defaults.business_hours
@@ -111,12 +132,15 @@ class CamerasConfig(_Strict):
         return start, end, ZoneInfo(tz)
 
 
-def load_cameras(path: Path | None) -> CamerasConfig:
+def load_cameras(path: Path | None, encoding: str = AUTO) -> CamerasConfig:
+    """``encoding``: as for every input (UTF-8 with or without BOM, or GB18030; or named)."""
     if path is None:
         return CamerasConfig()
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
+        data = yaml.safe_load(read_text(Path(path), encoding)) or {}
+    except InputError as exc:
+        raise ConfigError(f"cannot read camera configuration: {exc}") from exc
+    except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: cannot read camera configuration: {exc}") from exc
     try:
         return CamerasConfig.model_validate(data)

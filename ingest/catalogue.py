@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
+from ingest.csv_reader import AUTO
 from ingest.settlements import RowError, _field, parse_rows
 from rxaudit.domain import ItemCategory, RejectedRow, Settlement
 
@@ -23,19 +24,19 @@ CATEGORY_WORDS = {"covered": ItemCategory.COVERED, "drug": ItemCategory.COVERED,
                   "other": ItemCategory.OTHER, "non_covered": ItemCategory.OTHER}
 
 
-def read_catalogue(path: Path) -> tuple[dict[str, ItemCategory], list[RejectedRow]]:
+def read_catalogue(path: Path, *, encoding: str = AUTO) -> tuple[dict[str, ItemCategory], list[RejectedRow]]:
     catalogue: dict[str, ItemCategory] = {}
 
     def parse(row: dict) -> str:
         code, word = _field(row, "item_code"), _field(row, "category").lower()
         if word not in CATEGORY_WORDS:
-            raise RowError(f"category {word!r} is not one of {', '.join(CATEGORY_WORDS)}")
+            raise RowError("category", f"is not one of {', '.join(CATEGORY_WORDS)}", word)
         if code in catalogue and catalogue[code] != CATEGORY_WORDS[word]:
-            raise RowError(f"item_code {code} is listed twice with different categories")
+            raise RowError("item_code", "is listed twice with different categories")
         catalogue[code] = CATEGORY_WORDS[word]
         return code
 
-    _, rejected, _ = parse_rows(path, CATALOGUE_COLUMNS, parse)
+    _, rejected, _ = parse_rows(path, CATALOGUE_COLUMNS, parse, encoding=encoding)
     return catalogue, rejected
 
 

@@ -1,25 +1,60 @@
-"""Settlement log readers. Each returns ``(rows, rejected)``: a bad row never stops the others."""
+"""Settlement log readers: a bad row is rejected with its line number, it never stops the others.
+
+``iter_settlements`` streams the log (one Settlement or RejectedRow per record, so rows read =
+settlements + rejected); ``read_settlements`` reads it whole with ``settlement_items.csv`` and the
+item catalogue. Every field is checked against what the database can hold (lengths, numeric
+precision, no NUL or control characters) and ``settled_at`` against a plausible range, so a row
+that would fail at the database is rejected here, with its line.
+"""
 
 from __future__ import annotations
 
-import csv
 from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import datetime
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from pathlib import Path
+from sys import intern
 from typing import TypeVar
 
+from ingest.csv_reader import AUTO, CsvReject
+from ingest.reasons import RowError, row_reason
+from ingest.header_map import builtin_aliases, load_aliases
+from ingest.records import trace_codes
+from ingest.tables import beside, open_table
 from rxaudit.cards import hash_card
+from rxaudit.db.models import SettlementRow
 from rxaudit.domain import RejectedRow, Settlement, SettlementItem
-from rxaudit.errors import InputError
+
+__all__ = ["IngestOptions", "RowError", "SettlementLog", "iter_settlements", "parse_decimal",
+           "parse_rows", "parse_time", "read_items", "read_settlements"]
 
 T = TypeVar("T")
 
 SETTLEMENT_COLUMNS = ("settlement_id", "pharmacy_id", "counter_id", "settled_at", "card_id", "amount")
 ITEM_COLUMNS = ("settlement_id", "item_code", "item_name", "quantity", "unit_price")
 ITEMS_FILE = "settlement_items.csv"
+_COLUMNS = SettlementRow.__table__.c
+MAX_LENGTH = {name: _COLUMNS[name].type.length for name in ("settlement_id", "pharmacy_id", "counter_id")}
+AMOUNT_PRECISION: int = _COLUMNS["amount"].type.precision
+AMOUNT_SCALE: int = _COLUMNS["amount"].type.scale
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """How input files are read: their encoding and the accepted ``settled_at`` range."""
+
+    encoding: str = AUTO
+    settled_at_min: datetime = datetime(2000, 1, 1, tzinfo=UTC)
+    settled_at_max: datetime = datetime(2100, 1, 1, tzinfo=UTC)
+    aliases: Mapping[str, str] = field(default_factory=builtin_aliases)  # exported header -> column
+
+    @classmethod
+    def from_settings(cls, settings) -> IngestOptions:
+        return cls(encoding=settings.input_encoding, settled_at_min=settings.settled_at_min,
+                   settled_at_max=settings.settled_at_max, aliases=load_aliases(settings.column_map))
 
 
 @dataclass(frozen=True)
@@ -29,126 +64,158 @@ class SettlementLog:
     rows_read: int
 
 
-class RowError(ValueError):
-    """A row cannot be parsed; the message says why."""
-
-
-def parse_time(text: str) -> datetime:
+def parse_time(text: str, options: IngestOptions | None = None) -> datetime:
+    options = options or IngestOptions()
     try:
         value = datetime.fromisoformat(text.strip())
-    except ValueError as exc:
-        raise RowError(f"settled_at {text!r} is not ISO 8601") from exc
-    if value.tzinfo is None:
-        raise RowError(f"settled_at {text!r} has no UTC offset")
+    except ValueError:
+        raise RowError("settled_at", "is not ISO 8601", text) from None
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise RowError("settled_at", "has no UTC offset", text)
+    if not options.settled_at_min <= value < options.settled_at_max:
+        raise RowError("settled_at", f"is outside {options.settled_at_min:%Y-%m-%d} .. "
+                       f"{options.settled_at_max:%Y-%m-%d} (settings settled_at_min, settled_at_max)")
     return value
 
 
-def parse_decimal(name: str, text: str) -> Decimal:
+def parse_decimal(name: str, text: str, *, precision: int | None = None,
+                  scale: int | None = None) -> Decimal:
+    """A non-negative finite number; with ``precision``/``scale``, one the NUMERIC column holds."""
     try:
         value = Decimal(text.strip())
-    except (InvalidOperation, AttributeError) as exc:
-        raise RowError(f"{name} {text!r} is not a number") from exc
+    except (InvalidOperation, AttributeError):
+        raise RowError(name, "is not a number", text) from None
     if not value.is_finite() or value < 0:
-        raise RowError(f"{name} {text!r} must be a non-negative number")
+        raise RowError(name, "must be a non-negative number", text)
+    if precision is not None and scale is not None:
+        if value >= Decimal(10) ** (precision - scale):
+            raise RowError(name, f"is too large (at most {precision - scale} digits before the point)")
+        if value != value.quantize(Decimal(1).scaleb(-scale)):
+            raise RowError(name, f"has more than {scale} decimal places")
     return value
 
 
-def _open_rows(path: Path, required: tuple[str, ...]) -> tuple[list[str], list[tuple[int, dict]]]:
-    try:
-        fh = path.open(encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot open: {exc.strerror or exc}") from exc
-    with fh:
-        try:
-            reader = csv.DictReader(fh)
-            header = [h.strip() for h in (reader.fieldnames or [])]
-            missing = [c for c in required if c not in header]
-            if missing:
-                raise InputError(f"{path}: header lacks column(s) {', '.join(missing)}")
-            reader.fieldnames = header
-            rows = [(reader.line_num, row) for row in reader]
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{path}: not UTF-8 text ({exc.reason})") from exc
-    return header, rows
-
-
-def _field(row: dict, name: str) -> str:
+def _field(row: dict, name: str, max_length: int | None = None) -> str:
     value = row.get(name)
     if value is None:
-        raise RowError(f"missing field {name}")
+        raise RowError(None, f"missing field {name}")
     value = value.strip()
     if not value:
-        raise RowError(f"empty field {name}")
+        raise RowError(None, f"empty field {name}")
+    if max_length is not None and len(value) > max_length:
+        raise RowError(name, f"is longer than {max_length} characters")
     return value
 
 
-def parse_rows(path: Path, required: tuple[str, ...],
-               parse: Callable[[dict], T]) -> tuple[list[T], list[RejectedRow], list[str]]:
+def _reason(exc: Exception) -> str:
+    """A RowError's own words; anything else by its type only (its message may quote a value)."""
+    if isinstance(exc, RowError):
+        return str(exc)
+    return row_reason(None, f"row cannot be used ({type(exc).__name__})")
+
+
+def _reject(source: str, bad: CsvReject) -> RejectedRow:
+    span = f" (lines {bad.line}-{bad.end_line})" if bad.end_line != bad.line else ""
+    return RejectedRow(source=source, line=bad.line, reason=bad.reason + span)
+
+
+def parse_rows(path: Path, required: tuple[str, ...], parse: Callable[[dict], T], *,
+               encoding: str = AUTO, aliases: Mapping[str, str] | None = None
+               ) -> tuple[list[T], list[RejectedRow], list[str]]:
     """Each row through ``parse``; a row it rejects (RowError, ValueError) is reported with its line
     number and the rest go on. Returns (parsed, rejected, header)."""
-    header, rows = _open_rows(path, required)
     parsed: list[T] = []
     rejected: list[RejectedRow] = []
-    for line, row in rows:
-        try:
-            if None in row:
-                raise RowError("more fields than the header names")
-            parsed.append(parse(row))
-        except (RowError, ValueError) as exc:
-            rejected.append(RejectedRow(source=path.name, line=line, reason=str(exc)))
+    aliases = builtin_aliases() if aliases is None else aliases  # CSV or .xlsx, Chinese headers too
+    with open_table(path, required=required, encoding=encoding, aliases=aliases) as rows:
+        for row in rows:
+            if isinstance(row, CsvReject):
+                rejected.append(_reject(path.name, row))
+                continue
+            try:
+                parsed.append(parse(row.values))
+            except (ValueError, ArithmeticError) as exc:
+                rejected.append(RejectedRow(source=path.name, line=row.line, reason=_reason(exc)))
+        header = list(rows.header)
     return parsed, rejected, header
 
 
-def read_items(path: Path) -> tuple[dict[str, list[SettlementItem]], list[RejectedRow]]:
-    def parse(row: dict) -> tuple[str, SettlementItem]:
-        return _field(row, "settlement_id"), SettlementItem(
-            item_code=_field(row, "item_code"),
-            item_name=(row.get("item_name") or "").strip(),
-            quantity=parse_decimal("quantity", _field(row, "quantity")),
-            unit_price=parse_decimal("unit_price", _field(row, "unit_price")),
-        )
+def read_items(path: Path, options: IngestOptions | None = None
+               ) -> tuple[dict[str, list[SettlementItem]], list[RejectedRow]]:
+    # millions of lines repeat a few thousand codes, names, quantities and prices: share one object
+    # of each (immutable) instead of holding millions of copies
+    number = lru_cache(maxsize=16384)(parse_decimal)
 
-    parsed, rejected, _ = parse_rows(path, ITEM_COLUMNS, parse)
     items: dict[str, list[SettlementItem]] = defaultdict(list)
-    for settlement_id, item in parsed:
-        items[settlement_id].append(item)
+
+    def parse(row: dict) -> None:  # straight into ``items``: no list of (id, item) pairs held meanwhile
+        sid = _field(row, "settlement_id", MAX_LENGTH["settlement_id"])
+        item = SettlementItem(
+            item_code=intern(_field(row, "item_code")),
+            item_name=intern((row.get("item_name") or "").strip()),
+            quantity=number("quantity", _field(row, "quantity")),
+            unit_price=number("unit_price", _field(row, "unit_price")),
+            trace_codes=trace_codes(row.get("trace_codes")),  # optional column (ingest.records)
+        )
+        items[sid].append(item)
+
+    encoding = (options or IngestOptions()).encoding
+    _, rejected, _ = parse_rows(path, ITEM_COLUMNS, parse, encoding=encoding,
+                                aliases=(options or IngestOptions()).aliases)
     return items, rejected
 
 
-def read_settlements(path: Path, card_key: bytes, catalogue: Path | None = None) -> SettlementLog:
+def iter_settlements(path: Path, card_key: bytes, options: IngestOptions | None = None
+                     ) -> Iterator[Settlement | RejectedRow]:
+    """Stream ``path``: exactly one Settlement or RejectedRow per record of the file, in file order.
+    Opening the file and reading its header happen on the first ``next()``."""
+    options = options or IngestOptions()
+    path = Path(path)
+    seen_ids: dict[str, int] = {}
+    with open_table(path, required=SETTLEMENT_COLUMNS, encoding=options.encoding,
+                    aliases=options.aliases) as rows:
+        extra_cols = [h for h in rows.header if h not in SETTLEMENT_COLUMNS]
+        for row in rows:
+            if isinstance(row, CsvReject):
+                yield _reject(path.name, row)
+                continue
+            values, line = row.values, row.line
+            try:
+                sid = _field(values, "settlement_id", MAX_LENGTH["settlement_id"])
+                if sid in seen_ids:
+                    raise RowError("settlement_id", f"repeats line {seen_ids[sid]}")
+                settlement = Settlement(
+                    settlement_id=sid,
+                    pharmacy_id=intern(_field(values, "pharmacy_id", MAX_LENGTH["pharmacy_id"])),
+                    counter_id=intern(_field(values, "counter_id", MAX_LENGTH["counter_id"])),
+                    settled_at=parse_time(_field(values, "settled_at"), options),
+                    card_hash=hash_card(_field(values, "card_id"), card_key),
+                    amount=parse_decimal("amount", _field(values, "amount"),
+                                         precision=AMOUNT_PRECISION, scale=AMOUNT_SCALE),
+                    extra={c: values[c] for c in extra_cols},
+                    line=line,
+                )
+            except (ValueError, ArithmeticError) as exc:
+                yield RejectedRow(source=path.name, line=line, reason=_reason(exc))
+                continue
+            seen_ids[sid] = line
+            yield settlement
+
+
+def read_settlements(path: Path, card_key: bytes, catalogue: Path | None = None, *,
+                     options: IngestOptions | None = None) -> SettlementLog:
     """Read ``settlements.csv`` (and ``settlement_items.csv`` beside it when present), and give each
     billed item its category from ``catalogue`` (default: ``item_catalogue.csv`` beside the log)."""
-    header, rows = _open_rows(path, SETTLEMENT_COLUMNS)
-    extra_cols = [h for h in header if h not in SETTLEMENT_COLUMNS]
+    path = Path(path)
     settlements: list[Settlement] = []
     rejected: list[RejectedRow] = []
-    seen_ids: dict[str, int] = {}
-    for line, row in rows:
-        try:
-            if None in row:
-                raise RowError("more fields than the header names")
-            sid = _field(row, "settlement_id")
-            if sid in seen_ids:
-                raise RowError(f"settlement_id {sid} repeats line {seen_ids[sid]}")
-            settlement = Settlement(
-                settlement_id=sid,
-                pharmacy_id=_field(row, "pharmacy_id"),
-                counter_id=_field(row, "counter_id"),
-                settled_at=parse_time(_field(row, "settled_at")),
-                card_hash=hash_card(_field(row, "card_id"), card_key),
-                amount=parse_decimal("amount", _field(row, "amount")),
-                extra={c: (row.get(c) or "") for c in extra_cols},
-                line=line,
-            )
-        except (RowError, ValueError) as exc:
-            rejected.append(RejectedRow(source=path.name, line=line, reason=str(exc)))
-            continue
-        seen_ids[sid] = line
-        settlements.append(settlement)
+    for item in iter_settlements(path, card_key, options):
+        (settlements if isinstance(item, Settlement) else rejected).append(item)
+    rows_read = len(settlements) + len(rejected)
 
-    items_path = path.with_name(ITEMS_FILE)
-    if items_path.exists():
-        items, bad_items = read_items(items_path)
+    items_path = beside(path, ITEMS_FILE)  # settlement_items.csv, or .xlsx
+    if items_path is not None:
+        items, bad_items = read_items(items_path, options)
         rejected.extend(bad_items)
         settlements = [
             replace(s, items=tuple(items.get(s.settlement_id, ()))) for s in settlements
@@ -157,7 +224,7 @@ def read_settlements(path: Path, card_key: bytes, catalogue: Path | None = None)
 
     catalogue_path = catalogue if catalogue is not None else path.with_name(CATALOGUE_FILE)
     if catalogue is not None or catalogue_path.exists():
-        known, bad_rows = read_catalogue(catalogue_path)
+        known, bad_rows = read_catalogue(catalogue_path, encoding=(options or IngestOptions()).encoding)
         rejected.extend(bad_rows)
         settlements = categorise(settlements, known)
-    return SettlementLog(tuple(settlements), tuple(rejected), rows_read=len(rows))
+    return SettlementLog(tuple(settlements), tuple(rejected), rows_read=rows_read)

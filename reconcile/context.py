@@ -8,22 +8,26 @@ Phase 2 (whole batch): ``AuditContext`` holds those summaries plus earlier ident
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from ingest.cameras import CamerasConfig
+from reconcile.clock_health import PROFILE_KEY, presence_profile
 from reconcile.goods import summarise_goods
 from rxaudit.domain import Box, Evidence, Observation, Settlement, Visit
+from rxaudit.records import Records
 from rxaudit.settings import Settings
 from vision.zone import wrists_in_zone
 
 
 @dataclass(frozen=True)
 class RuleConfig:
-    presence_tolerance_s: float = 4.0
+    presence_tolerance_s: float = 1.0  # clock uncertainty where cameras.yaml says none
     sample_fps: float = 2.0
     min_coverage: float = 0.8
     pooling_min_cards: int = 3
@@ -36,6 +40,10 @@ class RuleConfig:
     goods_min_score: float = 0.5
     goods_min_frames: int = 2
     goods_excess_margin: int = 2
+    travel_speed_kmh: float = 60.0
+    card_conflict_min_gap_s: float = 600.0
+    card_conflict_counter_gap_s: float = 60.0
+    clock_max_offset_s: float = 120.0  # how far around each swipe its clock profile reaches
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RuleConfig:
@@ -129,12 +137,20 @@ class CounterView:
     cameras: CamerasConfig
     footage: CounterFootage
 
-    @property
-    def tolerance(self) -> timedelta:
-        return timedelta(seconds=self.config.presence_tolerance_s)
+    def tolerance(self, s: Settlement) -> timedelta:
+        """The camera's clock uncertainty (per counter in cameras.yaml, else presence_tolerance_s):
+        a customer this close to the swipe counts as present. Sampling gaps are not its job: the
+        frames around a swipe are decoded densely."""
+        return timedelta(seconds=self.cameras.clock_uncertainty(s.pharmacy_id, s.counter_id,
+                                                                self.config.presence_tolerance_s))
 
-    def observations_near(self, t: datetime) -> list[Observation]:
-        return [o for o in self.footage.observations if abs(o.t - t) <= self.tolerance]
+    @cached_property
+    def _times(self) -> list[datetime]:
+        return [o.t for o in self.footage.observations]  # in time order
+
+    def observations_near(self, t: datetime, within: timedelta) -> list[Observation]:
+        lo, hi = bisect_left(self._times, t - within), bisect_right(self._times, t + within)
+        return list(self.footage.observations[lo:hi])
 
     def frame_rate(self) -> float:
         """Frames per second actually decoded: the sampling rate, or less when the source has
@@ -148,34 +164,40 @@ class CounterView:
     def unverifiable_reason(self, s: Settlement, t: datetime) -> str | None:
         if not self.footage.known:
             return f"no video is recorded for counter {s.pharmacy_id}/{s.counter_id} (unknown counter)"
-        expected = int(2 * self.config.presence_tolerance_s * self.frame_rate()) + 1
-        got = len(self.observations_near(t))
+        rate = self.frame_rate()
+        # coverage is judged over at least two sampling steps either side, whatever the tolerance
+        span_s = max(self.tolerance(s).total_seconds(), 2.0 / rate)
+        expected = int(2 * span_s * rate) + 1
+        got = len(self.observations_near(t, timedelta(seconds=span_s)))
         if got >= self.config.min_coverage * expected:
             return None
-        span = f"{(t - self.tolerance):%H:%M:%S}-{(t + self.tolerance):%H:%M:%S}"
+        around = timedelta(seconds=span_s)
+        span = f"{(t - around):%H:%M:%S}-{(t + around):%H:%M:%S}"
         what = "no footage" if got == 0 else f"footage for only {got} of {expected} sampled frames"
         reason = f"{what} around the swipe ({span} camera time)"
         if self.footage.problems:
             reason += "; " + "; ".join(self.footage.problems)
         return reason
 
-    def visit_at(self, t: datetime) -> Visit | None:
+    def visit_at(self, t: datetime, tolerance: timedelta) -> Visit | None:
         """The customer at the moment of payment: the visit covering it (nearest the counter when
-        several people stand there), else the nearest visit within the tolerance."""
+        several people stand there), else the nearest visit within the clock tolerance."""
         covering = [v for v in self.footage.visits if v.covers(t)]
         if covering:  # nearest the counter: the largest box at that moment
             return max(covering, key=lambda v: v.box_at(t).area)
-        near = [v for v in self.footage.visits if v.covers(t, self.tolerance)]
+        near = [v for v in self.footage.visits if v.covers(t, tolerance)]
         if not near:
             return None
         return min(near, key=lambda v: min(abs(v.start - t), abs(v.end - t)))
 
     def seen_around(self, s: Settlement, t: datetime, visit: Visit | None) -> dict[str, Any]:
-        near = self.observations_near(t)
+        tolerance = self.tolerance(s)
+        near = self.observations_near(t, tolerance)
         counter = self.cameras.counter(s.pharmacy_id, s.counter_id)
         zone = counter.zone
         seen: dict[str, Any] = {
             "camera_time": t.isoformat(),
+            "presence_tolerance_s": tolerance.total_seconds(),
             "frames_checked": len(near),
             "max_persons": max((len(o.persons) for o in near), default=0),
             "max_customers": max((len(o.customers) for o in near), default=0),
@@ -193,12 +215,16 @@ class CounterView:
             seen["visit"] = {"track_id": visit.track_id, "start": visit.start.isoformat(),
                              "end": visit.end.isoformat(), "faces": visit.face_count,
                              "identity": visit.identity is not None}
+        # customers and decoded footage around the swipe, for clock health (reconcile/clock_health.py)
+        seen[PROFILE_KEY] = presence_profile(t, self.footage.visits, self.footage.observations,
+                                             bound_s=self.config.clock_max_offset_s,
+                                             offset_s=(t - s.settled_at).total_seconds())
         return seen
 
     def summarise(self, s: Settlement, keyframe: Keyframe | None = None) -> SettlementFootage:
         t = self.cameras.camera_time(s.pharmacy_id, s.counter_id, s.settled_at)
         reason = self.unverifiable_reason(s, t)
-        visit = self.visit_at(t) if reason is None else None
+        visit = self.visit_at(t, self.tolerance(s)) if reason is None else None
         return SettlementFootage(s.settlement_id, t, reason, visit, self.seen_around(s, t, visit), keyframe)
 
 
@@ -210,6 +236,7 @@ class AuditContext:
     cameras: CamerasConfig
     footage: dict[str, SettlementFootage] = field(default_factory=dict)
     history: tuple[IdentityRecord, ...] = ()
+    records: Records = field(default_factory=Records)  # purchases, stock, locations, earlier codes
 
     def _of(self, s: Settlement) -> SettlementFootage | None:
         return self.footage.get(s.settlement_id)

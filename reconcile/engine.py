@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from reconcile.context import AuditContext
 from reconcile.rules import burst, card_pooling, duplicate_settlement, goods_mismatch, no_customer, off_hours
+from reconcile.rules import card_conflict, stock_shortfall, trace_code_reuse
 from rxaudit.domain import CheckResult, CheckStatus, Flag, FlagKind, Settlement
 
 VIDEO_RULES = (no_customer.check, goods_mismatch.check)
 LOG_RULES = (off_hours.check,)
-LOG_BATCH_RULES = (burst.check, duplicate_settlement.check)
+LOG_BATCH_RULES = (burst.check, duplicate_settlement.check,
+                   stock_shortfall.check, trace_code_reuse.check, card_conflict.check)  # last 3: records
 VIDEO_BATCH_RULES = (card_pooling.same_visit, card_pooling.same_face)
 
 
@@ -30,36 +32,41 @@ def merge_flags(flags: Sequence[Flag]) -> Flag:
 
 
 def run_rules(settlements: Sequence[Settlement], ctx: AuditContext) -> list[CheckResult]:
-    found: dict[str, list[Flag]] = defaultdict(list)
-    seen_by_id = {}
-    verified: set[str] = set()
-    for s in settlements:
-        seen = ctx.seen(s)
-        seen_by_id[s.settlement_id] = seen
-        reason = ctx.unverifiable_reason(s)
-        if reason is not None:
-            found[s.settlement_id].append(
-                Flag(s.settlement_id, FlagKind.UNVERIFIABLE, 1.0, reason, (ctx.evidence(s, seen),))
-            )
-        else:
-            verified.add(s.settlement_id)
-            for rule in VIDEO_RULES:
-                if (flag := rule(s, ctx, seen)) is not None:
-                    found[s.settlement_id].append(flag)
-        for rule in LOG_RULES:
-            if (flag := rule(s, ctx, seen)) is not None:
-                found[s.settlement_id].append(flag)
+    return list(iter_results(settlements, ctx))
+
+
+def iter_results(settlements: Sequence[Settlement], ctx: AuditContext,
+                 verified: set[str] | None = None) -> Iterator[CheckResult]:
+    """Each settlement's outcome, one at a time, in the order given. The rules that look across
+    settlements run first (they keep only the flags they raise); each settlement's own rules run as
+    its result is made, so a caller that writes results in chunks never holds them all.
+    ``verified``: the settlements whose footage can be judged, when the caller knows them already."""
+    if verified is None:
+        verified = {s.settlement_id for s in settlements if ctx.unverifiable_reason(s) is None}
+    batch_found: dict[str, list[Flag]] = defaultdict(list)
     for batch_rule in LOG_BATCH_RULES:
         for flag in batch_rule(settlements, ctx):
-            found[flag.settlement_id].append(flag)
+            batch_found[flag.settlement_id].append(flag)
     for video_rule in VIDEO_BATCH_RULES:
         for flag in video_rule(settlements, ctx, verified):
-            found[flag.settlement_id].append(flag)
+            batch_found[flag.settlement_id].append(flag)
 
-    results = []
     for s in settlements:
+        seen = ctx.seen(s)
+        found: list[Flag] = []
+        reason = ctx.unverifiable_reason(s)
+        if reason is not None:
+            found.append(Flag(s.settlement_id, FlagKind.UNVERIFIABLE, 1.0, reason, (ctx.evidence(s, seen),)))
+        else:
+            for rule in VIDEO_RULES:
+                if (flag := rule(s, ctx, seen)) is not None:
+                    found.append(flag)
+        for rule in LOG_RULES:
+            if (flag := rule(s, ctx, seen)) is not None:
+                found.append(flag)
+        found.extend(batch_found.pop(s.settlement_id, ()))
         by_kind: dict[FlagKind, list[Flag]] = defaultdict(list)
-        for flag in found[s.settlement_id]:
+        for flag in found:
             by_kind[flag.kind].append(flag)
         flags = tuple(merge_flags(group) for group in by_kind.values())
         if FlagKind.UNVERIFIABLE in by_kind:
@@ -67,6 +74,4 @@ def run_rules(settlements: Sequence[Settlement], ctx: AuditContext) -> list[Chec
         else:
             status = CheckStatus.FLAGGED if flags else CheckStatus.CLEAN
         visit = ctx.visit_at(s) if s.settlement_id in verified else None
-        results.append(CheckResult(s, status, flags, seen_by_id[s.settlement_id],
-                                   identity=visit.identity if visit is not None else None))
-    return results
+        yield CheckResult(s, status, flags, seen, identity=visit.identity if visit is not None else None)

@@ -3,11 +3,17 @@
 A count must hold in ``min_frames`` of the frames near the swipe (the k-th largest per-frame count),
 so one mistaken frame does not accuse a pharmacy. Cards and phones are split by side of the counter:
 in the customer zone (a customer paying) or outside it (the cashier holding the card).
+
+One object the detector reads as two classes at once (boxes of different classes overlapping by
+``SAME_OBJECT_IOU``, scores within ``CLASS_MARGIN``) is *unclear*: it counts for neither class, so the
+goods-swap rule abstains rather than accuse on a coin-flip between "card" and "snack"; the summary's
+``unclear`` count tells the inspector why nothing was flagged.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +21,25 @@ from rxaudit.domain import DetectedObject, ItemCategory, Observation, Settlement
 from vision.zone import point_in_polygon
 
 PAYMENT = ("card", "phone")
+SAME_OBJECT_IOU = 0.6  # two boxes this alike are one object
+CLASS_MARGIN = 0.2  # a class must beat a rival reading of the same object by this much to count
+UNCLEAR = "unclear"
+
+
+def resolve_classes(objects: Sequence[DetectedObject]) -> list[DetectedObject]:
+    """One reading per object: where boxes of different classes cover the same object, the clearly
+    stronger class (by ``CLASS_MARGIN``) stands and the rival is dropped; otherwise both become one
+    ``unclear`` object (the stronger box, class ``unclear``)."""
+    ranked = sorted(objects, key=lambda o: -o.score)
+    out: list[DetectedObject] = []
+    for obj in ranked:
+        rival = next((k for k, kept in enumerate(out) if kept.cls != obj.cls
+                      and kept.box.iou(obj.box) >= SAME_OBJECT_IOU), None)
+        if rival is None:
+            out.append(obj)
+        elif out[rival].score - obj.score < CLASS_MARGIN and out[rival].cls != UNCLEAR:
+            out[rival] = replace(out[rival], cls=UNCLEAR)
+    return out
 
 
 def held_count(per_frame: Sequence[int], min_frames: int) -> int:
@@ -33,10 +58,12 @@ def summarise_goods(observations: Sequence[Observation], t: datetime, *, window_
     ran = [o for o in observations if o.objects_checked and abs((o.t - t).total_seconds()) <= window_s]
     if not ran:
         return None
-    classes = sorted({obj.cls for o in ran for obj in o.objects} | {"card", "phone", "drug", "non_covered"})
-    # per frame: what counts (sure enough, centred on the counter top)
-    counted = [[obj for obj in o.objects if obj.score >= min_score and _inside(obj, goods_zone, *o.frame_size)]
+    # per frame: what counts (sure enough, centred on the counter top, one class per object)
+    counted = [resolve_classes([obj for obj in o.objects
+                                if obj.score >= min_score and _inside(obj, goods_zone, *o.frame_size)])
                for o in ran]
+    classes = sorted({obj.cls for kept in counted for obj in kept}
+                     | {"card", "phone", "drug", "non_covered", UNCLEAR})
     per_frame = {c: [sum(obj.cls == c for obj in kept) for kept in counted] for c in classes}
     sides = [[_inside(obj, zone, *o.frame_size) for obj in kept if obj.cls in PAYMENT]
              for o, kept in zip(ran, counted)]

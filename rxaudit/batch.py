@@ -25,7 +25,9 @@ from sqlalchemy import select
 
 from ingest.cameras import load_cameras
 from ingest.segment_index import IndexedVideoStore
-from ingest.settlements import read_settlements
+from ingest.header_map import load_aliases
+from ingest.records import read_records
+from ingest.settlements import IngestOptions, read_settlements
 from ingest.stores import open_store, store_location
 from reconcile.context import SettlementFootage
 from rxaudit.db.engine import make_engine, migrate, session_factory, transaction
@@ -74,8 +76,9 @@ def run_batch(settings: Settings, *, settlements_file: Path, videos: str, camera
               executor: Executor | None = None) -> AuditReport:
     started, cpu0 = time.perf_counter(), time.process_time()
     card_key = settings.require_card_key()
-    cameras = load_cameras(cameras_file)
-    log = read_settlements(Path(settlements_file), card_key, settings.item_catalogue)
+    cameras = load_cameras(cameras_file, settings.input_encoding)
+    log = read_settlements(Path(settlements_file), card_key, settings.item_catalogue,
+                           options=IngestOptions.from_settings(settings))
     settlements = _on_day(log.settlements, day, ZoneInfo(settings.display_timezone))
     by_id = {s.settlement_id: s for s in settlements}
     engine = make_engine(settings.db_url)
@@ -137,10 +140,13 @@ def run_batch(settings: Settings, *, settlements_file: Path, videos: str, camera
         for task in session.scalars(select(BatchTask).where(BatchTask.batch_id == batch_id)):
             for item in (task.result or {}).get("summaries", []):
                 footage[item["settlement_id"]] = SettlementFootage.from_json(item)
+    records, bad_records = read_records(Path(settlements_file), aliases=load_aliases(settings.column_map),
+                                        encoding=settings.input_encoding)  # beside the log (issue 13)
+    rejected = [*log.rejected, *bad_records]  # rows the database refuses are added to it
     run_id, results, summary = reconcile_and_save(
         settings, factory, settlements=settlements, footage=footage, cameras=cameras,
-        rejected=list(log.rejected), rows_read=log.rows_read, settlements_file=str(settlements_file),
-        videos=location)
+        rejected=rejected, rows_read=log.rows_read, settlements_file=str(settlements_file),
+        videos=location, records=records)
     with transaction(factory) as session:
         batch = session.get_one(Batch, batch_id)
         batch.finished_at, batch.run_id = utcnow(), run_id
@@ -152,7 +158,7 @@ def run_batch(settings: Settings, *, settlements_file: Path, videos: str, camera
         # worker CPU counts too when tasks ran in other processes
         "cpu_s": time.process_time() - cpu0 + (0.0 if executor.name == "in-process" else stats["cpu_s"]),
         "worker_cpu_s": stats["cpu_s"], **vision_stats(stats)}
-    report = AuditReport(run_id, results, list(log.rejected), summary, report_stats)
+    report = AuditReport(run_id, results, rejected, summary, report_stats)
     if out is not None:
         write_flags_json(report, Path(out))
     return report

@@ -37,7 +37,8 @@ def _cost(run: Callable[[np.ndarray], Any], frames: list[np.ndarray]) -> dict[st
             "wall_ms_median": round(statistics.median(wall), 2), "frames": len(frames)}
 
 
-def bench_models(settings: Settings, *, frames: int = 60, video: Path | None = None) -> dict[str, Any]:
+def bench_models(settings: Settings, *, frames: int = 60, video: Path | None = None,
+                 face_footage: Path | None = None) -> dict[str, Any]:
     images = ([img for _, img in islice(frames_of(video, 1.0), frames)] if video is not None
               else [render_image(4242, "bench", k)[0] for k in range(frames)])
     models = load_models(settings)
@@ -48,4 +49,8 @@ def bench_models(settings: Settings, *, frames: int = 60, video: Path | None = N
     if models.objects is not None:
         h, w = models.objects.size
         result["counter_objects"] = {"input": f"{w}x{h}", **_cost(lambda f: models.objects.detect([f]), images)}
+    if face_footage is not None:  # YuNet vs HOG, SFace vs dlib on real clips (up to `frames` per clip)
+        from rxaudit.bench_faces import bench_faces
+
+        result["faces"] = bench_faces(settings, face_footage, frames_per_clip=frames, persons=models.persons)
     return result

@@ -14,13 +14,19 @@ from rxaudit.errors import EXIT_CODES, InputError, RxauditError, lookup
 
 
 def settings_from_args(args: argparse.Namespace):
+    from rxaudit.cli_checks import check_db_url
     from rxaudit.settings import load_settings
 
-    return load_settings(getattr(args, "config", None), db_url=getattr(args, "db", None),
-                         evidence_dir=getattr(args, "evidence_dir", None))
+    settings = load_settings(getattr(args, "config", None), db_url=getattr(args, "db", None),
+                             evidence_dir=getattr(args, "evidence_dir", None),
+                             input_encoding=getattr(args, "encoding", None))
+    check_db_url(settings.db_url)
+    return settings
 
 
-def print_summary(report) -> None:
+def print_summary(report, log: Path | None = None) -> None:
+    from rxaudit.cli_checks import rows_line
+
     summary = report.summary
     rows = [("rows read", summary["rows_read"]), ("rejected", summary["rejected"]),
             ("audited", summary["audited"]), ("  clean", summary["clean"]),
@@ -29,26 +35,35 @@ def print_summary(report) -> None:
     width = max(len(label) for label, _ in rows) + 2
     for label, count in rows:
         print(f"{label:<{width}}{count:>6}")
+    if log is not None:
+        print(rows_line(summary, report.rejected, log))
     for row in report.rejected:
         print(f"rejected {row.source} line {row.line}: {row.reason}", file=sys.stderr)
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
+    from rxaudit.cli_checks import check_output_file
     from rxaudit.pipeline import audit
 
-    report = audit(settings_from_args(args), settlements_file=args.settlements, videos=args.videos,
-                   cameras_file=args.cameras, out=args.out)
-    print_summary(report)
+    settings = settings_from_args(args)
+    check_output_file(args.out)
+    report = audit(settings, settlements_file=args.settlements, videos=args.videos,
+                   cameras_file=args.cameras, out=args.out, purchases_file=args.purchases,
+                   stock_file=args.stock)
+    print_summary(report, args.settlements)
     return 0
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
     from rxaudit.batch import run_batch
+    from rxaudit.cli_checks import check_output_file
 
-    report = run_batch(settings_from_args(args), settlements_file=args.settlements, videos=args.videos,
+    settings = settings_from_args(args)
+    check_output_file(args.out)
+    report = run_batch(settings, settlements_file=args.settlements, videos=args.videos,
                        cameras_file=args.cameras, day=args.date, workers=args.workers,
                        ray_address=args.ray_address, out=args.out, show_progress=args.progress)
-    print_summary(report)
+    print_summary(report, args.settlements)
     n = max(1, report.summary["audited"])
     print(f"{report.summary['executor']}: {report.summary['tasks_run_now']} tasks run now, "
           f"{report.summary['store_listings']} store listings; {n / report.stats['wall_s']:.2f} "
@@ -60,6 +75,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from sample_footage.generator import write_bundle
 
     expected = write_bundle(args.out, args.seed)
+    if args.form != "en":
+        from sample_footage.exports import export_bundle
+
+        export_bundle(args.out, args.form)
     counts = {k: len(v) for k, v in expected.items() if isinstance(v, list)}
     print(f"wrote {args.out} (seed {args.seed}): {json.dumps(counts)}")
     return 0
@@ -90,7 +109,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     report = audit(settings, settlements_file=folder / "settlements.csv",
                    videos=folder / "videos", cameras_file=folder / "cameras.yaml",
                    out=folder / "flags.json")
-    print_summary(report)
+    print_summary(report, folder / "settlements.csv")
     html = folder / "evidence" / "report.html"
     write_report(settings.db_url, html, Path(settings.evidence_dir))
     cpu = report.stats["cpu_s"] / max(1, report.summary["audited"])
@@ -147,6 +166,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
               f"settlements/s  peak RSS {r['peak_rss_mb']:.0f} MB")
     print(f"ratio (naive / rxaudit CPU-s): {result['ratio']}x; same flags: {result['same_flags']}")
     for name in ("rxaudit", "naive"):
+        stages = result["details"][name]["cpu_split_per_settlement"]
+        print(f"CPU-s/settlement by stage ({name}): " + ", ".join(f"{k} {v:.3f}" for k, v in stages.items()))
+    for name in ("rxaudit", "naive"):
         print(f"flags ({name}): " + ", ".join(f"{sid}:{kind}" for sid, kind in result["flags"][name]))
     for scale, m in result.get("memory", {}).items():
         print(f"memory {scale}: {m['settlements']} settlements, peak RSS {m['peak_rss_mb']:.0f} MB")
@@ -172,14 +194,13 @@ def _session(args: argparse.Namespace):
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from api.app import create_app
+    from api.server import serve
 
     settings = settings_from_args(args)
     print(f"rxaudit review UI: http://{args.host}:{args.port}/login  "
           "(API: /api/v1, its OpenAPI document: /api/v1/openapi.json)")
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    serve(create_app(settings), host=args.host, port=args.port)
     return 0
 
 
@@ -188,7 +209,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     import secrets
 
     from rxaudit.db.accounts import add_user
-    from rxaudit.security import Role
+    from rxaudit.security import Role, check_name
 
     if sys.stdin.isatty() and not args.generate:
         password = getpass.getpass("password (empty: generate one): ")
@@ -199,6 +220,8 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     generated = not password
     password = password or secrets.token_urlsafe(12)
     try:
+        for value, what in [(args.name, "name"), *((d, "--district") for d in args.district or [])]:
+            check_name(value, what)
         with _session(args) as session:
             add_user(session, name=args.name, role=Role(args.role), password=password,
                      districts=args.district or [])
@@ -210,7 +233,13 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 def cmd_apikey_create(args: argparse.Namespace) -> int:
     from rxaudit.db.accounts import create_api_key
+    from rxaudit.security import check_name
 
+    try:
+        for value, what in [(args.name, "--name"), *((d, "--district") for d in args.district or [])]:
+            check_name(value, what)
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
     with _session(args) as session:
         row, key = create_api_key(session, name=args.name, districts=args.district or [])
         key_id = row.id
@@ -231,12 +260,16 @@ def cmd_apikey_revoke(args: argparse.Namespace) -> int:
 def cmd_pharmacies_load(args: argparse.Namespace) -> int:
     from rxaudit.db.accounts import load_pharmacies
 
+    encoding = settings_from_args(args).input_encoding
     with _session(args) as session:
-        loaded, problems = load_pharmacies(session, path=args.file)
+        loaded, problems = load_pharmacies(session, path=args.file, encoding=encoding)
     for problem in problems:
         print(f"{args.file}: {problem}", file=sys.stderr)
     print(f"{loaded} pharmacies loaded, {len(problems)} rows rejected")
     return 0
+
+
+ENCODING_HELP = "of the input files: auto (UTF-8 with or without BOM, else GB18030), utf-8, gb18030, ..."
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -253,6 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--videos", required=True, help="a folder, s3://bucket/prefix or https://...")
     p.add_argument("--cameras", type=Path)
     p.add_argument("--out", type=Path, help="write flags.json here")
+    p.add_argument("--purchases", type=Path, help="purchases.csv/.xlsx (default: beside the log)")
+    p.add_argument("--stock", type=Path, help="stock.csv/.xlsx, stock counts (default: beside the log)")
+    p.add_argument("--encoding", help=ENCODING_HELP)
     common(p)
     p.set_defaults(func=cmd_audit)
 
@@ -265,12 +301,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ray", dest="ray_address", help="'local' or a Ray cluster address")
     p.add_argument("--out", type=Path, help="write flags.json here")
     p.add_argument("--no-progress", dest="progress", action="store_false")
+    p.add_argument("--encoding", help=ENCODING_HELP)
     common(p)
     p.set_defaults(func=cmd_batch)
 
     p = sub.add_parser("sample", help="write a synthetic audit bundle with expected.json")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--form", choices=("en", "zh-csv", "zh-xlsx"), default="en",
+                   help="tables as rxaudit's English CSV, or Chinese headers in GB18030 CSV or .xlsx")
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("report", help="write the HTML report of flagged settlements")
@@ -323,6 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("pharmacies", help="pharmacy registry").add_subparsers(dest="ph_cmd", required=True)
     q = p.add_parser("load", help="load pharmacies.csv (pharmacy_id, name, district)")
     q.add_argument("file", type=Path)
+    q.add_argument("--encoding", help=ENCODING_HELP)
     common(q)
     q.set_defaults(func=cmd_pharmacies_load)
 
@@ -333,6 +373,21 @@ def build_parser() -> argparse.ArgumentParser:
     from rxaudit.cli_models import register
 
     register(sub, common)
+    from rxaudit import bench_log
+
+    bench_log.register(sub)
+    from rxaudit import bench_records
+
+    bench_records.register(sub)
+    from rxaudit import bench_sse
+
+    bench_sse.register(sub)
+    from rxaudit import cli_clocks
+
+    cli_clocks.register(sub, common)
+    from rxaudit import bench_memory
+
+    bench_memory.register(sub)
     return parser
 
 

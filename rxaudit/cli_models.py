@@ -13,6 +13,8 @@ from pathlib import Path
 from rxaudit.cli import settings_from_args
 from rxaudit.errors import InputError
 
+FACE_FOOTAGE = Path(__file__).resolve().parent.parent / "tests" / "data" / "footage"  # real clips (CC BY 4.0)
+
 
 def cmd_detect(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
@@ -75,7 +77,9 @@ def cmd_bench_models(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     from rxaudit.bench_models import bench_models
 
-    result = bench_models(settings, frames=args.frames, video=args.video)
+    faces = args.face_footage if args.face_footage is not None else FACE_FOOTAGE
+    result = bench_models(settings, frames=args.frames, video=args.video,
+                          face_footage=faces if faces.is_dir() and str(faces) != "-" else None)
     print(json.dumps(result, indent=2))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2), encoding="utf-8")
@@ -109,6 +113,8 @@ def register(sub, common: Callable[[argparse.ArgumentParser], None]) -> None:
     p = sub.add_parser("bench-models", help="CPU ms per frame of each detector at the audit's input size")
     p.add_argument("--frames", type=int, default=60)
     p.add_argument("--video", type=Path, help="time on this video's frames (1 fps) instead of rendered ones")
+    p.add_argument("--face-footage", type=Path, help="real GIF clips for the face detectors and encoders "
+                   "(default: the repository's tests/data/footage; '-' skips faces)")
     p.add_argument("--json", type=Path)
     common(p)
     p.set_defaults(func=cmd_bench_models)

@@ -7,8 +7,10 @@ This is the unit of parallel work (local processes or Ray): its inputs and outpu
 from __future__ import annotations
 
 import hashlib
+import time
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -20,8 +22,8 @@ from rxaudit.domain import Observation, Settlement
 from rxaudit.settings import Settings
 from vision.detectors import FaceEncoder, ObjectDetector, PersonDetector
 from vision.draw import draw_keyframe, labelled_boxes, save_jpeg, to_bgr
-from vision.observe import ObserveOptions, observe_counter
-from vision.sampler import SampledFrame, sample_window
+from vision.observe import ObserveOptions, observe_stream
+from vision.sampler import FrameStream, SampledFrame, SamplingPlan, dense_intervals
 from vision.tracking import IouTracker
 
 
@@ -34,7 +36,7 @@ class Models:
 
 def load_models(settings: Settings) -> Models:
     """Load every model now, so a missing or corrupt file fails at start with a clear error."""
-    from vision.faces import DlibFaceEncoder
+    from vision.faces import face_encoder_from_settings
     from vision.objects import OnnxObjectDetector
     from vision.person import OnnxPoseDetector
 
@@ -42,7 +44,7 @@ def load_models(settings: Settings) -> Models:
                                min_score=settings.person_min_score, threads=settings.onnx_threads)
     objects = (OnnxObjectDetector(settings.object_model, min_score=settings.object_min_score,
                                   threads=settings.onnx_threads) if settings.detect_objects else None)
-    return Models(persons=persons, faces=DlibFaceEncoder(upsample=settings.face_upsample), objects=objects)
+    return Models(persons=persons, faces=face_encoder_from_settings(settings), objects=objects)
 
 
 def merge_windows(windows: list[tuple[datetime, datetime]], bridge_s: float = 1.0) -> list[tuple[datetime, datetime]]:
@@ -84,7 +86,8 @@ class CounterAuditor:
                                       track_max_gap_s=settings.track_max_gap_s,
                                       motion_threshold=settings.motion_threshold,
                                       motion_max_reuse_s=settings.motion_max_reuse_s,
-                                      goods_window_s=settings.goods_window_s)
+                                      goods_window_s=settings.goods_window_s,
+                                      far_detect_every_s=settings.far_detect_every_s)
         self.stats: Counter[str] = Counter()
 
     def footage(self, key: tuple[str, str], settlements: list[Settlement]) -> tuple[CounterFootage, dict[str, Keyframe]]:
@@ -102,21 +105,33 @@ class CounterAuditor:
         observations: list[Observation] = []
         problems: list[str] = []
         keyframes: dict[str, Keyframe] = {}
+        # the person detector runs on every base frame within the clock tolerance (+ half a sampling
+        # step) of a swipe: detections reused there could carry a customer who already left (a
+        # reused sighting farther out lies beyond the tolerance, so it cannot decide the swipe)
+        options = replace(self.options, exact_window_s=self.cameras.clock_uncertainty(
+            pharmacy_id, counter_id, self.settings.presence_tolerance_s) + 0.5 / self.settings.sample_fps)
         for start, end in spans:
-            sample = sample_window(self.store, segments, start, end, self.settings.sample_fps,
-                                   keyframes_only=self.settings.keyframes_only)
-            problems.extend(p for p in sample.problems if p not in problems)
+            swipes = [t for t in at.values() if start <= t <= end]
+            plan = SamplingPlan(self.settings.sample_fps, keyframes_only=self.settings.keyframes_only,
+                                dense=(dense_intervals(swipes, self.settings.dense_window_s)
+                                       if self.settings.dense_window_s > 0 else ()),
+                                dense_fps=self.settings.dense_fps)
+            stream = FrameStream(self.store, segments, start, end, plan)
             tracker = IouTracker(min_iou=self.options.track_min_iou, max_gap_s=self.options.track_max_gap_s)
-            observed = observe_counter(sample.frames, pharmacy_id=pharmacy_id, counter_id=counter_id,
-                                       zone=config.zone, persons=self.models.persons,
-                                       faces=self.models.faces, options=self.options, tracker=tracker,
-                                       stats=self.stats, objects=self.models.objects,
-                                       swipes=[t for t in at.values() if start <= t <= end])
-            self.stats["frames"] += len(sample.frames)
-            self.stats["decoded_s"] += sample.decoded_s
-            observations.extend(observed)
-            inside = [s for s in settlements if start <= at[s.settlement_id] <= end]
-            keyframes.update(self._keyframes(inside, at, sample.frames, observed, config.zone))
+            picker = KeyframePicker(self, [s for s in settlements if start <= at[s.settlement_id] <= end],
+                                    at, config.zone)
+            # frames are observed as they are decoded; only the keyframe candidates are kept
+            for frame, observation in observe_stream(
+                    _timed(stream, self.stats), pharmacy_id=pharmacy_id, counter_id=counter_id,
+                    zone=config.zone, persons=self.models.persons, faces=self.models.faces,
+                    options=options, tracker=tracker, stats=self.stats, objects=self.models.objects,
+                    swipes=swipes):
+                self.stats["frames"] += 1
+                observations.append(observation)
+                picker.offer(frame, observation)
+            keyframes.update(picker.finish())
+            problems.extend(p for p in stream.problems if p not in problems)
+            self.stats["decoded_s"] += stream.decoded_s
         observations.sort(key=lambda o: o.t)
         visits = build_visits(observations, max_gap_s=self.settings.track_max_gap_s,
                               min_faces=self.settings.face_min_count,
@@ -128,23 +143,66 @@ class CounterAuditor:
         view = CounterView(self.config, self.cameras, footage)
         return [view.summarise(s, keyframes.get(s.settlement_id)) for s in settlements]
 
-    def _keyframes(self, settlements: list[Settlement], at: dict[str, datetime],
-                   frames: list[SampledFrame], observed: list[Observation], zone) -> dict[str, Keyframe]:
-        out: dict[str, Keyframe] = {}
-        if not frames:
-            return out
-        max_gap = timedelta(seconds=1.0 / self.settings.sample_fps)
-        for s in settlements:
-            t = at[s.settlement_id]
-            k = min(range(len(frames)), key=lambda i: abs(frames[i].t - t))
-            if abs(frames[k].t - t) > max_gap:
-                continue
-            frame, obs = frames[k], observed[k]
-            caption = f"{s.settlement_id} {s.pharmacy_id}/{s.counter_id} swipe {t:%H:%M:%S} (camera)"
-            rel = keyframe_name(s.settlement_id)
-            save_jpeg(self.evidence_dir / rel, draw_keyframe(frame.image, obs, zone, caption))
-            if obs.objects:
-                save_jpeg(self.evidence_dir / raw_frame_name(s.settlement_id), to_bgr(frame.image))
-            clip = f"{frame.segment_uri}#t={frame.offset_s:.1f}"
-            out[s.settlement_id] = Keyframe(rel, frame.t, clip, tuple(labelled_boxes(obs)))
-        return out
+    def save_keyframe(self, s: Settlement, t: datetime, frame: SampledFrame, obs: Observation,
+                      zone) -> Keyframe:
+        c0 = time.process_time()
+        caption = f"{s.settlement_id} {s.pharmacy_id}/{s.counter_id} swipe {t:%H:%M:%S} (camera)"
+        rel = keyframe_name(s.settlement_id)
+        save_jpeg(self.evidence_dir / rel, draw_keyframe(frame.image, obs, zone, caption))
+        if obs.objects:
+            save_jpeg(self.evidence_dir / raw_frame_name(s.settlement_id), to_bgr(frame.image))
+        self.stats["cpu_drawing_s"] += time.process_time() - c0
+        clip = f"{frame.segment_uri}#t={frame.offset_s:.1f}"
+        return Keyframe(rel, frame.t, clip, tuple(labelled_boxes(obs)))
+
+
+def _timed(frames: Iterable[SampledFrame], stats: Counter) -> Iterator[SampledFrame]:
+    """The frames, with the CPU time spent decoding them added to ``stats["cpu_decode_s"]``."""
+    it = iter(frames)
+    while True:
+        c0 = time.process_time()
+        frame = next(it, None)
+        stats["cpu_decode_s"] += time.process_time() - c0
+        if frame is None:
+            return
+        yield frame
+
+
+class KeyframePicker:
+    """Streams past the frames of one span and keeps, per settlement, only the best candidate for
+    its keyframe: the base-grid frame nearest the swipe (the counter detector ran on it), else the
+    nearest dense frame, within one base sampling step. A candidate is drawn and saved as soon as
+    the frames have moved past its swipe, so at most a few frames are ever held."""
+
+    def __init__(self, auditor: CounterAuditor, settlements: list[Settlement], at: dict[str, datetime],
+                 zone) -> None:
+        self.auditor, self.at, self.zone = auditor, at, zone
+        self.max_gap = timedelta(seconds=1.0 / auditor.settings.sample_fps)
+        self.pending = sorted(settlements, key=lambda s: at[s.settlement_id])
+        self.best: dict[str, tuple[tuple[bool, timedelta], SampledFrame, Observation]] = {}
+        self.done: dict[str, Keyframe] = {}
+
+    def offer(self, frame: SampledFrame, obs: Observation) -> None:
+        while self.pending and frame.t - self.at[self.pending[0].settlement_id] > self.max_gap:
+            self._save(self.pending.pop(0))
+        for s in self.pending:
+            t = self.at[s.settlement_id]
+            if t - frame.t > self.max_gap:
+                break
+            rank = (frame.dense, abs(frame.t - t))
+            held = self.best.get(s.settlement_id)
+            if held is None or rank < held[0]:
+                self.best[s.settlement_id] = (rank, frame, obs)
+
+    def _save(self, s: Settlement) -> None:
+        held = self.best.pop(s.settlement_id, None)
+        if held is not None:
+            _, frame, obs = held
+            self.done[s.settlement_id] = self.auditor.save_keyframe(s, self.at[s.settlement_id], frame,
+                                                                    obs, self.zone)
+
+    def finish(self) -> dict[str, Keyframe]:
+        for s in self.pending:
+            self._save(s)
+        self.pending = []
+        return self.done

@@ -23,6 +23,9 @@ class FlagKind(enum.StrEnum):
     OFF_HOURS = "off_hours"
     BURST = "burst"
     DUPLICATE_SETTLEMENT = "duplicate_settlement"
+    STOCK_SHORTFALL = "stock_shortfall"  # more sold than counted + received (进销存)
+    TRACE_CODE_REUSE = "trace_code_reuse"  # one drug traceability code sold twice
+    CARD_CONFLICT = "card_conflict"  # one card at two places closer in time than travel allows
 
 
 class CheckStatus(enum.StrEnum):
@@ -93,6 +96,12 @@ class SettlementItem:
     quantity: Decimal
     unit_price: Decimal
     category: ItemCategory = ItemCategory.UNKNOWN
+    trace_codes: tuple[str, ...] = ()  # 药品追溯码 of the units sold on this line (20 digits each)
+
+    def __post_init__(self) -> None:
+        for code in self.trace_codes:
+            if len(code) != 20 or not code.isdigit():
+                raise ValueError(f"trace code {code!r} is not 20 digits")
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,8 +326,8 @@ def settlement_to_json(s: Settlement) -> dict[str, Any]:
     """Plain data for worker processes and Ray (the card is already a keyed hash)."""
     return {"settlement_id": s.settlement_id, "pharmacy_id": s.pharmacy_id, "counter_id": s.counter_id,
             "settled_at": s.settled_at.isoformat(), "card_hash": s.card_hash, "amount": str(s.amount),
-            "items": [[i.item_code, i.item_name, str(i.quantity), str(i.unit_price), str(i.category)]
-                      for i in s.items],
+            "items": [[i.item_code, i.item_name, str(i.quantity), str(i.unit_price), str(i.category),
+                       list(i.trace_codes)] for i in s.items],
             "extra": dict(s.extra), "line": s.line}
 
 
@@ -327,6 +336,7 @@ def settlement_from_json(data: dict[str, Any]) -> Settlement:
         settlement_id=data["settlement_id"], pharmacy_id=data["pharmacy_id"],
         counter_id=data["counter_id"], settled_at=datetime.fromisoformat(data["settled_at"]),
         card_hash=data["card_hash"], amount=Decimal(data["amount"]),
-        items=tuple(SettlementItem(c, n, Decimal(q), Decimal(p), ItemCategory(k))
-                    for c, n, q, p, k in data["items"]),
+        items=tuple(SettlementItem(c, n, Decimal(q), Decimal(p), ItemCategory(k),
+                                   tuple(codes[0]) if codes else ())
+                    for c, n, q, p, k, *codes in data["items"]),
         extra=dict(data["extra"]), line=data["line"])

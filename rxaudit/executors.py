@@ -10,6 +10,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any, Protocol
 
 from rxaudit.batch_tasks import run_task
+from rxaudit.lifetime import die_with_parent
 
 
 class Executor(Protocol):
@@ -44,17 +45,19 @@ def bounded(payloads, window: int, submit, wait_any) -> Iterator[tuple[int, dict
             yield running.pop(handle), result
 
 
-def _init_worker() -> None:
+def _init_worker(parent_pid: int) -> None:
+    die_with_parent(parent_pid)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 class LocalProcesses:
-    """Worker processes (spawned: no database connection or model state is inherited)."""
+    """Worker processes (spawned: no database connection or model state is inherited). They die
+    with this process, however it ends (``rxaudit.lifetime``)."""
 
     def __init__(self, workers: int) -> None:
         self.name = f"{workers} local processes"
         self.pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
-                                        mp_context=multiprocessing.get_context("spawn"))
+                                        initargs=(os.getpid(),), mp_context=multiprocessing.get_context("spawn"))
         self.window = 2 * workers
 
     def run(self, payloads):

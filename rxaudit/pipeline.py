@@ -15,15 +15,21 @@ from pathlib import Path
 from typing import Any
 
 from ingest.cameras import CamerasConfig, load_cameras
-from ingest.settlements import read_settlements
+from ingest.header_map import load_aliases
+from ingest.records import read_records
+from ingest.settlements import IngestOptions, read_settlements
 from ingest.stores import open_store, store_location
 from ingest.video_store import VideoStore
+from reconcile import clock_health
 from reconcile.context import AuditContext, RuleConfig, SettlementFootage
-from reconcile.engine import run_rules
+from reconcile.engine import iter_results
 from rxaudit.counter_audit import CounterAuditor, Models, load_models
-from rxaudit.db import repository
+from rxaudit import persist
+from rxaudit.db import records as records_db
+from rxaudit.db import aggregates, repository
 from rxaudit.db.engine import make_engine, migrate, session_factory, transaction
-from rxaudit.domain import CheckResult, CheckStatus, RejectedRow, Settlement
+from rxaudit.domain import CheckResult, RejectedRow, Settlement
+from rxaudit.records import Records
 from rxaudit.settings import Settings
 
 __all__ = ["AuditReport", "Models", "audit", "load_models", "reconcile_and_save"]
@@ -44,23 +50,17 @@ class AuditReport:
 
 
 def summarise(results: list[CheckResult], rows_read: int, rejected: list[RejectedRow]) -> dict[str, Any]:
-    statuses = Counter(str(r.status) for r in results)
-    kinds = Counter(str(f.kind) for r in results for f in r.flags)
-    return {
-        "rows_read": rows_read,
-        "rejected": len(rejected),
-        "audited": len(results),
-        "clean": statuses.get(CheckStatus.CLEAN, 0),
-        "flagged": statuses.get(CheckStatus.FLAGGED, 0),
-        "unverifiable": statuses.get(CheckStatus.UNVERIFIABLE, 0),
-        "flags_by_kind": dict(sorted(kinds.items())),
-    }
+    return persist.Tally().add(results).summary(rows_read, rejected)
 
 
 def vision_stats(counts: Counter) -> dict[str, float]:
     """What the vision stage did, for reports and the benchmark."""
     return {"frames_analysed": float(counts["frames"]), "detector_runs": float(counts["detector_runs"]),
-            "face_encodings": float(counts["face_encodings"]), "video_s_decoded": float(counts["decoded_s"])}
+            "face_encodings": float(counts["face_encodings"]), "video_s_decoded": float(counts["decoded_s"]),
+            "dense_frames": float(counts["dense_frames"]), "dense_observed": float(counts["dense_observed"]),
+            "object_runs": float(counts["object_runs"]),
+            # CPU seconds per stage (decode, person, faces, objects, drawing): the benchmark's split
+            **{key: float(value) for key, value in counts.items() if key.startswith("cpu_")}}
 
 
 def group_by_counter(settlements) -> dict[tuple[str, str], list[Settlement]]:
@@ -73,57 +73,129 @@ def group_by_counter(settlements) -> dict[tuple[str, str], list[Settlement]]:
 def reconcile_and_save(settings: Settings, factory, *, settlements: list[Settlement],
                        footage: dict[str, SettlementFootage], cameras: CamerasConfig,
                        rejected: list[RejectedRow], rows_read: int, settlements_file: str,
-                       videos: str) -> tuple[int, list[CheckResult], dict[str, Any]]:
-    """Phase 2: earlier identities, the rules over the whole batch, then one transaction that
-    writes every outcome (idempotent on settlement id and kind)."""
+                       videos: str, records: Records | None = None, keep_results: bool = True,
+                       flags_out: Path | None = None) -> tuple[int, list[CheckResult], dict[str, Any]]:
+    """Phase 2: earlier identities, the rules over the whole batch, every outcome written
+    (idempotent on settlement id and kind) in bulk, a pharmacy chunk at a time (``rxaudit.persist``).
+    ``records``: purchases, stock counts and pharmacy locations read with the log (earlier
+    traceability codes come from the db). ``keep_results``: return every result (else none: a big
+    run reads them from the database). ``flags_out``: write flags.json as the chunks are saved."""
+    records = records or Records()
+    cameras = persist.cached_cameras(cameras)
     ctx = AuditContext(config=RuleConfig.from_settings(settings), cameras=cameras, footage=footage)
     with transaction(factory) as session:
+        aggregates.ensure_timezone(session, settings.display_timezone)  # counts in the days shown
         repository.purge_face_signatures(session, retention_days=settings.face_retention_days)
         if settlements:
             period = timedelta(days=settings.pooling_period_days)
-            ctx.history = tuple(repository.identity_history(
+            history = repository.identity_history(
                 session, start=min(s.settled_at for s in settlements) - period,
-                end=max(s.settled_at for s in settlements) + period,
-                exclude={s.settlement_id for s in settlements}))
-    results = run_rules(settlements, ctx)
-    summary = summarise(results, rows_read, rejected)
+                end=max(s.settled_at for s in settlements) + period, exclude=set())
+            if history:  # (a set of a million ids only when there are earlier faces to sift)
+                batch = {s.settlement_id for s in settlements}
+                history = [r for r in history if r.settlement_id not in batch]
+            ctx.history = tuple(history)
+        ctx.records = records_db.load_records(session, settlements=settlements, purchases=records.purchases,
+                                              stock_counts=records.stock_counts, file_locations=records.locations)
     with transaction(factory) as session:
         run_id = repository.start_run(session, settlements_file=settlements_file, videos=videos)
+    tally, kept, clocks = persist.Tally(), [], {}
+    writer = persist.FlagsJson(flags_out) if flags_out is not None else None
+    options = clock_health.ClockOptions.from_settings(settings)
+    session, pending = factory(), 0
+    try:
+        session.begin()
+        persist.tune_for_bulk(session)
+        verified = footage.verified_ids() if isinstance(footage, persist.FootageIndex) else None
+        for chunk in persist.pharmacy_chunks(iter_results(persist.audit_order(settlements), ctx, verified)):
+            # a chunk holds whole pharmacies, so every counter-day's clock is judged on all its swipes
+            chunk, health = _clock_review(chunk, footage, cameras, options)
+            clocks.update(health)
+            saved, refused = persist.save_chunk(  # one refused row never aborts the run
+                session, run_id=run_id, results=chunk, keep_faces=settings.face_retention_days > 0,
+                source=Path(settlements_file).name)
+            rejected.extend(refused)  # in place: the caller's report lists them too
+            tally.add(saved)
+            if keep_results:
+                kept.extend(saved)
+            if writer is not None:
+                writer.add(saved)
+            pending += len(chunk)
+            if pending >= persist.COMMIT_EVERY:
+                session.commit()
+                session.begin()
+                pending = 0
+        summary = tally.summary(rows_read, rejected)
+        if suspect := clock_health.suspect_summary(clocks):  # no_customer flags there are marked and lowered
+            summary["clock_suspect"] = suspect
         repository.record_rejected(session, run_id=run_id, rejected=rejected)
-        for result in results:
-            repository.save_result(session, run_id=run_id, result=result,
-                                   keep_faces=settings.face_retention_days > 0)
+        records_db.save_records(session, settlements=settlements, records=ctx.records)
         repository.finish_run(session, run_id=run_id, summary=summary)
-    return run_id, results, summary
+        session.commit()
+    except BaseException:
+        session.rollback()
+        if writer is not None:
+            writer.abort()
+        raise
+    finally:
+        session.close()
+    if writer is not None:
+        writer.close(summary, rejected)
+    if len(settlements) >= persist.ANALYZE_AFTER:
+        persist.analyze(factory)
+    return run_id, kept, summary
+
+
+def _clock_review(chunk: list[CheckResult], footage, cameras: CamerasConfig, options):
+    """Clock health of the chunk's counter-days. Counters the store does not have decoded nothing,
+    so they cannot be judged (their estimate is always 'insufficient'): they are left out."""
+    if not isinstance(footage, persist.FootageIndex):
+        return clock_health.review(chunk, cameras, options)
+    judged = [r for r in chunk if not footage.is_unknown(r.settlement.settlement_id)]
+    if not judged:
+        return chunk, {}
+    reviewed, health = clock_health.review(judged, cameras, options)
+    by_id = {r.settlement.settlement_id: r for r in reviewed}
+    return [by_id.get(r.settlement.settlement_id, r) for r in chunk], health
 
 
 def audit(settings: Settings, *, settlements_file: Path, videos: Path | str,
           cameras_file: Path | None = None, out: Path | None = None,
-          store: VideoStore | None = None, models: Models | None = None) -> AuditReport:
-    """Audit a log in this process: phase 1 counter by counter, then phase 2."""
+          store: VideoStore | None = None, models: Models | None = None,
+          purchases_file: Path | None = None, stock_file: Path | None = None) -> AuditReport:
+    """Audit a log in this process: phase 1 counter by counter, then phase 2. Purchases, stock
+    counts and pharmacy coordinates: the files given, else those beside the log."""
     started, cpu0 = time.perf_counter(), time.process_time()
     card_key = settings.require_card_key()
-    cameras = load_cameras(cameras_file)
-    log = read_settlements(Path(settlements_file), card_key, settings.item_catalogue)
+    cameras = persist.cached_cameras(load_cameras(cameras_file, settings.input_encoding))
+    log = read_settlements(Path(settlements_file), card_key, settings.item_catalogue,
+                           options=IngestOptions.from_settings(settings))
+    records, bad_records = read_records(Path(settlements_file), purchases=purchases_file, stock=stock_file,
+                                        aliases=load_aliases(settings.column_map),
+                                        encoding=settings.input_encoding)
+    rejected = [*log.rejected, *bad_records]
     store = store or open_store(str(videos), settings)
-    models = models or load_models(settings)
     engine = make_engine(settings.db_url)
     migrate(engine)
-    auditor = CounterAuditor(settings, cameras, store, models, Path(settings.evidence_dir))
-    footage: dict[str, SettlementFootage] = {}
+    auditor: CounterAuditor | None = None  # the models load (~250 MB) only when footage is there
+    footage = persist.FootageIndex(RuleConfig.from_settings(settings), cameras)
     for key, group in group_by_counter(log.settlements).items():
-        footage.update((f.settlement_id, f) for f in auditor.summaries(key, group))
+        if store.has_counter(*key):
+            if auditor is None:
+                auditor = CounterAuditor(settings, cameras, store, models or load_models(settings),
+                                         Path(settings.evidence_dir))
+            footage.add(auditor.summaries(key, group))
+        else:  # unverifiable without decoding anything: summaries made when the rules ask
+            footage.add_unknown(key, group)
     run_id, results, summary = reconcile_and_save(
         settings, session_factory(engine), settlements=list(log.settlements), footage=footage,
-        cameras=cameras, rejected=list(log.rejected), rows_read=log.rows_read,
-        settlements_file=str(settlements_file), videos=store_location(str(videos)))
+        cameras=cameras, rejected=rejected, rows_read=log.rows_read,
+        settlements_file=str(settlements_file), videos=store_location(str(videos)), records=records,
+        keep_results=len(log.settlements) <= persist.KEEP_RESULTS_MAX, flags_out=out)
     engine.dispose()
     stats = {"wall_s": time.perf_counter() - started, "cpu_s": time.process_time() - cpu0,
-             **vision_stats(auditor.stats)}
-    report = AuditReport(run_id, results, list(log.rejected), summary, stats)
-    if out is not None:
-        write_flags_json(report, Path(out))
-    return report
+             **vision_stats(auditor.stats if auditor is not None else Counter())}
+    return AuditReport(run_id, results, rejected, summary, stats)
 
 
 def write_flags_json(report: AuditReport, out: Path) -> None:

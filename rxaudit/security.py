@@ -8,6 +8,7 @@ the districts it lists, or every district when ``districts`` is None.
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import hmac
 import secrets
@@ -42,11 +43,29 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def verify_password(password_hash: str, password: str) -> bool:
+@functools.cache
+def dummy_hash() -> str:
+    """A hash of a random password, made once: unknown names are checked against it."""
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """``None`` (no such account) still runs one argon2 verification, against :func:`dummy_hash`, so
+    that a wrong name takes as long to refuse as a wrong password."""
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher.verify(password_hash or dummy_hash(), password) and bool(password_hash)
     except (VerificationError, InvalidHashError):
         return False
+
+
+NAME_MAX = 64  # user and API key names, districts: String(64) columns
+
+
+def check_name(value: str, what: str = "name") -> str:
+    """A user or key name, or a district: 1 to 64 characters, no control characters (ValueError)."""
+    if not 0 < len(value) <= NAME_MAX or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError(f"{what}: 1 to {NAME_MAX} characters, no control characters")
+    return value
 
 
 def new_secret(prefix: str = "") -> str:

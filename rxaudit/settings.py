@@ -7,16 +7,22 @@ are errors that name the key. Nothing is built at import time: call :func:`load_
 
 from __future__ import annotations
 
+import ipaddress
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import (AwareDatetime, Field, SecretStr, ValidationError, field_validator,
+                      model_validator)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rxaudit.errors import ConfigError
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "vision" / "models"
+# per-visit face distance that merges no two people on real clips (`rxaudit calibrate-faces`)
+ENCODER_THRESHOLDS = {"dlib": 0.28, "sface": 0.89}
+DEFAULT_FACE_ENCODER = "sface"
 
 
 class Settings(BaseSettings):
@@ -35,14 +41,22 @@ class Settings(BaseSettings):
     pose_input_size: int = Field(default=320, ge=160, le=1280)
     person_min_score: float = Field(default=0.4, gt=0, lt=1)
     onnx_threads: int = Field(default=1, ge=1, le=64)
-    face_upsample: int = Field(default=1, ge=0, le=3)
+    face_detector: Literal["yunet", "hog"] = Field(default="yunet", description="yunet finds faces "
+                                                   "from ~10 px; dlib's hog misses those under ~40 px")
+    face_encoder: Literal["dlib", "sface"] = Field(default=DEFAULT_FACE_ENCODER,
+                                                   description="sface needs face_detector: yunet")
+    face_detector_model: Path = MODELS_DIR / "yunet-2023mar.onnx"
+    face_encoder_model: Path = MODELS_DIR / "sface-2021dec.onnx"
+    face_min_score: float = Field(default=0.6, gt=0, lt=1, description="yunet face score")
+    face_upsample: int = Field(default=1, ge=0, le=3, description="hog only")
     faces_per_visit: int = Field(default=3, ge=1, le=50)
     face_min_count: int = Field(default=2, ge=1, le=50)
     face_max_attempts: int = Field(default=4, ge=1, le=100, description="face tries per track")
     face_every_n: int = Field(default=1, ge=1, le=50, description="try faces on every n-th frame")
     face_distance_threshold: float = Field(
-        default=0.45, gt=0, lt=1,
-        description="per-visit identity distance; `rxaudit calibrate-faces` measures it on real footage"
+        default=ENCODER_THRESHOLDS[DEFAULT_FACE_ENCODER], gt=0, lt=2,
+        description="per-visit identity distance (default: the encoder's); `rxaudit calibrate-faces` "
+        "measures it on real footage"
     )
     face_retention_days: int = Field(default=90, ge=0)
     object_model: Path = MODELS_DIR / "counter-objects.onnx"
@@ -59,9 +73,17 @@ class Settings(BaseSettings):
         default=3.0, ge=0, description="mean abs grey difference (0-255) under which a frame reuses "
         "the last detections; 0 runs the detector on every sampled frame")
     motion_max_reuse_s: float = Field(default=3.0, ge=0)
+    far_detect_every_s: float = Field(default=3.0, ge=0, description="farther than the clock tolerance "
+                                      "from every swipe, the person detector runs at most this often; "
+                                      "0 runs it on every sampled frame")
     window_before_s: float = Field(default=12.0, ge=0)
     window_after_s: float = Field(default=6.0, ge=0)
-    presence_tolerance_s: float = Field(default=4.0, ge=0)
+    dense_fps: float = Field(default=4.0, gt=0, le=1000, description="frames per second decoded within "
+                             "dense_window_s of each swipe (1000: every frame)")
+    dense_window_s: float = Field(default=3.0, ge=0, description="decode densely this close to a swipe")
+    presence_tolerance_s: float = Field(
+        default=1.0, ge=0, description="camera clock uncertainty: a customer this close to the swipe "
+        "counts as present; cameras.yaml clock_uncertainty_s overrides it per counter")
     min_coverage: float = Field(default=0.8, gt=0, le=1)
     track_max_gap_s: float = Field(default=2.0, gt=0)
     track_min_iou: float = Field(default=0.2, gt=0, lt=1)
@@ -74,12 +96,43 @@ class Settings(BaseSettings):
     duplicate_window_s: float = Field(default=120.0, gt=0)
     item_catalogue: Path | None = Field(
         default=None, description="CSV item_code -> covered/other; default item_catalogue.csv beside the log")
+    # Ingest (every CSV input; see ingest/csv_reader.py)
+    input_encoding: str = Field(default="auto", description="'auto' (UTF-8 with or without BOM, "
+                                "else GB18030) or a codec name such as gb18030; --encoding")
+    settled_at_min: AwareDatetime = Field(default=datetime(2000, 1, 1, tzinfo=UTC),
+                                          description="earlier settled_at values are rejected rows")
+    settled_at_max: AwareDatetime = Field(default=datetime(2100, 1, 1, tzinfo=UTC),
+                                          description="settled_at values from here on are rejected rows")
     goods_window_s: float = Field(default=2.0, ge=0, description="frames this close to a swipe are "
                                   "searched for cards and goods")
     goods_min_score: float = Field(default=0.5, gt=0, lt=1, description="detections a rule counts")
     goods_min_frames: int = Field(default=2, ge=1, description="a count must hold in this many frames")
     goods_excess_margin: int = Field(default=2, ge=1, description="goods seen beyond the billed "
                                      "quantity by this many raise goods_mismatch")
+    column_map: Path | None = Field(
+        default=None, description="YAML 'exported header: column' entries added to the built-in "
+        "Chinese/English column map (ingest.header_map)")
+    travel_speed_kmh: float = Field(default=60.0, gt=0, description="card_conflict: how fast a card "
+                                    "holder can get from one pharmacy to another")
+    card_conflict_min_gap_s: float = Field(default=600.0, ge=0, description="one card at two "
+                                           "pharmacies closer than this is a conflict, coordinates or not")
+    card_conflict_counter_gap_s: float = Field(default=60.0, ge=0, description="one card at two "
+                                               "counters of a pharmacy closer than this")
+
+    # Clock health (a diagnostic: never changes the offset used; see reconcile/clock_health.py)
+    clock_max_offset_s: float = Field(default=120.0, gt=0, le=3600, description="offsets searched: "
+                                      "configured +- this")
+    clock_tolerance_s: float = Field(default=1.0, ge=0, description="a customer this close to the "
+                                     "shifted swipe counts as present")
+    clock_min_swipes: int = Field(default=6, ge=2, description="fewer swipes with footage: insufficient")
+    clock_suspect_offset_s: float = Field(default=20.0, gt=0, description="a best fit farther than this "
+                                          "from the configured offset can make a counter suspect")
+    clock_min_gain: float = Field(default=0.3, gt=0, le=1, description="agreement gained at the best fit")
+    clock_min_agreement: float = Field(default=0.8, gt=0, le=1)
+    clock_max_chance: float = Field(default=0.01, gt=0, lt=1, description="a best fit more likely "
+                                    "than this to be a chance maximum never makes a counter suspect")
+    clock_suspect_score_factor: float = Field(default=0.5, ge=0, le=1, description="no_customer "
+                                              "scores on a suspect counter are multiplied by this")
 
     # Video store (s3:// and https:// through fsspec; credentials from the standard AWS_* variables)
     s3_endpoint_url: str | None = None
@@ -92,17 +145,61 @@ class Settings(BaseSettings):
     cookie_secure: bool = Field(default=False, description="set true behind HTTPS")
     login_max_failures: int = Field(default=5, ge=1)
     login_window_s: float = Field(default=300.0, gt=0)
+    login_max_failures_per_address: int = Field(
+        default=30, ge=1, description="failed sign-ins from one address, whatever the names, in the window")
+    trusted_proxies: list[str] = Field(
+        default_factory=list, description="addresses or networks (CIDR) of reverse proxies whose "
+        "X-Forwarded-For is believed; empty: the peer address is the client")
     sse_poll_s: float = Field(default=2.0, gt=0)
     clip_before_s: float = Field(default=10.0, ge=0)
     clip_after_s: float = Field(default=10.0, gt=0)
     footfall_alert_ratio: float = Field(default=3.0, gt=1)
     footfall_alert_min_swipes: int = Field(default=20, ge=1)
+    cors_origins: list[str] = Field(
+        default_factory=list, description="origins (scheme://host[:port]) whose pages may call the "
+        "wall API and fetch evidence from a browser (CORS, no cookies); empty: CORS off")
+    stream_token_ttl_s: int = Field(default=300, ge=10, le=300, description="lifetime of a stream "
+                                    "token (POST /api/v1/stream-tokens), at most 5 minutes")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _face_threshold_per_encoder(cls, data: Any) -> Any:
+        """Unset face_distance_threshold: the measured one of the configured face_encoder."""
+        if isinstance(data, dict) and data.get("face_distance_threshold") is None:
+            encoder = data.get("face_encoder", DEFAULT_FACE_ENCODER)
+            if encoder in ENCODER_THRESHOLDS:
+                data = {**data, "face_distance_threshold": ENCODER_THRESHOLDS[encoder]}
+        return data
 
     @field_validator("db_url")
     @classmethod
     def _db_url_scheme(cls, value: str) -> str:
         if not value.startswith(("sqlite", "postgresql")):
             raise ValueError("db_url must be a sqlite:// or postgresql:// URL")
+        return value
+
+    @field_validator("input_encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        from ingest.csv_reader import check_encoding
+
+        return check_encoding(value)
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        import re
+
+        for item in value:
+            if not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+", item) or item.endswith("/"):
+                raise ValueError(f"{item!r} is not an origin (scheme://host[:port], no path, no '*')")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            ipaddress.ip_network(item, strict=False)  # ValueError names the bad entry
         return value
 
     def require_card_key(self) -> bytes:

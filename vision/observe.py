@@ -1,21 +1,30 @@
 """The vision stage: sampled frames of one counter -> Observations (persons with track ids, which
-of them stand in the customer zone, and face encodings for customers, a few per track).
+of them stand in the customer zone, and face encodings for customers, a few per track), streamed:
+each frame is observed as it is decoded and dropped unless the caller keeps it.
 
 Motion gating: when a frame's small grey thumbnail differs from the last frame the detector saw by
 less than ``motion_threshold`` (mean absolute difference, 0-255), the detections of that frame are
-reused, for at most ``motion_max_reuse_s``; nothing moved, so nobody came or went."""
+reused, for at most ``motion_max_reuse_s``; nothing moved, so nobody came or went.
+
+Dense frames (the extra frames the sampler decodes near a swipe, between two base-grid frames) are
+held until the next base-grid frame is detected. When the customers at the two base-grid frames are
+the same (same count, each box overlapping one of the other frame's), nobody came or went in
+between and the held frames are dropped unobserved; otherwise they are observed in order, so a
+customer's arrival or departure near a swipe is placed to the dense rate, not the base rate."""
 
 from __future__ import annotations
 
+import time
+from bisect import bisect_left
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 import cv2
 import numpy as np
 
-from rxaudit.domain import Observation, Person
+from rxaudit.domain import Box, Observation, Person
 from vision.appearance import describe
 from vision.detectors import FaceEncoder, ObjectDetector, PersonDetector
 from vision.sampler import SampledFrame
@@ -23,6 +32,7 @@ from vision.tracking import IouTracker
 from vision.zone import in_zone
 
 THUMB = (64, 36)
+MAX_HELD = 32  # dense frames held waiting for the next base-grid frame (bounded memory)
 
 
 @dataclass(frozen=True)
@@ -34,7 +44,9 @@ class ObserveOptions:
     track_max_gap_s: float = 2.0
     motion_threshold: float = 0.0
     motion_max_reuse_s: float = 3.0
-    goods_window_s: float = 2.0  # the counter detector runs on frames this close to a swipe
+    goods_window_s: float = 2.0  # the counter detector runs on base frames this close to a swipe
+    exact_window_s: float = 3.0  # base frames this close to a swipe always run the person detector
+    far_detect_every_s: float = 3.0  # farther from every swipe, the detector runs at most this often
 
 
 def thumbnail(image: np.ndarray) -> np.ndarray:
@@ -43,10 +55,36 @@ def thumbnail(image: np.ndarray) -> np.ndarray:
 
 
 class MotionGate:
-    def __init__(self, threshold: float, max_reuse_s: float) -> None:
+    """Nothing moved: the thumbnail's mean absolute difference from the last detected frame is under
+    ``threshold`` over the whole frame AND under ``CELL_FACTOR`` x ``threshold`` in every cell of a
+    coarse grid over the customer zone. The per-cell test keeps a small person (an overhead camera, a
+    far door) from being averaged away by a large still frame; the zone keeps staff and a burned-in
+    clock from waking the detector."""
+
+    CELLS = (8, 6)  # cells of the 64 x 36 thumbnail: 8 x 6 pixels each
+    CELL_FACTOR = 4.0
+
+    def __init__(self, threshold: float, max_reuse_s: float,
+                 zone: Sequence[tuple[float, float]] | None = None) -> None:
         self.threshold, self.max_reuse_s = threshold, max_reuse_s
         self._thumb: np.ndarray | None = None
         self._at: datetime | None = None
+        cols, rows = self.CELLS
+        xs = [x for x, _ in zone] if zone else [0.0, 1.0]
+        ys = [y for _, y in zone] if zone else [0.0, 1.0]
+        cx = (np.arange(cols) + 0.5) / cols
+        cy = (np.arange(rows) + 0.5) / rows
+        self._cells = ((cy[:, None] >= min(ys)) & (cy[:, None] <= max(ys))
+                       & (cx[None, :] >= min(xs)) & (cx[None, :] <= max(xs)))
+        if not self._cells.any():
+            self._cells[:] = True
+
+    def _moved(self, thumb: np.ndarray, ref: np.ndarray) -> bool:
+        diff = np.abs(thumb - ref).astype(np.float32)
+        if float(diff.mean()) >= self.threshold:
+            return True
+        cells = cv2.resize(diff, self.CELLS, interpolation=cv2.INTER_AREA)
+        return bool((cells[self._cells] >= self.CELL_FACTOR * self.threshold).any())
 
     def still(self, image: np.ndarray, t: datetime) -> bool:
         """True when nothing moved since the last detected frame (and it is recent enough)."""
@@ -55,65 +93,165 @@ class MotionGate:
         thumb = thumbnail(image)
         if (self._thumb is not None and self._at is not None
                 and (t - self._at).total_seconds() <= self.max_reuse_s
-                and float(np.abs(thumb - self._thumb).mean()) < self.threshold):
+                and not self._moved(thumb, self._thumb)):
             return True
         self._thumb, self._at = thumb, t
         return False
 
 
-def observe_counter(frames: Sequence[SampledFrame], *, pharmacy_id: str, counter_id: str,
-                    zone: Sequence[tuple[float, float]], persons: PersonDetector,
-                    faces: FaceEncoder | None, options: ObserveOptions,
-                    tracker: IouTracker | None = None, stats: Counter | None = None,
-                    objects: ObjectDetector | None = None,
-                    swipes: Sequence[datetime] = ()) -> list[Observation]:
-    """Frames must be in time order. A tracker passed in keeps ids across calls (one counter).
-    ``objects`` (cards, phones, goods) runs only on frames within ``goods_window_s`` of a swipe."""
-    tracker = tracker or IouTracker(min_iou=options.track_min_iou, max_gap_s=options.track_max_gap_s)
-    stats = stats if stats is not None else Counter()
-    gate = MotionGate(options.motion_threshold, options.motion_max_reuse_s)
-    face_counts: Counter[int] = Counter()
-    tries: Counter[int] = Counter()
-    face_attempts: Counter[int] = Counter()
-    observations: list[Observation] = []
-    last: list[Person] = []
-    for frame in frames:
+def same_customers(a: Sequence[Box], b: Sequence[Box], min_iou: float) -> bool:
+    """The same number of customer boxes, each of ``b`` overlapping a different one of ``a``."""
+    if len(a) != len(b):
+        return False
+    free = list(a)
+    for box in b:
+        best = max(free, key=box.iou, default=None)
+        if best is None or box.iou(best) < min_iou:
+            return False
+        free.remove(best)
+    return True
+
+
+class _Observer:
+    """The per-counter state of the stage: tracker, motion gate, face quotas, statistics."""
+
+    def __init__(self, *, pharmacy_id: str, counter_id: str, zone: Sequence[tuple[float, float]],
+                 persons: PersonDetector, faces: FaceEncoder | None, options: ObserveOptions,
+                 tracker: IouTracker, stats: Counter, objects: ObjectDetector | None,
+                 swipes: Sequence[datetime]) -> None:
+        self.pharmacy_id, self.counter_id, self.zone = pharmacy_id, counter_id, zone
+        self.persons, self.faces, self.objects, self.options = persons, faces, objects, options
+        self.tracker, self.stats = tracker, stats
+        self.swipes = sorted(t.timestamp() for t in swipes)
+        self.gate = MotionGate(options.motion_threshold, options.motion_max_reuse_s, zone)
+        self.face_counts: Counter[int] = Counter()
+        self.tries: Counter[int] = Counter()
+        self.face_attempts: Counter[int] = Counter()
+        self.last: list[Person] = []
+        self.observed = 0
+        self.detected_at: datetime | None = None
+
+    def _timed(self, key: str, start: float) -> None:
+        self.stats[key] += time.process_time() - start
+
+    def detect(self, frame: SampledFrame, *, gated: bool = True) -> tuple[list[Person], bool]:
+        """(persons with appearance, reused): the detector's, or the last ones when nothing moved
+        (never near a swipe: presence there is what the audit decides)."""
+        if gated and self.observed and self.swipe_distance(frame.t) > self.options.exact_window_s:
+            # far from the swipes only the continuity of tracks matters: a low detection rate, and
+            # none while nothing moves
+            every = self.options.far_detect_every_s
+            recent = (every > 0 and self.detected_at is not None
+                      and (frame.t - self.detected_at).total_seconds() < every - 1e-6)
+            if recent or self.gate.still(frame.image, frame.t):
+                return self.last, True
+        self.detected_at = frame.t
+        c0 = time.process_time()
+        found = self.persons.detect([frame.image])[0]
+        described = [replace(p, appearance=describe(frame.image, p.box)) for p in found]
+        self._timed("cpu_person_s", c0)
+        self.stats["detector_runs"] += 1
+        return described, False
+
+    def customer_boxes(self, frame: SampledFrame, found: Sequence[Person]) -> list[Box]:
         height, width = frame.image.shape[:2]
-        reused = bool(observations) and gate.still(frame.image, frame.t)
-        if reused:
-            tracked = tracker.update(frame.t, last)
-        else:
-            found = persons.detect([frame.image])[0]
-            stats["detector_runs"] += 1
-            described = [replace(p, appearance=describe(frame.image, p.box)) for p in found]
-            tracked = tracker.update(frame.t, described)
-        last = tracked
-        customers = tuple(i for i, p in enumerate(tracked) if in_zone(p, zone, (width, height)))
+        return [p.box for p in found if in_zone(p, self.zone, (width, height))]
+
+    def swipe_distance(self, t: datetime) -> float:
+        """Seconds to the nearest swipe (infinite when there is none)."""
+        x = t.timestamp()
+        i = bisect_left(self.swipes, x)
+        return min((abs(x - self.swipes[j]) for j in (i - 1, i) if 0 <= j < len(self.swipes)),
+                   default=float("inf"))
+
+    def _near_swipe(self, t: datetime) -> bool:
+        return self.swipe_distance(t) <= self.options.goods_window_s
+
+    def observe(self, frame: SampledFrame, found: list[Person], reused: bool) -> Observation:
+        height, width = frame.image.shape[:2]
+        tracked = self.tracker.update(frame.t, found)
+        self.last = tracked
+        self.observed += 1
+        customers = tuple(i for i, p in enumerate(tracked) if in_zone(p, self.zone, (width, height)))
         seen_faces = []
-        if faces is not None and not reused:
+        if self.faces is not None and not reused:
+            c0 = time.process_time()
             for i in customers:
                 tid = tracked[i].track_id
                 assert tid is not None
-                tries[tid] += 1
-                if (face_counts[tid] >= options.faces_per_track or (tries[tid] - 1) % options.face_every_n
-                        or face_attempts[tid] >= options.face_max_attempts):
+                self.tries[tid] += 1
+                if (self.face_counts[tid] >= self.options.faces_per_track
+                        or (self.tries[tid] - 1) % self.options.face_every_n
+                        or self.face_attempts[tid] >= self.options.face_max_attempts):
                     continue
-                face_attempts[tid] += 1
-                stats["face_attempts"] += 1
-                for face in faces.faces(frame.image, [tracked[i].box])[:1]:
+                self.face_attempts[tid] += 1
+                self.stats["face_attempts"] += 1
+                for face in self.faces.faces(frame.image, [tracked[i]])[:1]:
                     seen_faces.append(replace(face, track_id=tid))
-                    face_counts[tid] += 1
-                    stats["face_encodings"] += 1
+                    self.face_counts[tid] += 1
+                    self.stats["face_encodings"] += 1
+            self._timed("cpu_faces_s", c0)
         found_objects: tuple = ()
         checked = False
-        if objects is not None and any(abs((frame.t - t).total_seconds()) <= options.goods_window_s
-                                       for t in swipes):
-            found_objects = tuple(objects.detect([frame.image])[0])
+        if self.objects is not None and not frame.dense and self._near_swipe(frame.t):
+            c0 = time.process_time()
+            found_objects = tuple(self.objects.detect([frame.image])[0])
+            self._timed("cpu_objects_s", c0)
             checked = True
-            stats["object_runs"] += 1
-        observations.append(Observation(
-            pharmacy_id=pharmacy_id, counter_id=counter_id, t=frame.t, persons=tuple(tracked),
-            faces=tuple(seen_faces), objects=found_objects, objects_checked=checked, frame_size=(width, height),
-            customers=customers,
-        ))
-    return observations
+            self.stats["object_runs"] += 1
+        return Observation(
+            pharmacy_id=self.pharmacy_id, counter_id=self.counter_id, t=frame.t,
+            # the colour histogram only serves the tracker: not kept for the rest of the audit
+            persons=tuple(replace(p, appearance=None) for p in tracked),
+            faces=tuple(seen_faces), objects=found_objects, objects_checked=checked,
+            frame_size=(width, height), customers=customers,
+        )
+
+
+def observe_stream(frames: Iterable[SampledFrame], *, pharmacy_id: str, counter_id: str,
+                   zone: Sequence[tuple[float, float]], persons: PersonDetector,
+                   faces: FaceEncoder | None, options: ObserveOptions,
+                   tracker: IouTracker | None = None, stats: Counter | None = None,
+                   objects: ObjectDetector | None = None,
+                   swipes: Sequence[datetime] = ()) -> Iterator[tuple[SampledFrame, Observation]]:
+    """(frame, observation) for each frame observed, in time order, as the frames arrive (they must
+    be in time order). A tracker passed in keeps ids across calls (one counter). ``objects``
+    (cards, phones, goods) runs only on base-grid frames within ``goods_window_s`` of a swipe."""
+    tracker = tracker or IouTracker(min_iou=options.track_min_iou, max_gap_s=options.track_max_gap_s)
+    stats = stats if stats is not None else Counter()
+    me = _Observer(pharmacy_id=pharmacy_id, counter_id=counter_id, zone=zone, persons=persons,
+                   faces=faces, options=options, tracker=tracker, stats=stats, objects=objects,
+                   swipes=swipes)
+    held: list[SampledFrame] = []
+    before: list[Box] | None = None  # customer boxes at the last base-grid frame
+
+    def flush() -> Iterator[tuple[SampledFrame, Observation]]:
+        for dense in held:
+            found, _ = me.detect(dense, gated=False)
+            stats["dense_observed"] += 1
+            yield dense, me.observe(dense, found, False)
+        held.clear()
+
+    for frame in frames:
+        if frame.dense:
+            held.append(frame)
+            stats["dense_frames"] += 1
+            if len(held) >= MAX_HELD:
+                yield from flush()
+                before = None
+            continue
+        found, reused = me.detect(frame)
+        boxes = me.customer_boxes(frame, found)
+        if held:
+            if before is not None and same_customers(before, boxes, options.track_min_iou):
+                held.clear()  # nobody came or went between the two base frames
+            else:
+                yield from flush()
+        before = boxes
+        yield frame, me.observe(frame, found, reused)
+    yield from flush()
+
+
+def observe_counter(frames: Iterable[SampledFrame], **kwargs) -> list[Observation]:
+    """Every observation of ``observe_stream`` in a list (tests, short windows)."""
+    return [obs for _, obs in observe_stream(frames, **kwargs)]

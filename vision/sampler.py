@@ -1,13 +1,22 @@
-"""Frame sampling with PyAV: seek to the keyframe before a window, decode only that window, keep
-frames on a fixed time grid (N per second, aligned to the epoch so overlapping windows agree)."""
+"""Frame sampling with PyAV, streamed: frames are yielded as they are decoded, so memory does not
+grow with the length of a window.
+
+Two grids of sample times (N per second, aligned to the epoch so overlapping windows agree): the
+base grid (``fps``) over the whole window, decoded from keyframes only where they are dense enough,
+and a dense grid (``dense_fps``) inside the ``dense`` intervals (the seconds around each swipe),
+decoded in full from the keyframe before each interval. Each grid time takes the decoded frame
+nearest it."""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 
 import av
 import numpy as np
@@ -17,12 +26,27 @@ from rxaudit.domain import Segment
 from rxaudit.errors import FootageError
 
 
-@dataclass(frozen=True, slots=True, eq=False)
 class SampledFrame:
-    t: datetime  # camera-clock time
-    image: np.ndarray  # RGB, H x W x 3
-    segment_uri: str
-    offset_s: float  # seconds from the segment's start
+    """One sampled frame: camera-clock time (the grid time it samples), RGB image (H x W x 3),
+    where it came from, and whether it is an extra frame of the dense grid near a swipe rather than
+    a base-grid sample. Given a decoded ``frame`` instead of an ``image``, the RGB conversion waits
+    until the image is first asked for (dense frames are often dropped unseen)."""
+
+    __slots__ = ("t", "segment_uri", "offset_s", "dense", "_image", "_frame")
+
+    def __init__(self, t: datetime, image: np.ndarray | None, segment_uri: str, offset_s: float,
+                 dense: bool = False, *, frame: av.VideoFrame | None = None) -> None:
+        if image is None and frame is None:
+            raise ValueError("a sampled frame needs an image or a decoded frame")
+        self.t, self.segment_uri, self.offset_s, self.dense = t, segment_uri, offset_s, dense
+        self._image, self._frame = image, frame
+
+    @property
+    def image(self) -> np.ndarray:
+        if self._image is None:
+            assert self._frame is not None
+            self._image, self._frame = self._frame.to_ndarray(format="rgb24"), None
+        return self._image
 
 
 @dataclass
@@ -32,10 +56,77 @@ class WindowSample:
     decoded_s: float = 0.0  # seconds of video decoded, for the benchmark
 
 
+@dataclass(frozen=True)
+class SamplingPlan:
+    """What to decode of a window: ``fps`` everywhere, ``dense_fps`` inside ``dense`` (epoch-second
+    intervals, sorted and disjoint); ``keyframes_only`` decodes only keyframes outside ``dense``
+    wherever they are dense enough for ``fps`` (else that segment is decoded in full)."""
+
+    fps: float
+    keyframes_only: bool = False
+    dense: tuple[tuple[float, float], ...] = ()
+    dense_fps: float = 4.0
+
+    def is_dense(self, epoch: float) -> bool:
+        return any(a <= epoch <= b for a, b in self.dense)
+
+    def pieces(self, start: float, end: float) -> list[tuple[float, float, bool]]:
+        """``[start, end]`` cut into consecutive (from, to, dense) pieces."""
+        out: list[tuple[float, float, bool]] = []
+        pos = start
+        for a, b in self.dense:
+            if b < pos or a > end:
+                continue
+            if a > pos:
+                out.append((pos, a, False))
+            out.append((max(a, pos), min(b, end), True))
+            pos = min(b, end)
+        if pos < end or not out:
+            out.append((pos, end, False))
+        return out
+
+
+def dense_intervals(swipes: Iterable[datetime], half_width_s: float) -> tuple[tuple[float, float], ...]:
+    """``swipe +- half_width_s`` for every swipe, merged where they overlap (epoch seconds)."""
+    merged: list[tuple[float, float]] = []
+    for t in sorted(s.timestamp() for s in swipes):
+        a, b = t - half_width_s, t + half_width_s
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return tuple(merged)
+
+
 def _grid_start(start: datetime, fps: float) -> float:
     """First grid time (epoch seconds) at or after ``start``."""
+    return _grid_at(start.timestamp(), fps)
+
+
+def _grid_at(epoch: float, fps: float) -> float:
     step = 1.0 / fps
-    return math.ceil(start.timestamp() / step - 1e-9) * step
+    return math.ceil(epoch / step - 1e-9) * step
+
+
+class _Grid:
+    """Sample times k/fps from ``start`` on; each takes the first decoded frame within half a source
+    frame before it, or else the first one after it (within half a step)."""
+
+    def __init__(self, fps: float, start: float) -> None:
+        self.step = 1.0 / fps
+        self.target = _grid_at(start, fps)
+
+    def skips(self, epoch: float) -> bool:
+        """A frame at ``epoch`` would leave the next grid time without any frame near it."""
+        return self.target + self.step / 2 < epoch
+
+    def take(self, epoch: float, half_frame: float, end: float) -> float | None:
+        while self.target + self.step / 2 < epoch:  # no frame near this grid time: move on
+            self.target += self.step
+        if epoch >= self.target - half_frame and self.target <= end + 1e-6:
+            t, self.target = self.target, self.target + self.step
+            return t
+        return None
 
 
 def _declared_duration(container, stream) -> float | None:
@@ -57,103 +148,192 @@ class SegmentReader:
 def read_segment(store: VideoStore, segment: Segment, from_epoch: float, *,
                  keyframes_only: bool = False) -> Iterator[SegmentReader]:
     """Decoded frames of one segment with their camera-clock times, from the keyframe at or before
-    ``from_epoch`` on (a seek, not a decode from the start). The one place PyAV is driven."""
-    seg_epoch = segment.start.timestamp()
+    ``from_epoch`` on (a seek, not a decode from the start)."""
     with store.open(segment.uri) as fh, av.open(fh, mode="r") as container:
-        if not container.streams.video:
-            raise FootageError(f"{segment.uri}: no video stream")
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        if keyframes_only:
-            stream.codec_context.skip_frame = "NONKEY"
-        base = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
-        offset = from_epoch - seg_epoch
-        if offset > 1.0:
-            container.seek(int((offset + base) / stream.time_base), stream=stream, backward=True)
+        decoder = _Decoder(container, segment)
+        decoder.seek(from_epoch, full=not keyframes_only)
 
         def frames() -> Iterator[tuple[float, float, av.VideoFrame]]:
-            for frame in container.decode(stream):
-                if frame.pts is not None:
-                    rel = float(frame.pts * stream.time_base) - base
-                    yield seg_epoch + rel, rel, frame
+            while (item := decoder.next()) is not None:
+                yield item
 
-        yield SegmentReader(float(stream.average_rate or stream.guessed_rate or 25),
-                            _declared_duration(container, stream), frames())
+        yield SegmentReader(decoder.rate, decoder.declared, frames())
 
 
-def _decode_segment(store: VideoStore, segment: Segment, start: datetime, end: datetime,
-                    fps: float, out: WindowSample, keyframes_only: bool = False) -> None:
-    step = 1.0 / fps
-    target = _grid_start(max(start, segment.start), fps)
-    end_epoch = end.timestamp()
-    with read_segment(store, segment, target, keyframes_only=keyframes_only) as reader:
-        half_frame = 0.5 / reader.rate + 1e-6
-        first = last = None
-        for abs_t, rel, frame in reader.frames:
-            if abs_t > end_epoch + step / 2:
-                break
-            first = rel if first is None else first
-            last = rel
-            while target + step / 2 < abs_t:  # no frame near this grid time: move on
-                target += step
-            # the frame nearest the grid time: the first one within half a frame before it, or after
-            if abs_t >= target - half_frame and target <= end_epoch + 1e-6:
-                out.frames.append(SampledFrame(
-                    t=datetime.fromtimestamp(target, tz=start.tzinfo),
-                    image=frame.to_ndarray(format="rgb24"),
-                    segment_uri=segment.uri,
-                    offset_s=rel,
-                ))
-                target += step
-        if first is not None and last is not None:
-            out.decoded_s += last - first
-        declared = reader.declared
-        wanted_until = min(end_epoch - segment.start.timestamp(), declared) if declared else None
-        if wanted_until is not None and (last if last is not None else 0.0) < wanted_until - 1.0:
-            out.problems.append(
-                f"{segment.uri}: truncated or corrupt (frames end at "
-                f"{0.0 if last is None else last:.1f} s of {declared:.1f} s)")
+class _Decoder:
+    """One open segment: seek (to the keyframe at or before a time), switch between decoding every
+    frame and keyframes only, and read frames one at a time with a one-frame push-back."""
+
+    def __init__(self, container, segment: Segment) -> None:
+        if not container.streams.video:
+            raise FootageError(f"{segment.uri}: no video stream")
+        self.container, self.seg_epoch = container, segment.start.timestamp()
+        self.stream = stream = container.streams.video[0]
+        stream.thread_count = 1  # single-threaded: less CPU per frame than frame threads, which every
+        # seek flushes (the audit parallelises across counters instead)
+        self.base = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        self.rate = float(stream.average_rate or stream.guessed_rate or 25)
+        self.declared = _declared_duration(container, stream)
+        self.full = True
+        self.started = False
+        self._frames: Iterator[av.VideoFrame] | None = None
+        self._pending: tuple[float, float, av.VideoFrame] | None = None
+        self.runs: list[list[float]] = []  # [first, last] seconds into the segment of each decode run
+
+    def seek(self, epoch: float, *, full: bool) -> None:
+        self.stream.codec_context.skip_frame = "DEFAULT" if full else "NONKEY"
+        offset = epoch - self.seg_epoch
+        if offset > 1.0 or self.started:
+            self.container.seek(int((max(offset, 0.0) + self.base) / self.stream.time_base),
+                                stream=self.stream, backward=True)
+        self.full, self.started = full, True
+        self._frames, self._pending = self.container.decode(self.stream), None
+        self.runs.append([])
+
+    def keyframes_only(self) -> None:
+        """From now on decode keyframes only (valid mid-stream: a keyframe needs no reference)."""
+        self.stream.codec_context.skip_frame = "NONKEY"
+        self.full = False
+
+    def push_back(self, item: tuple[float, float, av.VideoFrame]) -> None:
+        self._pending = item
+
+    def next(self) -> tuple[float, float, av.VideoFrame] | None:
+        if self._pending is not None:
+            item, self._pending = self._pending, None
+            return item
+        assert self._frames is not None
+        try:
+            for frame in self._frames:
+                if frame.pts is None:
+                    continue
+                rel = float(frame.pts * self.stream.time_base) - self.base
+                run = self.runs[-1]
+                if run:
+                    run[1] = rel
+                else:
+                    run.extend((rel, rel))
+                return self.seg_epoch + rel, rel, frame
+        except av.error.InvalidDataError:  # a cut or damaged file: its frames end here (the caller
+            self._frames = iter(())       # reports the segment as truncated or corrupt)
+        return None
+
+    @property
+    def decoded_s(self) -> float:
+        return sum(run[1] - run[0] for run in self.runs if len(run) == 2)
+
+
+class FrameStream:
+    """Sampled frames of ``[start, end]`` (camera clock) of a counter, in time order, decoded as they
+    are consumed. Unreadable segments are reported in ``problems`` and skipped (after any frames they
+    gave); the caller decides from the frames it got whether each settlement is covered."""
+
+    def __init__(self, store: VideoStore, segments: list[Segment], start: datetime, end: datetime,
+                 plan: SamplingPlan) -> None:
+        self.store, self.segments, self.start, self.end, self.plan = store, segments, start, end, plan
+        self.problems: list[str] = []
+        self.decoded_s = 0.0
+
+    def __iter__(self) -> Iterator[SampledFrame]:
+        last: datetime | None = None
+        for segment in candidates(self.segments, self.start, self.end):
+            try:
+                for frame in self._segment(segment):
+                    # overlapping segments: keep the first frame per grid time
+                    if last is None or frame.t - last > timedelta(microseconds=1000):
+                        last = frame.t
+                        yield frame
+            except Exception as exc:  # noqa: BLE001 - any failure reading a segment makes it
+                # unreadable, whatever layer raised it (FFmpeg, the store, the network)
+                self.problems.append(f"{segment.uri}: unreadable ({exc})")
+            release_freed_memory()
+
+    def _segment(self, segment: Segment) -> Iterator[SampledFrame]:
+        plan, tz = self.plan, self.start.tzinfo
+        lo = max(self.start, segment.start).timestamp()
+        end = self.end.timestamp()
+        base, fine = _Grid(plan.fps, lo), _Grid(plan.dense_fps, lo)
+        stop = end + max(base.step, fine.step) / 2
+        pieces = plan.pieces(lo, end)
+        with self.store.open(segment.uri) as fh, av.open(fh, mode="r") as container:
+            dec = _Decoder(container, segment)
+            half_frame = 0.5 / dec.rate + 1e-6
+            cursor = -math.inf  # the last frame time handled: no frame is handled twice
+            last_rel: float | None = None
+            every_frame = not plan.keyframes_only  # decode every frame of the sparse parts too
+            reached_end = False
+            try:
+                for k, (a, b, dense) in enumerate(pieces):
+                    want_full = dense or every_frame
+                    if not dec.started or (want_full and not dec.full):
+                        dec.seek(max(a, cursor), full=want_full)
+                    elif dec.full and not want_full:
+                        dec.keyframes_only()
+                    final = k == len(pieces) - 1
+                    more = False
+                    while (item := dec.next()) is not None:
+                        abs_t, rel, frame = item
+                        if abs_t <= cursor + 1e-6:
+                            continue
+                        if abs_t > stop:
+                            reached_end = True
+                            break
+                        if not final and abs_t > b:
+                            dec.push_back(item)
+                            more = True
+                            break
+                        if not dec.full and base.skips(abs_t) and base.target <= end:
+                            # keyframes too sparse for the grid: every frame of this segment
+                            every_frame = True
+                            dec.seek(max(a, cursor), full=True)
+                            continue
+                        cursor, last_rel = abs_t, rel
+                        t = base.take(abs_t, half_frame, end)
+                        extra = (fine.take(abs_t, half_frame, end)
+                                 if dense and abs_t >= a - half_frame else None)
+                        if t is not None or extra is not None:
+                            yield SampledFrame(
+                                datetime.fromtimestamp(t if t is not None else extra, tz=tz),
+                                None if t is None else frame.to_ndarray(format="rgb24"), segment.uri,
+                                rel, dense=t is None, frame=frame if t is None else None)
+                    if not more:  # the end of the window, or of the segment's frames
+                        break
+            finally:
+                self.decoded_s += dec.decoded_s
+            if not reached_end and dec.declared:
+                wanted_until = min(end - segment.start.timestamp(), dec.declared)
+                got = last_rel if last_rel is not None else 0.0
+                if got < wanted_until - 1.0:
+                    self.problems.append(f"{segment.uri}: truncated or corrupt (frames end at "
+                                         f"{got:.1f} s of {dec.declared:.1f} s)")
+
+
+@cache
+def _malloc_trim():
+    name = ctypes.util.find_library("c")
+    try:
+        return getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+    except OSError:
+        return None
+
+
+def release_freed_memory() -> None:
+    """Give the pages of freed frames back to the OS (glibc). Decoded frames are large and freed
+    between long-lived small observations, which leaves the heap fragmented: without this, peak RSS
+    of a 12-hour span grows by ~13 MB per hour (measured by ``rxaudit bench-memory``)."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def sample_window(store: VideoStore, segments: list[Segment], start: datetime, end: datetime,
-                  fps: float, *, keyframes_only: bool = False) -> WindowSample:
-    """Sampled frames of ``[start, end]`` (camera clock) from a counter's segments.
-
-    ``keyframes_only`` decodes only keyframes when they are dense enough for ``fps`` (a 1 s GOP
-    at 1 fps); where they are sparser the segment is decoded in full. Unreadable segments are
-    reported in ``problems`` and skipped; the caller decides from the frames it got whether each
-    settlement's window is covered.
-    """
-    out = WindowSample()
-    for segment in candidates(segments, start, end):
-        try:
-            if keyframes_only:
-                trial = WindowSample()
-                _decode_segment(store, segment, start, end, fps, trial, keyframes_only=True)
-                if _dense_enough(trial, fps):
-                    out.frames += trial.frames
-                    out.problems += trial.problems
-                    out.decoded_s += trial.decoded_s
-                    continue
-            _decode_segment(store, segment, start, end, fps, out)
-        except Exception as exc:  # noqa: BLE001 - any failure reading a segment makes it unreadable,
-            # whatever layer raised it (FFmpeg, the store, the network): unverifiable, never clean
-            out.problems.append(f"{segment.uri}: unreadable ({exc})")
-    out.frames.sort(key=lambda f: f.t)
-    deduped: list[SampledFrame] = []
-    for frame in out.frames:  # overlapping segments: keep the first frame per grid time
-        if not deduped or frame.t - deduped[-1].t > timedelta(microseconds=1000):
-            deduped.append(frame)
-    out.frames = deduped
-    return out
-
-
-def _dense_enough(sample: WindowSample, fps: float) -> bool:
-    """Keyframes gave (nearly) every grid point of the span they cover."""
-    if len(sample.frames) < 2:
-        return False
-    span = (sample.frames[-1].t - sample.frames[0].t).total_seconds()
-    return len(sample.frames) >= 0.9 * (span * fps + 1)
+                  fps: float, *, keyframes_only: bool = False,
+                  dense: tuple[tuple[float, float], ...] = (), dense_fps: float = 4.0) -> WindowSample:
+    """Every sampled frame of ``[start, end]`` in a list (a short window: ``FrameStream`` streams)."""
+    stream = FrameStream(store, segments, start, end,
+                         SamplingPlan(fps, keyframes_only=keyframes_only, dense=dense, dense_fps=dense_fps))
+    frames = list(stream)
+    return WindowSample(frames, stream.problems, stream.decoded_s)
 
 
 def iter_batches(frames: list[SampledFrame], size: int) -> Iterator[list[SampledFrame]]:

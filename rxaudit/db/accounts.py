@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import csv
 from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from ingest.csv_reader import CsvReject, open_csv
+from ingest.header_map import builtin_aliases
+from ingest.records import location
+from ingest.reasons import RowError
 from rxaudit.db.models import ApiKey, LoginSession, Pharmacy, User, utcnow
 from rxaudit.errors import AuthError, InputError
 from rxaudit.security import (KEY_PREFIX, Principal, Role, digest, hash_password, new_secret,
@@ -99,28 +102,36 @@ def api_key_principal(session: Session, *, key: str) -> Principal | None:
     return Principal("apikey", row.id, row.name, None, frozenset(districts) if districts else None)
 
 
-def load_pharmacies(session: Session, *, path: Path) -> tuple[int, list[str]]:
-    """Upsert ``pharmacy_id, name, district`` rows; returns (loaded, problems with line numbers)."""
-    try:
-        fh = path.open(encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot open: {exc.strerror or exc}") from exc
+def load_pharmacies(session: Session, *, path: Path, encoding: str = "auto") -> tuple[int, list[str]]:
+    """Upsert ``pharmacy_id, name, district`` rows; returns (loaded, problems with line numbers).
+    Read by the shared CSV reader: UTF-8 or GB18030 (or ``encoding``), bad rows rejected."""
+    columns = Pharmacy.__table__.c
+    limits = {name: columns[name].type.length for name in ("pharmacy_id", "name", "district")}
     loaded, problems = 0, []
-    with fh:
-        reader = csv.DictReader(fh)
-        missing = {"pharmacy_id", "name", "district"} - set(reader.fieldnames or [])
-        if missing:
-            raise InputError(f"{path}: header lacks column(s) {', '.join(sorted(missing))}")
-        for row in reader:
-            pid, district = (row.get("pharmacy_id") or "").strip(), (row.get("district") or "").strip()
-            if not pid or not district:
-                problems.append(f"line {reader.line_num}: pharmacy_id and district are required")
+    with open_csv(path, required=("pharmacy_id", "name", "district"), encoding=encoding,
+                  aliases=builtin_aliases()) as rows:  # Chinese headers too (机构名称, 所属区县, 纬度, 经度)
+        for row in rows:
+            if isinstance(row, CsvReject):
+                problems.append(f"line {row.line}: {row.reason}")
                 continue
-            existing = session.get(Pharmacy, pid)
-            name = (row.get("name") or "").strip()
+            values = {k: (row.values.get(k) or "").strip() for k in limits}
+            try:
+                if not values["pharmacy_id"] or not values["district"]:
+                    raise RowError(None, "pharmacy_id and district are required")
+                for name, limit in limits.items():
+                    if len(values[name]) > limit:
+                        raise RowError(name, f"is longer than {limit} characters")
+                where = location(row.values)  # optional lat,lon (card_conflict)
+            except RowError as exc:
+                problems.append(f"line {row.line}: {exc}")
+                continue
+            existing = session.get(Pharmacy, values["pharmacy_id"])
+            coordinates = {"lat": None, "lon": None} if where is None else {"lat": where.lat, "lon": where.lon}
             if existing is None:
-                session.add(Pharmacy(pharmacy_id=pid, name=name, district=district))
+                session.add(Pharmacy(**values, **coordinates))
+                session.flush()  # a pharmacy_id repeated later in the file updates this row
             else:
-                existing.name, existing.district = name, district
+                existing.name, existing.district = values["name"], values["district"]
+                existing.lat, existing.lon = coordinates["lat"], coordinates["lon"]
             loaded += 1
     return loaded, problems

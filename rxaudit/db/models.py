@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (JSON, DateTime, ForeignKey, Index, Integer, LargeBinary, Numeric, String,
-                        Text, TypeDecorator, UniqueConstraint)
+                        Text, TypeDecorator, UniqueConstraint, false, select)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -63,6 +63,15 @@ class SettlementRow(Base):
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
+def _from_settlement(column: str):
+    """A column default for a copy of the settlement's ``column``, for writers that leave it out."""
+    def default(context) -> Any:
+        table = SettlementRow.__table__
+        sid = context.get_current_parameters()["settlement_id"]
+        return context.connection.scalar(select(table.c[column]).where(table.c.settlement_id == sid))
+    return default
+
+
 class CheckRow(Base):
     """One per settlement: the latest outcome and what was seen (clean ones included)."""
 
@@ -74,22 +83,81 @@ class CheckRow(Base):
     status: Mapped[str] = mapped_column(String(16), index=True)
     seen: Mapped[dict[str, Any]] = mapped_column(default=dict)
     checked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # copied from the settlement and its visit, for the footfall counts (triggers of migration 0005)
+    pharmacy_id: Mapped[str | None] = mapped_column(String(64), default=_from_settlement("pharmacy_id"))
+    settled_at: Mapped[datetime | None] = mapped_column(default=_from_settlement("settled_at"))
+    visit_key: Mapped[str | None] = mapped_column(String(255))  # counter|track|start of the visit seen
 
 
 class FlagRow(Base):
     __tablename__ = "flags"
-    __table_args__ = (UniqueConstraint("settlement_id", "kind", name="uq_flags_settlement_kind"),)
+    __table_args__ = (UniqueConstraint("settlement_id", "kind", name="uq_flags_settlement_kind"),
+                      # the wall's lists: newest first, by kind, by pharmacy (district), by score
+                      Index("ix_flags_settled_at_id", "settled_at", "id"),
+                      Index("ix_flags_kind_settled_at", "kind", "settled_at", "id"),
+                      Index("ix_flags_pharmacy_settled_at", "pharmacy_id", "settled_at", "id"),
+                      Index("ix_flags_score_id", "score", "id"),
+                      Index("ix_flags_updated_at_id", "updated_at", "id"))  # the API's updated_since
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     settlement_id: Mapped[str] = mapped_column(
         ForeignKey("settlements.settlement_id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(32), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
     score: Mapped[float]
     reason: Mapped[str] = mapped_column(Text)
     evidence: Mapped[dict[str, Any]] = mapped_column(default=dict)
     review_status: Mapped[str] = mapped_column(String(16), default="open", index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # copied from the settlement: lists and counts need no join (filled from it when left out)
+    pharmacy_id: Mapped[str | None] = mapped_column(String(64), default=_from_settlement("pharmacy_id"))
+    settled_at: Mapped[datetime | None] = mapped_column(default=_from_settlement("settled_at"))
+
+
+class FlagCount(Base):
+    """Flags per pharmacy, local day (in ``aggregate_meta``'s time zone), kind and review status.
+    Kept by triggers on ``flags`` (migration 0005), so the wall's counts never scan the flags."""
+
+    __tablename__ = "flag_counts"
+
+    pharmacy_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    review_status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class FootfallDay(Base):
+    """Audited settlements (and those whose footage could be judged) per pharmacy and local day."""
+
+    __tablename__ = "footfall_days"
+
+    pharmacy_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    settlements: Mapped[int] = mapped_column(Integer, default=0)
+    verified: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class FootfallVisit(Base):
+    """Distinct visits seen per pharmacy and local day (``n``: settlements at that visit)."""
+
+    __tablename__ = "footfall_visits"
+
+    pharmacy_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    visit_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AggregateMeta(Base):
+    """One row: the time zone whose local days the counts above are kept in (and, for SQLite,
+    which has no time-zone database, its fixed UTC offset in minutes)."""
+
+    __tablename__ = "aggregate_meta"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    timezone: Mapped[str] = mapped_column(String(64))
+    utc_offset_min: Mapped[int] = mapped_column(Integer)
 
 
 class FaceSignature(Base):
@@ -125,6 +193,8 @@ class Pharmacy(Base):
     pharmacy_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(255))
     district: Mapped[str] = mapped_column(String(64), index=True)
+    lat: Mapped[float | None]  # card_conflict: travel time between pharmacies
+    lon: Mapped[float | None]
 
 
 class User(Base):
@@ -177,6 +247,9 @@ class Verdict(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # corrected detector boxes on the keyframe, [{"cls": ..., "box": [x1, y1, x2, y2]}], when given
     boxes: Mapped[list[Any] | None] = mapped_column(JSON, default=None)
+    # a dismissal's structured reason (wrong_detection, customer_off_camera, clock_offset, other)
+    reason: Mapped[str | None] = mapped_column(String(32), default=None)
+    bulk: Mapped[bool] = mapped_column(default=False, server_default=false())  # given to many flags at once
 
 
 class SegmentListing(Base):
@@ -232,3 +305,61 @@ class BatchTask(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     finished_at: Mapped[datetime | None]
+
+
+class PurchaseRow(Base):
+    """Goods received by a pharmacy (进货), from ``purchases.csv``; one row per delivery line."""
+
+    __tablename__ = "purchases"
+    __table_args__ = (UniqueConstraint("pharmacy_id", "item_code", "received_at", "invoice_no",
+                                       name="uq_purchases_line"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pharmacy_id: Mapped[str] = mapped_column(String(64))
+    item_code: Mapped[str] = mapped_column(String(64))
+    quantity: Mapped[Decimal]
+    received_at: Mapped[datetime]
+    supplier: Mapped[str] = mapped_column(String(255), default="")
+    invoice_no: Mapped[str] = mapped_column(String(64), default="")
+
+
+class StockCountRow(Base):
+    """A stock count (盘点) from ``stock.csv``: the opening balance for the sales after it."""
+
+    __tablename__ = "stock_counts"
+
+    pharmacy_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    item_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    counted_at: Mapped[datetime] = mapped_column(primary_key=True)
+    quantity: Mapped[Decimal]
+
+
+class SoldTraceCode(Base):
+    """A drug traceability code (药品追溯码) sold on a settlement line: later audits look codes up
+    here, so a box sold twice is found across pharmacies and months."""
+
+    __tablename__ = "sold_trace_codes"
+    __table_args__ = (Index("ix_sold_trace_codes_settlement", "settlement_id"),)
+
+    code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    settlement_id: Mapped[str] = mapped_column(
+        ForeignKey("settlements.settlement_id", ondelete="CASCADE"), primary_key=True)
+    line_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_code: Mapped[str] = mapped_column(String(64))  # pharmacy and time: from the settlement
+
+
+class AuditLogEntry(Base):
+    """Append-only record of what people and keys did: exports, sign-ins, verdicts, users and keys
+    (``rxaudit.db.audit_log``). Never updated or deleted; card ids never appear in it."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at", "id"), Index("ix_audit_log_action_at", "action", "at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_kind: Mapped[str] = mapped_column(String(16))  # user | apikey | system
+    actor_id: Mapped[int | None]
+    actor_name: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))  # e.g. export, sign_in, verdict, key_create
+    subject: Mapped[str] = mapped_column(String(255), default="")  # e.g. "flags:1,2,3"
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -13,7 +13,9 @@ import numpy as np
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from rxaudit.db.models import CheckRow, FaceSignature, FlagRow, Pharmacy, SettlementRow, Verdict, User
+from rxaudit.db import aggregates
+from rxaudit.db.models import (CheckRow, FaceSignature, FlagCount, FlagRow, FootfallDay, FootfallVisit,
+                               Pharmacy, SettlementRow, User, Verdict)
 from rxaudit.errors import NotFound
 from rxaudit.security import Principal
 
@@ -32,6 +34,7 @@ class FlagFilters:
     page: int = 1
     page_size: int = 50
     after_id: int | None = None  # only flags created after this id (live feeds)
+    updated_since: datetime | None = None  # only flags created or changed at or after this time
 
 
 @dataclass
@@ -92,21 +95,100 @@ def _filtered(principal: Principal, f: FlagFilters, tz: ZoneInfo) -> Select:
         q = q.where(FlagRow.score <= f.max_score)
     if f.after_id is not None:
         q = q.where(FlagRow.id > f.after_id)
+    if f.updated_since is not None:
+        q = q.where(FlagRow.updated_at >= f.updated_since)
     return q
 
 
+def _pharmacies_in(districts) -> Select:
+    return select(Pharmacy.pharmacy_id).where(Pharmacy.district.in_(sorted(districts)))
+
+
+def _flag_conditions(principal: Principal, f: FlagFilters, tz: ZoneInfo) -> list:
+    """The filters on ``flags`` alone (it carries its settlement's pharmacy and time), so that lists
+    and counts run on its indexes without a join. Same meaning as :func:`_filtered`."""
+    conds: list = []
+    if principal.districts is not None:
+        conds.append(FlagRow.pharmacy_id.in_(_pharmacies_in(principal.districts)))
+    if f.districts:
+        conds.append(FlagRow.pharmacy_id.in_(_pharmacies_in(f.districts)))
+    if f.pharmacies:
+        conds.append(FlagRow.pharmacy_id.in_(f.pharmacies))
+    if f.date_from:
+        conds.append(FlagRow.settled_at >= _day_start(f.date_from, tz))
+    if f.date_to:
+        conds.append(FlagRow.settled_at < _day_start(f.date_to + timedelta(days=1), tz))
+    if f.kinds:
+        conds.append(FlagRow.kind.in_(f.kinds))
+    if f.statuses:
+        conds.append(FlagRow.review_status.in_(f.statuses))
+    if f.min_score is not None:
+        conds.append(FlagRow.score >= f.min_score)
+    if f.max_score is not None:
+        conds.append(FlagRow.score <= f.max_score)
+    if f.after_id is not None:
+        conds.append(FlagRow.id > f.after_id)
+    if f.updated_since is not None:
+        conds.append(FlagRow.updated_at >= f.updated_since)
+    return conds
+
+
+def _day_table_conditions(table, principal: Principal, f: FlagFilters) -> list:
+    """Scope, pharmacy and day filters on a table of counts kept per pharmacy and local day."""
+    conds: list = []
+    if principal.districts is not None:
+        conds.append(table.pharmacy_id.in_(_pharmacies_in(principal.districts)))
+    if f.districts:
+        conds.append(table.pharmacy_id.in_(_pharmacies_in(f.districts)))
+    if f.pharmacies:
+        conds.append(table.pharmacy_id.in_(f.pharmacies))
+    if f.date_from:
+        conds.append(table.day >= f.date_from.isoformat())
+    if f.date_to:
+        conds.append(table.day <= f.date_to.isoformat())
+    return conds
+
+
+def _count_conditions(principal: Principal, f: FlagFilters) -> list:
+    """The same filters on the kept counts (``flag_counts``); days are local days there."""
+    conds = _day_table_conditions(FlagCount, principal, f)
+    if f.kinds:
+        conds.append(FlagCount.kind.in_(f.kinds))
+    if f.statuses:
+        conds.append(FlagCount.review_status.in_(f.statuses))
+    return conds
+
+
+def _counts_apply(session: Session, f: FlagFilters, tz: ZoneInfo) -> bool:
+    """The kept counts answer these filters (no score or id bounds) in this time zone."""
+    return (f.min_score is None and f.max_score is None and f.after_id is None and f.updated_since is None
+            and aggregates.counts_usable(session, tz))
+
+
+def count_flags(session: Session, principal: Principal, f: FlagFilters, tz: ZoneInfo) -> int:
+    if _counts_apply(session, f, tz):
+        return int(session.scalar(select(func.coalesce(func.sum(FlagCount.n), 0))
+                                  .where(*_count_conditions(principal, f))) or 0)
+    return session.scalar(select(func.count()).select_from(FlagRow)
+                          .where(*_flag_conditions(principal, f, tz))) or 0
+
+
 def list_flags(session: Session, principal: Principal, f: FlagFilters, tz: ZoneInfo) -> Page:
-    q = _filtered(principal, f, tz)
-    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
+    """One page: the page's flag ids from ``flags``' own indexes, then those rows joined."""
     order = ((FlagRow.score.desc(), FlagRow.id.desc()) if f.sort == "score"
-             else (SettlementRow.settled_at.desc(), FlagRow.id.desc()))
-    rows = session.execute(q.order_by(*order).offset((f.page - 1) * f.page_size).limit(f.page_size))
-    return Page([FlagView(*row) for row in rows], total, f.page, f.page_size)
+             else (FlagRow.settled_at.desc(), FlagRow.id.desc()))
+    ids = list(session.scalars(select(FlagRow.id).where(*_flag_conditions(principal, f, tz))
+                               .order_by(*order).offset((f.page - 1) * f.page_size).limit(f.page_size)))
+    items: list[FlagView] = []
+    if ids:
+        rows = session.execute(_base().where(FlagRow.id.in_(ids)).order_by(*order))
+        items = [FlagView(*row) for row in rows]
+    return Page(items, count_flags(session, principal, f, tz), f.page, f.page_size)
 
 
 def all_flag_ids(session: Session, principal: Principal, f: FlagFilters, tz: ZoneInfo,
                  limit: int) -> list[int]:
-    q = _filtered(principal, f, tz).with_only_columns(FlagRow.id).order_by(FlagRow.id).limit(limit)
+    q = select(FlagRow.id).where(*_flag_conditions(principal, f, tz)).order_by(FlagRow.id).limit(limit)
     return list(session.scalars(q))
 
 
@@ -132,7 +214,7 @@ def verdict_history(session: Session, flag_id: int) -> list[dict[str, Any]]:
     rows = session.execute(select(Verdict, User.name).join(User, User.id == Verdict.user_id)
                            .where(Verdict.flag_id == flag_id).order_by(Verdict.created_at, Verdict.id))
     return [{"id": v.id, "who": name, "action": v.action, "note": v.note, "boxes": v.boxes,
-             "at": v.created_at.isoformat()} for v, name in rows]
+             "reason": v.reason, "bulk": v.bulk, "at": v.created_at.isoformat()} for v, name in rows]
 
 
 def related(session: Session, principal: Principal, view: FlagView, *, face_threshold: float,
@@ -162,19 +244,35 @@ def related(session: Session, principal: Principal, view: FlagView, *, face_thre
     return out
 
 
+def _districts(session: Session) -> dict[str, str]:
+    return {p: d for p, d in session.execute(select(Pharmacy.pharmacy_id, Pharmacy.district))}
+
+
 def stats(session: Session, principal: Principal, f: FlagFilters, tz: ZoneInfo) -> dict[str, Any]:
-    q = _filtered(principal, f, tz).with_only_columns(
-        FlagRow.kind, FlagRow.review_status, SettlementRow.pharmacy_id, Pharmacy.district,
-        SettlementRow.settled_at)
     by: dict[str, Counter] = defaultdict(Counter)
     total = 0
-    for kind, status, pharmacy_id, district, settled_at in session.execute(q):
-        total += 1
-        by["kind"][kind] += 1
-        by["status"][status] += 1
-        by["pharmacy"][pharmacy_id] += 1
-        by["district"][district or "(none)"] += 1
-        by["day"][settled_at.astimezone(tz).date().isoformat()] += 1
+    if _counts_apply(session, f, tz):  # from the counts kept on write, grouped by the database
+        conds = (*_count_conditions(principal, f), FlagCount.n > 0)
+        for name, column in (("kind", FlagCount.kind), ("status", FlagCount.review_status),
+                             ("pharmacy", FlagCount.pharmacy_id), ("day", FlagCount.day)):
+            for key, n in session.execute(select(column, func.sum(FlagCount.n)).where(*conds).group_by(column)):
+                if int(n) > 0:
+                    by[name][key] += int(n)
+        total = sum(by["kind"].values())
+        district_of = _districts(session)
+        for pharmacy_id, n in by["pharmacy"].items():
+            by["district"][district_of.get(pharmacy_id) or "(none)"] += n
+    else:  # score or id bounds, or counts kept for another time zone: count the flags themselves
+        q = _filtered(principal, f, tz).with_only_columns(
+            FlagRow.kind, FlagRow.review_status, SettlementRow.pharmacy_id, Pharmacy.district,
+            SettlementRow.settled_at)
+        for kind, status, pharmacy_id, district, settled_at in session.execute(q):
+            total += 1
+            by["kind"][kind] += 1
+            by["status"][status] += 1
+            by["pharmacy"][pharmacy_id] += 1
+            by["district"][district or "(none)"] += 1
+            by["day"][settled_at.astimezone(tz).date().isoformat()] += 1
     reviewed = by["status"]["confirmed"] + by["status"]["dismissed"]
     return {
         "total": total,
@@ -186,6 +284,8 @@ def stats(session: Session, principal: Principal, f: FlagFilters, tz: ZoneInfo) 
 def footfall(session: Session, principal: Principal, f: FlagFilters, tz: ZoneInfo, *,
              alert_ratio: float, alert_min_swipes: int) -> list[dict[str, Any]]:
     """Distinct visitors seen vs settlements, per pharmacy and day (audited settlements only)."""
+    if aggregates.counts_usable(session, tz):
+        return _footfall_kept(session, principal, f, alert_ratio=alert_ratio, alert_min_swipes=alert_min_swipes)
     q = _scoped(select(SettlementRow.pharmacy_id, SettlementRow.counter_id, SettlementRow.settled_at,
                        CheckRow.seen, CheckRow.status, Pharmacy.district, Pharmacy.name)
                 .join(CheckRow, CheckRow.settlement_id == SettlementRow.settlement_id)
@@ -212,5 +312,32 @@ def footfall(session: Session, principal: Principal, f: FlagFilters, tz: ZoneInf
         out.append({"pharmacy_id": key[0], "day": key[1], "district": names[key[0]][0],
                     "name": names[key[0]][1], "settlements": swipes[key],
                     "verified_settlements": verified[key], "visitors": n_visitors,
+                    "swipes_per_visitor": None if ratio is None else round(ratio, 2), "alert": alert})
+    return out
+
+
+def _footfall_kept(session: Session, principal: Principal, f: FlagFilters, *, alert_ratio: float,
+                   alert_min_swipes: int) -> list[dict[str, Any]]:
+    """:func:`footfall` from the counts kept on write (``footfall_days``, ``footfall_visits``)."""
+    def conds(table) -> list:
+        return _day_table_conditions(table, principal, f)
+
+    visitors = dict(((p, d), n) for p, d, n in session.execute(
+        select(FootfallVisit.pharmacy_id, FootfallVisit.day, func.count())
+        .where(*conds(FootfallVisit), FootfallVisit.n > 0)
+        .group_by(FootfallVisit.pharmacy_id, FootfallVisit.day)))
+    names = {p: (d, n) for p, d, n in session.execute(
+        select(Pharmacy.pharmacy_id, Pharmacy.district, Pharmacy.name))}
+    out = []
+    for pharmacy_id, day, settlements, verified in session.execute(
+            select(FootfallDay.pharmacy_id, FootfallDay.day, FootfallDay.settlements, FootfallDay.verified)
+            .where(*conds(FootfallDay), FootfallDay.settlements > 0)
+            .order_by(FootfallDay.pharmacy_id, FootfallDay.day)):
+        n_visitors = visitors.get((pharmacy_id, day), 0)
+        ratio = verified / n_visitors if n_visitors else None
+        alert = verified >= alert_min_swipes and (ratio is None or ratio >= alert_ratio)
+        district, name = names.get(pharmacy_id, (None, None))
+        out.append({"pharmacy_id": pharmacy_id, "day": day, "district": district, "name": name,
+                    "settlements": settlements, "verified_settlements": verified, "visitors": n_visitors,
                     "swipes_per_visitor": None if ratio is None else round(ratio, 2), "alert": alert})
     return out

@@ -7,13 +7,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from reconcile.context import IdentityRecord
+from rxaudit.db.aggregates import visit_key
 from rxaudit.db.models import (AuditRun, CheckRow, FaceSignature, FlagRow, RejectedRowRecord,
                                SettlementRow, utcnow)
 from rxaudit.domain import CheckResult, RejectedRow, ReviewStatus, Settlement
+
+
+IN_CHUNK = 5000  # values in one IN (...) list (SQLite allows 32766 parameters, PostgreSQL 65535)
 
 
 def start_run(session: Session, *, settlements_file: str, videos: str) -> int:
@@ -49,56 +53,102 @@ def _settlement_values(s: Settlement) -> dict[str, Any]:
     }
 
 
+def _upsert(session: Session, table, keys: Sequence[str], columns: Sequence[str]):
+    """INSERT ... ON CONFLICT (keys) DO UPDATE SET columns = excluded.columns (SQLite, PostgreSQL)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(table)
+    return stmt.on_conflict_do_update(index_elements=list(keys),
+                                      set_={name: stmt.excluded[name] for name in columns})
+
+
+def _chunks(values: Sequence, size: int = IN_CHUNK):
+    for i in range(0, len(values), size):
+        yield values[i:i + size]
+
+
+def save_results(session: Session, *, run_id: int, results: Sequence[CheckResult],
+                 keep_faces: bool = True) -> None:
+    """Upsert many settlements, their checks and flags with a few bulk statements. A flag already
+    reviewed keeps its verdict; an open flag that the new audit no longer raises is removed."""
+    if not results:
+        return
+    session.flush()  # pending ORM changes first: what follows are Core statements
+    now = utcnow()
+    # keyed, so that a settlement (or a settlement and kind) given twice is written once, the last
+    settlements: dict[str, dict] = {}
+    checks: dict[str, dict] = {}
+    flags: dict[tuple[str, str], dict] = {}
+    faces: dict[str, dict] = {}
+    new_kinds: dict[str, set[str]] = {}
+    for result in results:
+        s = result.settlement
+        sid = s.settlement_id
+        settlements[sid] = {"settlement_id": sid, **_settlement_values(s)}
+        checks[sid] = {"settlement_id": sid, "run_id": run_id, "status": str(result.status),
+                       "seen": result.seen, "checked_at": now, "pharmacy_id": s.pharmacy_id,
+                       "settled_at": s.settled_at, "visit_key": visit_key(s.counter_id, result.seen)}
+        for kind in new_kinds.get(sid, ()):  # given again: the later result replaces the earlier
+            flags.pop((sid, kind), None)
+        kinds = new_kinds[sid] = set()
+        for flag in result.flags:
+            kinds.add(str(flag.kind))
+            flags[(sid, str(flag.kind))] = {
+                "settlement_id": sid, "kind": str(flag.kind), "score": flag.score, "reason": flag.reason,
+                "evidence": {"items": [e.to_json() for e in flag.evidence]},
+                "review_status": str(ReviewStatus.OPEN), "created_at": now, "updated_at": now,
+                "pharmacy_id": s.pharmacy_id, "settled_at": s.settled_at}
+        faces.pop(sid, None)
+        if result.identity is not None and keep_faces:
+            faces[sid] = {"settlement_id": sid, "pharmacy_id": s.pharmacy_id, "card_hash": s.card_hash,
+                          "settled_at": s.settled_at, "created_at": now,
+                          "encoding": np.asarray(result.identity, dtype=np.float32).tobytes()}
+    ids = list(new_kinds)
+    settlement_cols = [c for c in next(iter(settlements.values())) if c != "settlement_id"]
+    session.execute(_upsert(session, SettlementRow.__table__, ["settlement_id"], settlement_cols),
+                    list(settlements.values()))
+    session.execute(_upsert(session, CheckRow.__table__, ["settlement_id"],
+                            ["run_id", "status", "seen", "checked_at", "pharmacy_id", "settled_at",
+                             "visit_key"]), list(checks.values()))
+    stale: list[int] = []
+    moved: list[dict[str, Any]] = []  # reviewed flags kept: their copy of the settlement follows it
+    for chunk in _chunks(ids):
+        # (no review_status condition here: the planner must take the settlement_id index)
+        rows = session.execute(select(FlagRow.id, FlagRow.settlement_id, FlagRow.kind, FlagRow.review_status,
+                                      FlagRow.pharmacy_id, FlagRow.settled_at)
+                               .where(FlagRow.settlement_id.in_(chunk)))
+        for fid, sid, kind, status, pharmacy_id, settled_at in rows:
+            if kind in new_kinds[sid]:
+                continue
+            if status == ReviewStatus.OPEN:
+                stale.append(fid)
+            elif (pharmacy_id, settled_at) != (settlements[sid]["pharmacy_id"], settlements[sid]["settled_at"]):
+                moved.append({"fid": fid, "p": settlements[sid]["pharmacy_id"],
+                              "t": settlements[sid]["settled_at"]})
+    for chunk in _chunks(stale):
+        session.execute(delete(FlagRow).where(FlagRow.id.in_(chunk)))
+    if moved:
+        table = FlagRow.__table__
+        session.execute(update(table).where(table.c.id == bindparam("fid")).values(
+            pharmacy_id=bindparam("p"), settled_at=bindparam("t")), moved)
+    if flags:
+        session.execute(_upsert(session, FlagRow.__table__, ["settlement_id", "kind"],
+                                ["score", "reason", "evidence", "updated_at", "pharmacy_id", "settled_at"]),
+                        list(flags.values()))
+    without = [sid for sid in ids if sid not in faces]
+    for chunk in _chunks(without):
+        session.execute(delete(FaceSignature).where(FaceSignature.settlement_id.in_(chunk)))
+    if faces:
+        session.execute(_upsert(session, FaceSignature.__table__, ["settlement_id"],
+                                ["pharmacy_id", "card_hash", "settled_at", "encoding"]), list(faces.values()))
+
+
 def save_result(session: Session, *, run_id: int, result: CheckResult,
                 keep_faces: bool = True) -> None:
-    """Upsert the settlement, its check and its flags. A flag already reviewed keeps its verdict;
-    an open flag that the new audit no longer raises is removed."""
-    s = result.settlement
-    row = session.get(SettlementRow, s.settlement_id)
-    values = _settlement_values(s)
-    if row is None:
-        session.add(SettlementRow(settlement_id=s.settlement_id, **values))
-    else:
-        for key, value in values.items():
-            setattr(row, key, value)
-    session.flush()
-
-    check = session.get(CheckRow, s.settlement_id)
-    if check is None:
-        check = CheckRow(settlement_id=s.settlement_id, run_id=run_id, status=str(result.status),
-                         seen=result.seen)
-        session.add(check)
-    check.run_id, check.status, check.seen, check.checked_at = (
-        run_id, str(result.status), result.seen, utcnow())
-
-    existing = {f.kind: f for f in session.scalars(
-        select(FlagRow).where(FlagRow.settlement_id == s.settlement_id))}
-    new_kinds = set()
-    for flag in result.flags:
-        kind = str(flag.kind)
-        new_kinds.add(kind)
-        evidence = {"items": [e.to_json() for e in flag.evidence]}
-        row_flag = existing.get(kind)
-        if row_flag is None:
-            session.add(FlagRow(settlement_id=s.settlement_id, kind=kind, score=flag.score,
-                                reason=flag.reason, evidence=evidence))
-        else:
-            row_flag.score, row_flag.reason, row_flag.evidence = flag.score, flag.reason, evidence
-            row_flag.updated_at = utcnow()
-    for kind, row_flag in existing.items():
-        if kind not in new_kinds and row_flag.review_status == ReviewStatus.OPEN:
-            session.delete(row_flag)
-
-    signature = session.get(FaceSignature, s.settlement_id)
-    if result.identity is not None and keep_faces:
-        data = np.asarray(result.identity, dtype=np.float32).tobytes()
-        if signature is None:
-            session.add(FaceSignature(settlement_id=s.settlement_id, pharmacy_id=s.pharmacy_id,
-                                      card_hash=s.card_hash, settled_at=s.settled_at, encoding=data))
-        else:
-            signature.encoding, signature.card_hash = data, s.card_hash
-    elif signature is not None:
-        session.delete(signature)
+    """One settlement: :func:`save_results` of one."""
+    save_results(session, run_id=run_id, results=[result], keep_faces=keep_faces)
 
 
 def identity_history(session: Session, *, start: datetime, end: datetime,

@@ -13,6 +13,7 @@ from rxaudit.errors import Forbidden, InputError
 from rxaudit.security import VERDICT_STATUS, Principal, VerdictAction
 
 MAX_BOXES = 100
+DISMISS_REASONS = ("wrong_detection", "customer_off_camera", "clock_offset", "other")
 
 
 def parse_boxes(text: str) -> list[dict[str, Any]] | None:
@@ -40,13 +41,17 @@ def parse_boxes(text: str) -> list[dict[str, Any]] | None:
 
 
 def record_verdict(session: Session, principal: Principal, *, flag_id: int, action: VerdictAction,
-                   note: str, boxes: list[dict[str, Any]] | None = None) -> Verdict:
-    """Scoping first (404 for what the principal may not see), then the role (403)."""
+                   note: str, boxes: list[dict[str, Any]] | None = None, reason: str | None = None,
+                   bulk: bool = False) -> Verdict:
+    """Scoping first (404 for what the principal may not see), then the role (403). ``reason``: a
+    dismissal's structured reason (``DISMISS_REASONS``); ``bulk``: one of many flags given at once."""
     view = get_flag(session, principal, flag_id)
+    if reason is not None and reason not in DISMISS_REASONS:
+        raise InputError(f"reason: one of {', '.join(DISMISS_REASONS)}")
     if not principal.may(action):
         raise Forbidden(f"a {principal.role or 'read-only key'} may not {action} flags")
     verdict = Verdict(flag_id=view.flag.id, user_id=principal.id, action=str(action), note=note[:2000],
-                      boxes=boxes)
+                      boxes=boxes, reason=reason if action == VerdictAction.DISMISS else None, bulk=bulk)
     session.add(verdict)
     flag = session.get_one(FlagRow, view.flag.id)
     flag.review_status = VERDICT_STATUS[str(action)]

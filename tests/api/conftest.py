@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -22,6 +28,7 @@ from rxaudit.security import Role
 from tests.fakes import BrightBlockPersons, NoFaces, scene_frame
 from tests.videos import make_clip
 
+CHROMIUM = "/usr/bin/chromium"
 TZ = timezone(timedelta(hours=8))
 T0 = datetime(2026, 11, 20, 10, 0, 0, tzinfo=TZ)
 PASSWORD = "correct horse battery"
@@ -115,3 +122,53 @@ def client_for(app, city):
             client.headers["Authorization"] = f"Bearer {city.keys[who]}"
         return client
     return make
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def running(app) -> Iterator[str]:
+    """The app under uvicorn exactly as ``rxaudit serve`` runs it, on a free loopback port."""
+    import uvicorn
+
+    from api.server import server_config
+
+    srv = uvicorn.Server(server_config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not srv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert srv.started, "server did not start"
+    try:
+        yield f"http://127.0.0.1:{srv.config.port}"
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def server(app) -> Iterator[str]:
+    with running(app) as url:
+        yield url
+
+
+@pytest.fixture
+def browser():
+    """Debian chromium driven by Playwright (headless)."""
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing in CI (.ci/run installs it)")
+        pytest.skip("Debian chromium not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--no-first-run", "--autoplay-policy=no-user-gesture-required"])
+        yield browser
+        browser.close()

@@ -39,3 +39,18 @@ def test_bad_key_or_value_names_it(tmp_path, text, key):
     with pytest.raises(ConfigError) as err:
         load_cameras(write(tmp_path, text))
     assert key in str(err.value)
+
+
+@pytest.mark.parametrize("encoding", ["gb18030", "utf-8-sig", "utf-8"])
+def test_cameras_file_in_chinese_encodings(tmp_path, encoding):
+    path = tmp_path / "cameras.yaml"
+    path.write_bytes("# 朝阳区 药店\npharmacies:\n  药店1:\n    counters:\n      C1:\n        clock_offset_s: 2\n"
+                     .encode(encoding))
+    assert load_cameras(path).counter("药店1", "C1").clock_offset_s == 2
+
+
+def test_cameras_file_in_a_named_wrong_encoding_is_a_config_error(tmp_path):
+    path = tmp_path / "cameras.yaml"
+    path.write_bytes("pharmacies:\n  药店1: {}\n".encode("gb18030"))
+    with pytest.raises(ConfigError, match="line 2 is not utf-8"):
+        load_cameras(path, "utf-8")

@@ -18,7 +18,7 @@ def catalogue(tmp_path, body, name="item_catalogue.csv"):
 
 
 @pytest.mark.parametrize("row, reason", [
-    ("X1,thing,maybe\n", "category 'maybe'"),
+    ("X1,thing,maybe\n", "category 'xxxxx' is not one of"),
     (",thing,covered\n", "empty field item_code"),
     ("A1,again,other\n", "listed twice"),
     ("X2,thing,covered,extra\n", "more fields"),
@@ -55,3 +55,15 @@ def test_an_explicit_catalogue_wins_and_a_missing_one_is_an_error(tmp_path):
     assert s.items[0].category == ItemCategory.OTHER
     with pytest.raises(InputError, match="cannot open"):
         read_settlements(log_path, KEY, tmp_path / "missing.csv")
+
+
+@pytest.mark.parametrize("encoding", ["gb18030", "gbk", "utf-8-sig"])
+def test_catalogue_reads_chinese_encodings(tmp_path, encoding):
+    path = tmp_path / "item_catalogue.csv"
+    path.write_bytes((HEADER + "A1,阿莫西林,covered\nB1,薯片,other\n").encode(encoding))
+    assert read_catalogue(path) == ({"A1": ItemCategory.COVERED, "B1": ItemCategory.OTHER}, [])
+
+
+def test_catalogue_reasons_do_not_quote_the_code(tmp_path):
+    _, rejected = read_catalogue(catalogue(tmp_path, "6222021234567890123,x,covered\n6222021234567890123,x,other\n"))
+    assert rejected[0].line == 3 and "listed twice" in rejected[0].reason and "6222" not in rejected[0].reason

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from ingest.cameras import CamerasConfig, CounterConfig, PharmacyConfig
-from reconcile.goods import billed_quantities, held_count, summarise_goods
+from reconcile.goods import billed_quantities, held_count, resolve_classes, summarise_goods
 from rxaudit.domain import ItemCategory, SettlementItem
 from tests.factories import T0, covered_footage, detected, observation, settlement, visit
 from tests.reconcile.test_rules import KEY, kinds, rules
@@ -41,9 +41,30 @@ def test_summary_counts_the_counter_top_only_and_splits_cards_by_side():
                   detected("non_covered", 250, score=0.3))  # too unsure to count
     got = summary([observation(s, objects=on_counter) for s in (-1, 0, 1)])
     assert got["frames"] == 3
-    assert got["counts"] == {"card": 2, "drug": 1, "non_covered": 1, "phone": 0}
+    assert got["counts"] == {"card": 2, "drug": 1, "non_covered": 1, "phone": 0, "unclear": 0}
     assert (got["payment_customer_side"], got["payment_staff_side"]) == (1, 1)
     assert {o["cls"] for o in got["objects"]} == {"non_covered", "drug", "card"}
+
+
+@pytest.mark.parametrize("readings, expected", [
+    # one object read as card 0.57 and snack 0.60 (seen on a rendered counter): neither counts
+    ([("card", 0.57), ("non_covered", 0.60)], ["unclear"]),
+    ([("non_covered", 0.90), ("card", 0.55)], ["non_covered"]),  # clearly a snack
+    ([("drug", 0.95), ("non_covered", 0.60)], ["drug"]),  # clearly a drug
+    ([("drug", 0.70), ("non_covered", 0.65), ("card", 0.6)], ["unclear"]),
+    ([("non_covered", 0.7), ("non_covered", 0.6)], ["non_covered", "non_covered"]),  # same class: NMS's job
+])
+def test_one_object_read_as_two_classes_counts_only_when_one_reading_is_clear(readings, expected):
+    got = resolve_classes([detected(cls, 100, score=score) for cls, score in readings])
+    assert [o.cls for o in got] == expected
+
+
+def test_goods_mismatch_abstains_when_the_only_snack_is_an_unclear_reading():
+    both = (detected("card", 100, score=0.57), detected("non_covered", 101, score=0.60))
+    got = summary([observation(s, objects=both) for s in (-1, 0, 1)])
+    assert got["counts"]["non_covered"] == 0 and got["counts"]["unclear"] == 1
+    apart = (detected("card", 100, score=0.57), detected("non_covered", 300, score=0.60))
+    assert summary([observation(s, objects=apart) for s in (-1, 0, 1)])["counts"]["non_covered"] == 1
 
 
 def test_summary_is_none_where_the_detector_did_not_run():

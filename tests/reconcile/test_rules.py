@@ -27,12 +27,27 @@ def kinds(results):
 @pytest.mark.parametrize("visits, swipe_s, expected", [
     ([visit(0, 30)], 15, []),                       # customer stands there
     ([], 15, ["no_customer"]),                      # nobody
-    ([visit(0, 12)], 15, []),                       # left 3 s before: within tolerance
+    ([visit(0, 14.5)], 15, []),                     # left 0.5 s before: within the clock tolerance (1 s)
+    ([visit(0, 12)], 15, ["no_customer"]),          # left 3 s before: a short gap between customers
     ([visit(0, 5)], 15, ["no_customer"]),           # left 10 s before
-    ([visit(18, 40)], 15, []),                      # arrives 3 s after: within tolerance
+    ([visit(15.5, 40)], 15, []),                    # arrives 0.5 s after: within tolerance
+    ([visit(0, 12), visit(18, 40, track_id=2)], 15, ["no_customer"]),  # the gap between two customers
 ])
 def test_no_customer(visits, swipe_s, expected):
     assert kinds(rules([settlement(1, seconds=swipe_s)], {KEY: covered_footage(-20, 60, visits)})) == {"S1": expected}
+
+
+@pytest.mark.parametrize("uncertainty, expected", [(None, ["no_customer"]), (4.0, []), (2.0, ["no_customer"])])
+def test_presence_tolerance_is_the_cameras_clock_uncertainty(uncertainty, expected):
+    """A camera whose clock is known to wander by 4 s: a customer 3 s away may have been there."""
+    cameras = CamerasConfig(pharmacies={"PH1": PharmacyConfig(counters={"C1": CounterConfig(
+        clock_uncertainty_s=uncertainty)})})
+    got = rules([settlement(1, seconds=15)], {KEY: covered_footage(-20, 60, [visit(0, 12)])}, cameras=cameras)
+    assert kinds(got) == {"S1": expected}
+    (result,) = got
+    assert result.seen["presence_tolerance_s"] == (1.0 if uncertainty is None else uncertainty)
+    if expected:
+        assert f"within {result.seen['presence_tolerance_s']:g} s of the swipe" in result.flags[0].reason
 
 
 def test_clock_offset_moves_the_swipe_onto_the_camera_clock():
@@ -52,7 +67,7 @@ def test_unverifiable_never_clean(footage, reason):
     if footage == "empty":
         data[KEY] = covered_footage(100, 120)
     elif footage == "partial":
-        data[KEY] = covered_footage(0, 13)  # window is 11..19 s: only 11..13 decoded
+        data[KEY] = covered_footage(0, 14.5)  # coverage is judged over 14..16 s: only 14..14.5 decoded
     (result,) = rules([settlement(1, seconds=15)], data)
     assert result.status == CheckStatus.UNVERIFIABLE
     (flag,) = result.flags

@@ -25,6 +25,10 @@ def test_bench_reports_both_configurations(tmp_path, monkeypatch):
         assert result[name]["cpu_s_per_settlement"] > 0
     assert result["same_flags"] is True and result["flags"]["rxaudit"] == [["S2", "no_customer"]]
     assert result["ratio"] > 1
+    for name in ("rxaudit", "naive"):  # the CPU split per stage, in the JSON and the printout
+        split = result["details"][name]["cpu_split_per_settlement"]
+        assert set(split) == {"decode", "person", "faces", "objects", "drawing", "other"}
+        assert split["decode"] > 0 and split["person"] > 0
     assert result["memory"]["x3"]["settlements"] == 6
 
 

@@ -68,7 +68,7 @@ def test_audit_end_to_end(tmp_path, make_settings, models):
     assert data["summary"] == {"rows_read": 6, "rejected": 1, "audited": 5, "clean": 1, "flagged": 1,
                                "unverifiable": 3, "flags_by_kind": {"no_customer": 1, "unverifiable": 3}}
     assert data["rejected"] == [{"source": "settlements.csv", "line": 4,
-                                 "reason": "settled_at 'not-a-time' is not ISO 8601"}]
+                                 "reason": "settled_at 'xxx-x-xxxx' is not ISO 8601"}]  # masked shape
     assert (settings.evidence_dir / by_id["S2"]["evidence"][0]["keyframe"]).is_file()
     # only the windows were analysed, not the whole minute of video
     assert models.persons.calls < 2 * 60

@@ -6,7 +6,7 @@ import pytest
 
 from ingest.video_store import LocalVideoStore, segment_name
 from tests.videos import frame_index, make_clip
-from vision.sampler import sample_window
+from vision.sampler import FrameStream, SamplingPlan, _Decoder, dense_intervals, sample_window
 
 TZ = timezone(timedelta(hours=8))
 T0 = datetime(2026, 11, 20, 10, 0, 0, tzinfo=TZ)
@@ -66,3 +66,65 @@ def test_truncated_file_gives_the_frames_before_the_cut_only(store, tmp_path):
     got = window(store, 1.0, 18.0)
     assert got.problems and "truncated or corrupt" in got.problems[0]
     assert all((f.t - T0).total_seconds() < 8 for f in got.frames)
+
+
+def plan_window(store, start_s, end_s, dense, fps=1.0, dense_fps=4.0, keyframes_only=True):
+    segments = store.list_segments("P1", "C1")
+    intervals = tuple((T0.timestamp() + a, T0.timestamp() + b) for a, b in dense)
+    return sample_window(store, segments, T0 + timedelta(seconds=start_s), T0 + timedelta(seconds=end_s),
+                         fps, keyframes_only=keyframes_only, dense=intervals, dense_fps=dense_fps)
+
+
+@pytest.mark.parametrize("codec", ["libx264", "libx265"])
+def test_dense_near_the_swipe_keyframes_elsewhere(store, tmp_path, codec, monkeypatch):
+    seg(tmp_path, T0, 20, codec=codec, gop=10)
+    decoded = []
+    original = _Decoder.next
+
+    def counting(self):
+        item = original(self)
+        if item is not None:
+            decoded.append(item[1])
+        return item
+
+    monkeypatch.setattr(_Decoder, "next", counting)
+    got = plan_window(store, 2.0, 18.0, dense=[(9.0, 11.0)])
+    times = [(f.t - T0).total_seconds() for f in got.frames]
+    assert times == [2, 3, 4, 5, 6, 7, 8, 9, 9.25, 9.5, 9.75, 10, 10.25, 10.5, 10.75, 11,
+                     12, 13, 14, 15, 16, 17, 18]
+    assert [f.dense for f in got.frames] == [t != int(t) for t in times]
+    # inside the dense interval every frame is decoded: each grid time gets the frame at it; outside
+    # it a keyframe within half a step stands for the grid time
+    for f, t in zip(got.frames, times):
+        if 9 <= t <= 11:
+            assert abs(frame_index(f.image) / 10 - t) <= 0.05 + 1e-6  # the nearest frame (10 fps)
+        else:
+            assert abs(frame_index(f.image) / 10 - t) <= 0.5
+    assert len(decoded) < 60  # keyframes outside the dense interval, not all 160 frames
+    assert got.problems == []
+
+
+def test_sparse_keyframes_fall_back_to_every_frame(store, tmp_path):
+    make_clip(tmp_path / "P1" / "C1" / segment_name(T0), 20, gop=30)  # a keyframe every 3 s
+    got = plan_window(store, 2.0, 12.0, dense=[])
+    times = [(f.t - T0).total_seconds() for f in got.frames]
+    assert times == [float(t) for t in range(2, 13)]
+    assert [frame_index(f.image) for f in got.frames] == [t * 10 for t in range(2, 13)]
+
+
+def test_frames_stream_as_they_are_decoded(store, tmp_path):
+    seg(tmp_path, T0, 30)
+    stream = FrameStream(store, store.list_segments("P1", "C1"), T0, T0 + timedelta(seconds=29),
+                         SamplingPlan(2.0))
+    it = iter(stream)
+    first = next(it)
+    assert (first.t - T0).total_seconds() == 0.0
+    assert stream.decoded_s < 5  # nothing beyond the first frames decoded yet
+    assert len([first, *it]) == 59
+
+
+def test_dense_intervals_merge_overlaps():
+    swipes = [T0 + timedelta(seconds=s) for s in (10, 14, 30)]
+    got = dense_intervals(swipes, 3.0)
+    base = T0.timestamp()
+    assert [(a - base, b - base) for a, b in got] == [(7, 17), (27, 33)]

@@ -1,0 +1,46 @@
+"""The supervisors' audit log page: who signed in, judged, exported, made users and keys, and when.
+
+Supervisors and admins only (an inspector gets 403). Filters: action, actor name, local days.
+Entries come from ``rxaudit.db.audit_log``; every value is shown as text.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+
+from api.deps import CurrentUser, SessionDep
+from api.schemas import DATE_MAX, DATE_MIN
+from rxaudit.db import audit_log
+from rxaudit.errors import Forbidden
+from rxaudit.security import Role
+
+router = APIRouter(include_in_schema=False)
+PAGE = 100
+ACTIONS = ("sign_in", "sign_in_failed", "sign_out", "verdict", "export", "user_add", "key_create", "key_revoke")
+
+
+@router.get("/audit")
+def audit_page(request: Request, session: SessionDep, who: CurrentUser,
+               action: Annotated[str, Query(max_length=32, pattern=r"^[a-z_]*$")] = "",
+               actor: Annotated[str, Query(max_length=64, pattern=r"^[^\x00-\x1f\x7f]*$")] = "",
+               date_from: Annotated[date | None, Query(ge=DATE_MIN, le=DATE_MAX)] = None,
+               date_to: Annotated[date | None, Query(ge=DATE_MIN, le=DATE_MAX)] = None,
+               page: Annotated[int, Query(ge=1, le=10_000)] = 1) -> HTMLResponse:
+    if who.role not in (Role.SUPERVISOR, Role.ADMIN):
+        raise Forbidden("the audit log is for supervisors and admins")
+    tz = request.app.state.tz
+    since = datetime.combine(date_from, time(0), tzinfo=tz) if date_from else None
+    until = datetime.combine(date_to + timedelta(days=1), time(0), tzinfo=tz) if date_to else None
+    rows = audit_log.entries(session, actions=(action,) if action else (), actor_name=actor.strip() or None,
+                             since=since, until=until, limit=PAGE + 1, offset=(page - 1) * PAGE)
+    params = [(k, v) for k, v in (("action", action), ("actor", actor),
+                                  ("date_from", str(date_from or "")), ("date_to", str(date_to or ""))) if v]
+    return request.app.state.templates.TemplateResponse(request, "audit.html", {
+        "who": who, "rows": rows[:PAGE], "more": len(rows) > PAGE, "page": page, "query": urlencode(params),
+        "actions": ACTIONS, "f": {"action": action, "actor": actor, "date_from": date_from or "",
+                                  "date_to": date_to or ""}})

@@ -1,0 +1,336 @@
+"""The one streaming CSV reader behind every CSV input (settlement log, items, catalogue, pharmacies).
+
+    with open_csv(path, required=("settlement_id", "amount")) as rows:
+        rows.header                       # ('settlement_id', ..., 'amount'), stripped, aliases applied
+        for row in rows:                  # lazily, one record at a time: a 1 M-row log is never in memory
+            if isinstance(row, CsvReject):
+                ...                       # row.line, row.end_line, row.reason (never a field value)
+            else:
+                row.line, row.values      # values: {column: raw text}
+        rows.rows_read                    # records yielded so far, good and rejected
+
+The file is read as physical lines (bytes, each at most ``max_line`` long, so one enormous line never
+sits in memory). A line without a quote is split on commas; a line with quotes is parsed by the
+``csv`` module (strict). A quoted field may span lines only within ``max_record_lines`` lines and
+only while the following lines do not look like rows of their own; otherwise the line that opened
+the quote is rejected and reading goes on at the next line. So one unbalanced quote costs one row.
+Every non-blank line after the header ends up in exactly one yielded record.
+
+A record is rejected (never an exception) when it has more or fewer fields than the header, a field
+longer than ``max_field`` characters, a NUL byte or another control character, or broken quoting.
+File-level problems are :class:`InputError`: cannot open, empty, a header lacking a required column,
+a column named twice, text that is neither UTF-8 nor GB18030 (or not the encoding named).
+
+Encodings: ``"auto"`` reads UTF-8 (with or without BOM) and GB18030 (a superset of GBK/GB2312):
+each line is tried as strict UTF-8 until a line is not, and then, if no earlier line held non-ASCII
+UTF-8, the file is GB18030 from there on; a line that fits neither (or mixes them) is an
+:class:`InputError` naming the file and the line. Any other ASCII-compatible codec may be named.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import re
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from rxaudit.errors import InputError
+
+AUTO = "auto"
+MAX_FIELD = 128 * 1024  # characters in one field (the csv module's own default limit)
+MAX_LINE = 1024 * 1024  # bytes in one physical line
+MAX_RECORD_LINES = 8  # physical lines one quoted field may span
+BOMS = ((codecs.BOM_UTF8, "utf-8"), (b"\x84\x31\x95\x33", "gb18030"))
+UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+# NUL and the other C0 controls except tab (and newline inside a quoted field), and DEL
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_BLANK = re.compile(r"[\s,]*")
+
+
+@dataclass(frozen=True, slots=True)
+class CsvRow:
+    line: int  # 1-based physical line where the record starts
+    end_line: int  # where it ends (> line only when a quoted field spans lines)
+    values: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class CsvReject:
+    line: int
+    end_line: int
+    reason: str  # names columns and lines only, never a field's value
+
+    @property
+    def lines(self) -> str:
+        return f"lines {self.line}-{self.end_line}" if self.end_line != self.line else f"line {self.line}"
+
+
+def check_encoding(name: str) -> str:
+    """``name`` normalised, or ValueError: ``auto`` or a known ASCII-compatible codec."""
+    name = name.strip().lower()
+    if name == AUTO:
+        return name
+    try:
+        info = codecs.lookup(name)
+        compatible = ',\n"abc'.encode(info.name) == b',\n"abc'
+    except (LookupError, UnicodeError):
+        raise ValueError(f"unknown encoding {name!r}") from None
+    if not compatible:
+        raise ValueError(f"encoding {name!r} is not ASCII-compatible (save the file as UTF-8)")
+    return "gb18030" if info.name in ("gbk", "gb2312") else info.name
+
+
+class _Decoder:
+    """Line by line: strict UTF-8 until a line is not, then GB18030 (``auto``); or one named codec."""
+
+    def __init__(self, path: Path, encoding: str) -> None:
+        self.path = path
+        self.named = encoding != AUTO
+        self.encoding = None if encoding == AUTO else encoding
+        self.non_ascii_seen = False
+
+    def decode(self, raw: bytes, line: int) -> str:
+        if raw.isascii():
+            return raw.decode("ascii")
+        if self.encoding is None:  # auto, and every earlier line was ASCII
+            for candidate in ("utf-8", "gb18030"):
+                try:
+                    text = raw.decode(candidate)
+                except UnicodeDecodeError:
+                    continue
+                self.encoding, self.non_ascii_seen = candidate, True
+                return text
+            raise InputError(f"{self.path}: line {line} is neither UTF-8 nor GB18030 text; "
+                             "name its encoding with --encoding")
+        try:
+            text = raw.decode(self.encoding)
+        except UnicodeDecodeError as exc:
+            if self.named:
+                raise InputError(f"{self.path}: line {line} is not {self.encoding} text "
+                                 f"(byte {exc.start + 1}); check --encoding") from None
+            raise InputError(f"{self.path}: line {line} is not {self.encoding} text like the lines "
+                             "before it (mixed encodings?); name the encoding with --encoding") from None
+        self.non_ascii_seen = True
+        return text
+
+
+def _physical_lines(fh: BinaryIO, decoder: _Decoder, max_line: int) -> Iterator[tuple[int, str | None]]:
+    """(line number, text without its line break), or (n, None) for a line longer than ``max_line``
+    bytes, which is skipped without being held in memory."""
+    number = 0
+    while True:
+        raw = fh.readline(max_line + 1)
+        if not raw:
+            return
+        number += 1
+        if number == 1:
+            raw = _strip_bom(raw, decoder)
+        if len(raw) > max_line and not raw.endswith(b"\n"):
+            while raw and not raw.endswith(b"\n"):
+                raw = fh.readline(max_line + 1)
+            yield number, None
+            continue
+        yield number, decoder.decode(raw.rstrip(b"\r\n"), number)
+
+
+def _strip_bom(raw: bytes, decoder: _Decoder) -> bytes:
+    if raw.startswith(UTF16_BOMS):
+        raise InputError(f"{decoder.path}: is UTF-16 text; save it as UTF-8 (or GB18030) CSV")
+    for bom, encoding in BOMS:
+        if raw.startswith(bom):
+            if decoder.named and decoder.encoding not in (encoding, "utf-8-sig"):
+                raise InputError(f"{decoder.path}: starts with a {encoding} byte-order mark "
+                                 f"but --encoding is {decoder.encoding}")
+            decoder.encoding = encoding
+            return raw[len(bom):]
+    return raw
+
+
+_OPEN = object()  # the record text ends inside a quoted field
+
+
+def _parse_quoted(text: str) -> list[str] | str | object:
+    """Fields, or _OPEN, or a reason (str) why the quoting is broken."""
+    try:
+        return next(csv.reader([text], strict=True))
+    except csv.Error as exc:
+        message = str(exc)
+        if "unexpected end of data" in message:
+            return _OPEN
+        if "field larger than" in message:
+            return f"row has a field longer than {MAX_FIELD // 1024} KB"
+        return "row has broken quoting (a quote must open and close a whole field)"
+    except StopIteration:
+        return []
+
+
+class CsvSource:
+    """An open CSV file: ``header`` and a one-pass iterator of :class:`CsvRow` / :class:`CsvReject`."""
+
+    def __init__(self, path: Path, *, required: Iterable[str] = (), encoding: str = AUTO,
+                 aliases: Mapping[str, str] | None = None, max_field: int = MAX_FIELD,
+                 max_line: int = MAX_LINE, max_record_lines: int = MAX_RECORD_LINES) -> None:
+        self.path = Path(path)
+        try:
+            encoding = check_encoding(encoding)
+        except ValueError as exc:
+            raise InputError(f"{self.path}: {exc}") from None
+        self.max_field, self.max_line, self.max_record_lines = max_field, max_line, max_record_lines
+        try:
+            self._fh: BinaryIO = self.path.open("rb")
+        except OSError as exc:
+            raise InputError(f"{self.path}: cannot open: {exc.strerror or exc}") from exc
+        self._decoder = _Decoder(self.path, encoding)
+        self._lines = _physical_lines(self._fh, self._decoder, max_line)
+        self._pending: deque[tuple[int, str | None]] = deque()
+        self.rows_read = 0
+        try:
+            self.header = self._read_header(tuple(required), aliases or {})
+        except BaseException:
+            self.close()
+            raise
+        self._width = len(self.header)
+
+    @property
+    def encoding(self) -> str:
+        """The encoding in use: ``utf-8`` until a line says otherwise."""
+        return self._decoder.encoding or "utf-8"
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> CsvSource:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _read_header(self, required: tuple[str, ...], aliases: Mapping[str, str]) -> tuple[str, ...]:
+        self._width = 0
+        for record in self._records():
+            if isinstance(record, CsvReject):
+                raise InputError(f"{self.path}: header ({record.lines}): {record.reason}")
+            names = [aliases.get(n.strip(), n.strip()) for n in record[2]]
+            seen: set[str] = set()
+            for index, name in enumerate(names, 1):
+                if not name:
+                    raise InputError(f"{self.path}: header column {index} has no name")
+                if _CONTROL.search(name):
+                    raise InputError(f"{self.path}: header column {index} holds a control character")
+                if name in seen:
+                    raise InputError(f"{self.path}: header names column {name!r} twice")
+                seen.add(name)
+            missing = [c for c in required if c not in seen]
+            if missing:
+                raise InputError(f"{self.path}: header lacks column(s) {', '.join(missing)}")
+            return tuple(names)
+        raise InputError(f"{self.path}: is empty (no header line)")
+
+    def _next_line(self) -> tuple[int, str | None] | None:
+        if self._pending:
+            return self._pending.popleft()
+        return next(self._lines, None)
+
+    def _records(self) -> Iterator[tuple[int, int, list[str], str] | CsvReject]:
+        """(first line, last line, fields, text) per record, or a CsvReject; blank lines skipped."""
+        while (item := self._next_line()) is not None:
+            number, text = item
+            if text is None:
+                yield CsvReject(number, number, f"line is longer than {_size(self.max_line)}")
+                continue
+            if _BLANK.fullmatch(text):
+                continue
+            if '"' not in text:
+                yield number, number, text.split(","), text
+                continue
+            yield self._quoted_record(number, text)
+
+    def _quoted_record(self, number: int, text: str) -> tuple[int, int, list[str], str] | CsvReject:
+        parts: list[tuple[int, str]] = [(number, text)]
+        while True:
+            joined = "\n".join(t for _, t in parts)
+            result = _parse_quoted(joined)
+            if isinstance(result, list):
+                if len(parts) == 1 or not self._width or len(result) == self._width:
+                    return number, parts[-1][0], result, joined
+                break  # the quote closed somewhere in later rows: not a legitimate span
+            if isinstance(result, str):
+                if len(parts) == 1:
+                    return CsvReject(number, number, result)
+                break
+            following = self._next_line() if len(parts) < self.max_record_lines else None
+            if following is None or following[1] is None or self._looks_like_row(following[1]):
+                if following is not None:
+                    self._pending.appendleft(following)
+                break
+            parts.append((following[0], following[1]))
+        # the quote opened on `number` does not close within reason: reject that line alone and
+        # read the lines it swallowed again, as rows of their own
+        self._pending.extendleft(reversed(parts[1:]))
+        return CsvReject(number, number, "row has an unbalanced quote (a quoted field does not "
+                                         "close on this line)")
+
+    def _looks_like_row(self, text: str) -> bool:
+        return self._width >= 3 and text.count(",") >= self._width - 1
+
+    def __iter__(self) -> Iterator[CsvRow | CsvReject]:
+        header, width, max_field = self.header, self._width, self.max_field
+        for record in self._records():
+            self.rows_read += 1
+            if isinstance(record, CsvReject):
+                yield record
+                continue
+            first, last, fields, text = record
+            if len(fields) != width:
+                more = "more" if len(fields) > width else "fewer"
+                yield CsvReject(first, last, f"row has {more} fields ({len(fields)}) than the "
+                                             f"header names ({width})")
+                continue
+            if len(text) > max_field or _CONTROL.search(text):
+                problem = _field_problem(header, fields, max_field)
+                if problem:
+                    yield CsvReject(first, last, problem)
+                    continue
+            yield CsvRow(first, last, dict(zip(header, fields)))
+
+
+def _field_problem(header: tuple[str, ...], fields: list[str], max_field: int) -> str | None:
+    for name, value in zip(header, fields):
+        if len(value) > max_field:
+            return f"{name} is longer than {_size(max_field)}"
+        found = _CONTROL.search(value)
+        if found:
+            what = "a NUL byte" if found.group() == "\x00" else "a control character"
+            return f"{name} holds {what}"
+    return None
+
+
+def _size(n: int) -> str:
+    return f"{n // 1024} KB" if n >= 1024 and n % 1024 == 0 else f"{n} characters"
+
+
+def open_csv(path: Path, *, required: Iterable[str] = (), encoding: str = AUTO,
+             aliases: Mapping[str, str] | None = None, **limits: int) -> CsvSource:
+    """Open ``path`` and read its header (InputError if it cannot be used); iterate the result."""
+    return CsvSource(path, required=required, encoding=encoding, aliases=aliases, **limits)
+
+
+def read_text(path: Path, encoding: str = AUTO) -> str:
+    """A small text file (YAML) whole, with the same encoding rules as the CSV reader."""
+    path = Path(path)
+    try:
+        encoding = check_encoding(encoding)
+        data = path.read_bytes()
+    except ValueError as exc:
+        raise InputError(f"{path}: {exc}") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot open: {exc.strerror or exc}") from exc
+    decoder = _Decoder(path, encoding)
+    lines = data.split(b"\n")
+    if lines:
+        lines[0] = _strip_bom(lines[0], decoder)
+    return "\n".join(decoder.decode(raw, n) for n, raw in enumerate(lines, 1))

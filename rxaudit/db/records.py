@@ -1,0 +1,180 @@
+"""The records side in the database: purchases, stock counts, sold traceability codes, pharmacy
+coordinates. Keyword-only functions over a Session, idempotent like the rest of the repository."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TypeVar
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from rxaudit.db.models import (CheckRow, FlagRow, Pharmacy, PurchaseRow, SettlementRow, SoldTraceCode,
+                               StockCountRow, utcnow)
+from rxaudit.domain import CheckStatus, FlagKind, ReviewStatus, Settlement
+from rxaudit.records import CodeSale, Location, Purchase, Records, StockCount
+
+CHUNK = 500  # values per IN (...) list: well under every backend's parameter limit
+T = TypeVar("T")
+
+
+def _chunks(values: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    for i in range(0, len(values), size):
+        yield values[i:i + size]
+
+
+def locations(session: Session) -> dict[str, Location]:
+    rows = session.execute(select(Pharmacy.pharmacy_id, Pharmacy.lat, Pharmacy.lon).where(
+        Pharmacy.lat.is_not(None), Pharmacy.lon.is_not(None)))
+    return {pid: Location(lat, lon) for pid, lat, lon in rows}
+
+
+def earlier_codes(session: Session, *, settlements: Iterable[Settlement]) -> dict[str, tuple[CodeSale, ...]]:
+    """Earlier sales (other settlements) of the traceability codes these settlements carry."""
+    if session.scalar(select(SoldTraceCode.code).limit(1)) is None:
+        return {}  # nothing sold before (a first audit)
+    batch, codes = set(), []
+    for s in settlements:
+        batch.add(s.settlement_id)
+        for item in s.items:
+            codes.extend(item.trace_codes)
+    codes.sort()
+    codes = [c for i, c in enumerate(codes) if i == 0 or codes[i - 1] != c]
+    found: dict[str, list[CodeSale]] = defaultdict(list)
+    for chunk in _chunks(codes, 2000):
+        for code, sid, item, pharmacy, at in session.execute(
+                select(SoldTraceCode.code, SoldTraceCode.settlement_id, SoldTraceCode.item_code,
+                       SettlementRow.pharmacy_id, SettlementRow.settled_at)
+                .join(SettlementRow, SettlementRow.settlement_id == SoldTraceCode.settlement_id)
+                .where(SoldTraceCode.code.in_(chunk))):
+            if sid not in batch:
+                found[code].append(CodeSale(code, sid, pharmacy, item, at))
+    return {code: tuple(sales) for code, sales in found.items()}
+
+
+def load_records(session: Session, *, settlements: Sequence[Settlement], purchases: Sequence[Purchase] = (),
+                 stock_counts: Sequence[StockCount] = (),
+                 file_locations: dict[str, Location] | None = None) -> Records:
+    """What the records rules need: the given purchases and counts, the pharmacies' coordinates
+    (the registry's, overridden by those given with the log) and earlier sales of the batch's codes."""
+    where = locations(session)
+    where.update(file_locations or {})
+    return Records(purchases=tuple(purchases), stock_counts=tuple(stock_counts), locations=where,
+                   earlier_codes=earlier_codes(session, settlements=settlements))
+
+
+def save_purchases(session: Session, *, purchases: Sequence[Purchase]) -> int:
+    """Insert the delivery lines not stored yet (key: pharmacy, item, time, invoice); returns how many."""
+    existing = set()
+    pharmacies = sorted({p.pharmacy_id for p in purchases})
+    for chunk in _chunks(pharmacies):
+        existing.update(tuple(r) for r in session.execute(select(
+            PurchaseRow.pharmacy_id, PurchaseRow.item_code, PurchaseRow.received_at, PurchaseRow.invoice_no)
+            .where(PurchaseRow.pharmacy_id.in_(chunk))).all())
+    new, seen = [], set()
+    for p in purchases:
+        key = (p.pharmacy_id, p.item_code, p.received_at, p.invoice_no)
+        if key in existing or key in seen:
+            continue
+        seen.add(key)
+        new.append({"pharmacy_id": p.pharmacy_id, "item_code": p.item_code, "quantity": p.quantity,
+                    "received_at": p.received_at, "supplier": p.supplier, "invoice_no": p.invoice_no})
+    for chunk in _chunks(new, 5000):
+        session.execute(insert(PurchaseRow.__table__), list(chunk))
+    return len(new)
+
+
+def save_stock_counts(session: Session, *, counts: Sequence[StockCount]) -> int:
+    """Upsert counts on (pharmacy, item, counted_at): a corrected count replaces the stored one.
+    Returns how many rows were written (new or changed)."""
+    latest = {(c.pharmacy_id, c.item_code, c.counted_at): c.quantity for c in counts}
+    stored: dict[tuple, object] = {}
+    for chunk in _chunks(sorted({p for p, _, _ in latest})):
+        for pharmacy, item, at, quantity in session.execute(select(
+                StockCountRow.pharmacy_id, StockCountRow.item_code, StockCountRow.counted_at,
+                StockCountRow.quantity).where(StockCountRow.pharmacy_id.in_(chunk))):
+            stored[(pharmacy, item, at)] = quantity
+    changed = [key for key, quantity in latest.items() if key in stored and stored[key] != quantity]
+    for pharmacy, item, at in changed:
+        session.execute(update(StockCountRow).where(
+            StockCountRow.pharmacy_id == pharmacy, StockCountRow.item_code == item,
+            StockCountRow.counted_at == at).values(quantity=latest[(pharmacy, item, at)]))
+    rows = [{"pharmacy_id": p, "item_code": i, "counted_at": t, "quantity": q}
+            for (p, i, t), q in latest.items() if (p, i, t) not in stored]
+    for chunk in _chunks(rows, 5000):
+        session.execute(insert(StockCountRow.__table__), list(chunk))
+    return len(rows) + len(changed)
+
+
+def save_trace_codes(session: Session, *, settlements: Sequence[Settlement]) -> int:
+    """Store the codes each settlement line carried (replacing what an earlier audit stored for these
+    settlements), a few thousand rows per statement. The settlements must be saved already."""
+    ids = [s.settlement_id for s in settlements]
+    if session.scalar(select(SoldTraceCode.code).limit(1)) is not None:
+        for chunk in _chunks(ids):
+            session.execute(delete(SoldTraceCode).where(SoldTraceCode.settlement_id.in_(chunk)))
+    rows: list[dict] = []
+    stored = 0
+    for s in settlements:
+        for n, item in enumerate(s.items, start=1):
+            for code in dict.fromkeys(item.trace_codes):  # a code twice on one line is stored once
+                rows.append({"code": code, "settlement_id": s.settlement_id, "line_no": n,
+                             "item_code": item.item_code})
+        if len(rows) >= 5000:
+            session.execute(insert(SoldTraceCode.__table__), rows)
+            stored, rows = stored + len(rows), []
+    if rows:
+        session.execute(insert(SoldTraceCode.__table__), rows)
+    return stored + len(rows)
+
+
+def flag_earlier_reuse(session: Session, *, settlements: Sequence[Settlement],
+                       earlier: dict[str, tuple[CodeSale, ...]]) -> int:
+    """A code sold now that an earlier audit stored: flag the earlier settlement too (trace_code_reuse,
+    linked to the later ones), keeping a verdict already given. Returns how many were flagged."""
+    links: dict[str, set[str]] = defaultdict(set)
+    codes: dict[str, set[str]] = defaultdict(set)
+    if earlier:
+        batch = {s.settlement_id for s in settlements}
+        for s in settlements:
+            for item in s.items:
+                for code in item.trace_codes:
+                    for e in earlier.get(code, ()):
+                        if e.settlement_id not in batch:
+                            links[e.settlement_id].add(s.settlement_id)
+                            codes[e.settlement_id].add(code)
+    for sid, later in sorted(links.items()):
+        settled = session.get(SettlementRow, sid)
+        if settled is None:
+            continue
+        blank = {"t": settled.settled_at.isoformat(), "keyframe": None, "clip": None, "boxes": []}
+        reason = f"a traceability code sold here was sold again in {', '.join(sorted(later))}"
+        row = session.scalar(select(FlagRow).where(FlagRow.settlement_id == sid,
+                                                   FlagRow.kind == str(FlagKind.TRACE_CODE_REUSE)))
+        evidence_seen = {"reused_codes": sorted(codes[sid]), "linked_settlements": sorted(later)}
+        if row is None:
+            session.add(FlagRow(settlement_id=sid, kind=str(FlagKind.TRACE_CODE_REUSE), score=0.9,
+                                reason=reason, evidence={"items": [{**blank, "seen": evidence_seen}]},
+                                review_status=str(ReviewStatus.OPEN)))
+        elif row.review_status == ReviewStatus.OPEN:
+            old = set()
+            for item in row.evidence.get("items", []):
+                old.update(item.get("seen", {}).get("linked_settlements", []))
+            if not later <= old:
+                row.reason = f"{row.reason} | {reason}"
+                row.evidence = {"items": [*row.evidence.get("items", []), {**blank, "seen": evidence_seen}]}
+                row.updated_at = utcnow()
+        check = session.get(CheckRow, sid)
+        if check is not None and check.status == CheckStatus.CLEAN:
+            check.status = str(CheckStatus.FLAGGED)
+    return len(links)
+
+
+def save_records(session: Session, *, settlements: Sequence[Settlement], records: Records) -> None:
+    """After the settlements are saved: their codes, this audit's purchases and counts, and the
+    trace_code_reuse flags of earlier settlements that sold the same codes (``records.earlier_codes``)."""
+    save_trace_codes(session, settlements=settlements)
+    save_purchases(session, purchases=records.purchases)
+    save_stock_counts(session, counts=records.stock_counts)
+    flag_earlier_reuse(session, settlements=settlements, earlier=records.earlier_codes)

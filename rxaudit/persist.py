@@ -1,0 +1,226 @@
+"""Phase 2 at city scale: outcomes made, written and reported a pharmacy chunk at a time.
+
+A month of a city's log (a million settlements) must not sit in memory three times over (every
+settlement's footage summary, every result with its evidence, every ORM object of one session).
+So: footage summaries of counters the store does not have are made when asked for
+(:class:`FootageIndex`), results come one at a time from :func:`reconcile.engine.iter_results` over
+the settlements in (pharmacy, counter, time) order, and are cut into chunks at pharmacy boundaries
+(every per-counter and per-pharmacy analysis sees all of its settlements in one chunk), written with
+a few bulk statements per chunk and committed every ``COMMIT_EVERY`` settlements. ``flags.json`` is
+written as the chunks go.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import PrivateAttr
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from ingest.cameras import CamerasConfig, CounterConfig
+from reconcile.context import CounterFootage, CounterView, RuleConfig, SettlementFootage
+from rxaudit.db import guarded, repository
+from rxaudit.domain import CheckResult, CheckStatus, RejectedRow, Settlement
+
+CHUNK = 5_000  # settlements per bulk write (rounded up to a pharmacy boundary)
+COMMIT_EVERY = 50_000  # settlements per transaction
+KEEP_RESULTS_MAX = 20_000  # a report carries its per-settlement results up to this many settlements
+ANALYZE_AFTER = 50_000  # settlements written: the planner's statistics are refreshed after a run this big
+
+
+class CachedCameras(CamerasConfig):
+    """The same configuration, each counter's and pharmacy's settings worked out once rather than at
+    every swipe (a counter missing from cameras.yaml otherwise builds and validates its defaults
+    every time it is asked)."""
+
+    _counters: dict[tuple[str, str], CounterConfig] = PrivateAttr(default_factory=dict)
+    _hours: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    # (the caches are read through __pydantic_private__: pydantic's attribute hook is slow)
+    def counter(self, pharmacy_id: str, counter_id: str) -> CounterConfig:
+        cache = self.__pydantic_private__["_counters"]
+        found = cache.get((pharmacy_id, counter_id))
+        if found is None:
+            found = cache[(pharmacy_id, counter_id)] = super().counter(pharmacy_id, counter_id)
+        return found
+
+    def business_hours(self, pharmacy_id: str):
+        cache = self.__pydantic_private__["_hours"]
+        found = cache.get(pharmacy_id)
+        if found is None:
+            found = cache[pharmacy_id] = super().business_hours(pharmacy_id)
+        return found
+
+
+def cached_cameras(cameras: CamerasConfig) -> CamerasConfig:
+    if isinstance(cameras, CachedCameras):
+        return cameras
+    return CachedCameras.model_construct(**{name: getattr(cameras, name) for name in CamerasConfig.model_fields})
+
+
+class FootageIndex(Mapping[str, SettlementFootage]):
+    """Every settlement's footage summary: kept for counters with footage, made on demand (and not
+    kept) for counters the store does not have, which are unverifiable for a reason that needs no
+    video. The last one made is remembered: the rules ask for one settlement several times in a row."""
+
+    def __init__(self, config: RuleConfig, cameras: CamerasConfig) -> None:
+        self._stored: dict[str, SettlementFootage] = {}
+        self._unknown: dict[str, Settlement] = {}
+        self._views: dict[tuple[str, str], CounterView] = {}
+        self._config, self._cameras = config, cameras
+        self._last: tuple[str | None, SettlementFootage | None] = (None, None)
+
+    def add(self, summaries: Iterable[SettlementFootage]) -> None:
+        self._stored.update((f.settlement_id, f) for f in summaries)
+
+    def verified_ids(self) -> set[str]:
+        """Settlements whose footage was good enough to judge (never one of an unknown counter)."""
+        return {sid for sid, f in self._stored.items() if f.unverifiable is None}
+
+    def is_unknown(self, settlement_id: str) -> bool:
+        """A settlement of a counter the store does not have (nothing was decoded for it)."""
+        return settlement_id in self._unknown and settlement_id not in self._stored
+
+    def add_unknown(self, key: tuple[str, str], settlements: Iterable[Settlement]) -> None:
+        self._views[key] = CounterView(self._config, self._cameras, CounterFootage(known=False))
+        self._unknown.update((s.settlement_id, s) for s in settlements)
+
+    def get(self, settlement_id: str, default: Any = None) -> Any:
+        found = self._stored.get(settlement_id)
+        if found is not None:
+            return found
+        if self._last[0] == settlement_id:
+            return self._last[1]
+        s = self._unknown.get(settlement_id)
+        if s is None:
+            return default
+        made = self._views[s.counter_key].summarise(s)
+        self._last = (settlement_id, made)
+        return made
+
+    def __getitem__(self, settlement_id: str) -> SettlementFootage:
+        found = self.get(settlement_id)
+        if found is None:
+            raise KeyError(settlement_id)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._stored
+        yield from (sid for sid in self._unknown if sid not in self._stored)
+
+    def __len__(self) -> int:
+        return len(self._stored) + sum(1 for sid in self._unknown if sid not in self._stored)
+
+
+def audit_order(settlements: Iterable[Settlement]) -> list[Settlement]:
+    """Pharmacy, counter, time (file order among equals): the order results are made and written."""
+    return sorted(settlements, key=lambda s: (s.pharmacy_id, s.counter_id, s.settled_at))
+
+
+def pharmacy_chunks(results: Iterable[CheckResult], size: int = CHUNK) -> Iterator[list[CheckResult]]:
+    """Consecutive results in chunks of at least ``size``, cut only where the pharmacy changes."""
+    chunk: list[CheckResult] = []
+    for result in results:
+        if len(chunk) >= size and result.settlement.pharmacy_id != chunk[-1].settlement.pharmacy_id:
+            yield chunk
+            chunk = []
+        chunk.append(result)
+    if chunk:
+        yield chunk
+
+
+class Tally:
+    """The run summary, counted as results go by."""
+
+    def __init__(self) -> None:
+        self.audited = 0
+        self.statuses: Counter[str] = Counter()
+        self.kinds: Counter[str] = Counter()
+
+    def add(self, results: Iterable[CheckResult]) -> Tally:
+        for r in results:
+            self.audited += 1
+            self.statuses[str(r.status)] += 1
+            self.kinds.update(str(f.kind) for f in r.flags)
+        return self
+
+    def summary(self, rows_read: int, rejected: Sequence[RejectedRow]) -> dict[str, Any]:
+        return {
+            "rows_read": rows_read,
+            "rejected": len(rejected),
+            "audited": self.audited,
+            "clean": self.statuses.get(CheckStatus.CLEAN, 0),
+            "flagged": self.statuses.get(CheckStatus.FLAGGED, 0),
+            "unverifiable": self.statuses.get(CheckStatus.UNVERIFIABLE, 0),
+            "flags_by_kind": dict(sorted(self.kinds.items())),
+        }
+
+
+def save_chunk(session: Session, *, run_id: int, results: Sequence[CheckResult], keep_faces: bool,
+               source: str) -> tuple[list[CheckResult], list[RejectedRow]]:
+    """One chunk in bulk under a SAVEPOINT; a chunk the database refuses for a row's values goes
+    through :func:`rxaudit.db.guarded.save_results`, so one refused row never aborts the run."""
+    try:
+        with session.begin_nested():
+            repository.save_results(session, run_id=run_id, results=results, keep_faces=keep_faces)
+        return list(results), []
+    except Exception as exc:  # noqa: BLE001 - sorted by guarded's rule, re-raised otherwise
+        if not guarded.row_fault(exc):
+            raise
+    return guarded.save_results(session, run_id=run_id, results=results, keep_faces=keep_faces,
+                                source=source)
+
+
+class FlagsJson:
+    """``flags.json`` written as chunks are saved: ``{"flags": [...], "summary": ..., "rejected": ...}``.
+    It appears under its name only when complete."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.part = self.path.with_name(self.path.name + ".part")
+        self.fh = self.part.open("w", encoding="utf-8")
+        self.fh.write('{\n  "flags": [')
+        self.first = True
+
+    def add(self, results: Iterable[CheckResult]) -> None:
+        for r in results:
+            for f in r.flags:
+                self.fh.write(("\n    " if self.first else ",\n    ") + json.dumps(f.to_json(), ensure_ascii=False))
+                self.first = False
+
+    def close(self, summary: dict[str, Any], rejected: Sequence[RejectedRow]) -> None:
+        rows = [{"source": r.source, "line": r.line, "reason": r.reason} for r in rejected]
+        self.fh.write(("\n  ],\n" if not self.first else "],\n")
+                      + f'  "summary": {json.dumps(summary, ensure_ascii=False)},\n'
+                      + f'  "rejected": {json.dumps(rows, ensure_ascii=False)}\n}}\n')
+        self.fh.close()
+        os.replace(self.part, self.path)
+
+    def abort(self) -> None:
+        self.fh.close()
+        self.part.unlink(missing_ok=True)
+
+
+BULK_CACHE_KIB = 65536  # SQLite page cache of the writing connection (its default is 2 MiB)
+
+
+def tune_for_bulk(session: Session) -> None:
+    """A bigger page cache for the connection that writes a big run: the settlements arrive in
+    pharmacy order, so their id index is written all over; with 2 MiB of cache every insert reads."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text(f"PRAGMA cache_size = -{BULK_CACHE_KIB}"))
+
+
+def analyze(factory) -> None:
+    """Fresh planner statistics after a big write (SQLite has none until asked: without them it
+    may pick a low-selectivity index, e.g. review_status, for the wall's queries)."""
+    with factory() as session, session.begin():
+        if session.get_bind().dialect.name == "sqlite":
+            session.execute(text("PRAGMA analysis_limit = 2000"))  # sampled: seconds, not minutes
+        session.execute(text("ANALYZE"))

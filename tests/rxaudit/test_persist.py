@@ -1,0 +1,112 @@
+"""Phase 2 at scale: a big run (results not kept, chunks, several commits) writes and reports exactly
+what a small run does; the pieces it is made of."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from ingest.cameras import CamerasConfig, load_cameras
+from reconcile.context import CounterFootage, CounterView, RuleConfig
+from rxaudit import persist
+from rxaudit.db.engine import make_engine, session_factory
+from rxaudit.db.models import CheckRow, FlagRow
+from rxaudit.domain import CheckResult, CheckStatus
+from rxaudit.pipeline import Models, audit
+from tests.factories import T0, settlement
+from tests.fakes import BrightBlockPersons, NoFaces
+from tests.rxaudit.test_pipeline import bundle
+
+
+def log_only(tmp_path):
+    """A busy morning at three pharmacies with no footage: bursts, a double charge, off hours."""
+    rows = ["settlement_id,pharmacy_id,counter_id,settled_at,card_id,amount,operator"]
+    n = 0
+    for pharmacy in ("PA", "PB", "PC"):
+        for k in range(9):  # nine cards within minutes at C1: a burst
+            at = T0 + timedelta(seconds=30 * k)
+            rows.append(f"{pharmacy}-{n},{pharmacy},C1,{at.isoformat()},CARD{n % 7},9.50,OP{k}")
+            n += 1
+        rows.append(f"{pharmacy}-{n},{pharmacy},C2,{(T0 - timedelta(hours=4)).isoformat()},CARD{n},3.00,OP1")
+        n += 1
+    rows.append(f"PA-{n},PA,C2,{(T0 + timedelta(seconds=40)).isoformat()},CARD0,9.50,OP2")  # CARD0 again
+    (tmp_path / "videos").mkdir()
+    (tmp_path / "settlements.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return tmp_path / "settlements.csv", tmp_path / "videos"
+
+
+def db_rows(settings, folder):
+    engine = make_engine(settings.db_url)
+    with session_factory(engine)() as session:
+        flags = sorted((f.settlement_id, f.kind, f.score, f.reason.replace(str(folder), "<dir>"), f.pharmacy_id)
+                       for f in session.scalars(select(FlagRow)))
+        checks = sorted((c.settlement_id, c.status) for c in session.scalars(select(CheckRow)))
+    engine.dispose()
+    return flags, checks
+
+
+@pytest.mark.parametrize("make_bundle", [log_only, bundle])
+def test_a_big_run_writes_and_reports_what_a_small_run_does(tmp_path, make_settings, monkeypatch,
+                                                             make_bundle):
+    models = Models(persons=BrightBlockPersons(), faces=NoFaces())
+    outputs = {}
+    for mode in ("small", "big"):
+        folder = tmp_path / mode
+        folder.mkdir()
+        log, videos = make_bundle(folder)
+        settings = make_settings(db_url=f"sqlite:///{folder}/rx.db", evidence_dir=str(folder / "evidence"))
+        with monkeypatch.context() as m:
+            if mode == "big":  # results not kept, chunks of one pharmacy, a commit every two chunks
+                m.setattr(persist, "KEEP_RESULTS_MAX", 0)
+                m.setattr(persist, "CHUNK", 1)
+                m.setattr(persist, "COMMIT_EVERY", 12)
+                m.setattr(persist, "ANALYZE_AFTER", 1)
+            report = audit(settings, settlements_file=log, videos=videos, out=folder / "flags.json",
+                           models=models)
+        data = json.loads((folder / "flags.json").read_text(encoding="utf-8").replace(str(folder), "<dir>"))
+        outputs[mode] = (report, data, db_rows(settings, folder))
+    (small, small_json, small_db), (big, big_json, big_db) = outputs["small"], outputs["big"]
+    assert small.results and not big.results
+    assert big.summary == small.summary and big_db == small_db
+    key = lambda f: (f["settlement_id"], f["kind"])  # noqa: E731
+    assert sorted(big_json["flags"], key=key) == sorted(small_json["flags"], key=key)
+    assert big_json["summary"] == small_json["summary"] and big_json["rejected"] == small_json["rejected"]
+    assert len(small_json["flags"]) == sum(small.summary["flags_by_kind"].values())
+    if make_bundle is log_only:
+        assert {"burst", "duplicate_settlement", "off_hours", "unverifiable"} <= set(small.summary["flags_by_kind"])
+
+
+def test_pharmacy_chunks_cut_only_between_pharmacies():
+    results = [CheckResult(settlement(n, pharmacy=p), CheckStatus.CLEAN, (), {})
+               for n, p in enumerate("AAABBCCCCD")]
+    chunks = list(persist.pharmacy_chunks(results, size=2))
+    assert [[r.settlement.pharmacy_id for r in c] for c in chunks] == [list("AAA"), list("BB"), list("CCCC"), ["D"]]
+    assert [r for c in chunks for r in c] == results
+
+
+def test_footage_of_unknown_counters_is_made_on_demand_and_equals_the_summary():
+    cameras = persist.cached_cameras(load_cameras(None))
+    config = RuleConfig()
+    index = persist.FootageIndex(config, cameras)
+    group = [settlement(1, counter="C9"), settlement(2, counter="C9", seconds=60)]
+    index.add_unknown(("PH1", "C9"), group)
+    view = CounterView(config, CamerasConfig(), CounterFootage(known=False))
+    for s in group:
+        made, expected = index[s.settlement_id], view.summarise(s)
+        assert made.unverifiable == expected.unverifiable and made.seen == expected.seen
+        assert index.is_unknown(s.settlement_id)
+    assert index.get("nope") is None and len(index) == 2 and index.verified_ids() == set()
+
+
+def test_cached_cameras_answer_like_the_configuration():
+    cameras = CamerasConfig.model_validate(
+        {"pharmacies": {"PH1": {"business_hours": "09:00-18:00", "counters": {"C1": {"clock_offset_s": 12}}}}})
+    cached = persist.cached_cameras(cameras)
+    for pharmacy, counter in (("PH1", "C1"), ("PH1", "C2"), ("PH2", "C1")):
+        assert cached.counter(pharmacy, counter) == cameras.counter(pharmacy, counter)
+        assert cached.camera_time(pharmacy, counter, T0) == cameras.camera_time(pharmacy, counter, T0)
+        assert cached.business_hours(pharmacy) == cameras.business_hours(pharmacy)
+    assert persist.cached_cameras(cached) is cached
