@@ -33,7 +33,7 @@ import codecs
 import csv
 import re
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -168,6 +168,26 @@ def _parse_quoted(text: str) -> list[str] | str | object:
         return []
 
 
+def check_header(names: Sequence[str], required: Iterable[str],
+                 where: Callable[[int | None], str]) -> tuple[str, ...]:
+    """The header of any table (CSV or a workbook's sheet), checked: every column named, no control
+    characters, no name twice, every ``required`` column there. ``where(index)`` names the header
+    (``None``) or its ``index``-th column (1-based) in an error."""
+    seen: set[str] = set()
+    for index, name in enumerate(names, 1):
+        if not name:
+            raise InputError(f"{where(index)} has no name")
+        if _CONTROL.search(name):
+            raise InputError(f"{where(index)} holds a control character")
+        if name in seen:
+            raise InputError(f"{where(index)} names column {name!r} twice")
+        seen.add(name)
+    missing = [c for c in required if c not in seen]
+    if missing:
+        raise InputError(f"{where(None)} lacks column(s) {', '.join(missing)}")
+    return tuple(names)
+
+
 class CsvSource:
     """An open CSV file: ``header`` and a one-pass iterator of :class:`CsvRow` / :class:`CsvReject`."""
 
@@ -215,19 +235,8 @@ class CsvSource:
             if isinstance(record, CsvReject):
                 raise InputError(f"{self.path}: header ({record.lines}): {record.reason}")
             names = [aliases.get(n.strip(), n.strip()) for n in record[2]]
-            seen: set[str] = set()
-            for index, name in enumerate(names, 1):
-                if not name:
-                    raise InputError(f"{self.path}: header column {index} has no name")
-                if _CONTROL.search(name):
-                    raise InputError(f"{self.path}: header column {index} holds a control character")
-                if name in seen:
-                    raise InputError(f"{self.path}: header names column {name!r} twice")
-                seen.add(name)
-            missing = [c for c in required if c not in seen]
-            if missing:
-                raise InputError(f"{self.path}: header lacks column(s) {', '.join(missing)}")
-            return tuple(names)
+            return check_header(names, required, lambda index: (
+                f"{self.path}: header" if index is None else f"{self.path}: header column {index}"))
         raise InputError(f"{self.path}: is empty (no header line)")
 
     def _next_line(self) -> tuple[int, str | None] | None:

@@ -13,7 +13,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 
-from ingest.csv_reader import AUTO, CsvReject, CsvRow, open_csv
+from ingest.csv_reader import AUTO, CsvReject, CsvRow, check_header, open_csv
 from rxaudit.errors import InputError
 
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
@@ -59,21 +59,11 @@ class XlsxSource:
             names = [_cell_text(v) for v in first]
             while names and not names[-1]:
                 names.pop()
-            names = [aliases.get(n, n) for n in names]
-            seen: set[str] = set()
-            for index, name in enumerate(names, 1):
-                if not name:
-                    raise InputError(f"{self._where(1, index)}: header cell has no name")
-                if name in seen:
-                    raise InputError(f"{self._where(1, index)}: header names column {name!r} twice")
-                seen.add(name)
-            missing = [c for c in required if c not in seen]
-            if missing:
-                raise InputError(f"{self._where(1)}: header lacks column(s) {', '.join(missing)}")
+            self.header = check_header([aliases.get(n, n) for n in names], required, lambda index: (
+                f"{self._where(1)}: header" if index is None else f"{self._where(1, index)}: header cell"))
         except BaseException:
             self.close()
             raise
-        self.header = tuple(names)
 
     def _where(self, row: int, column: int | None = None) -> str:
         cell = "" if column is None else f", column {self._letter(column)}"
