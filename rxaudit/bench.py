@@ -26,6 +26,11 @@ from typing import Any
 NAIVE = {"sample_fps": 1000.0, "keyframes_only": False, "motion_threshold": 0.0, "far_detect_every_s": 0.0}
 
 
+
+def peak_rss_mb() -> float:
+    """Peak resident set of this process so far, in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
 def scaled_log(path: Path, factor: int, out: Path) -> Path:
     """The log repeated ``factor`` times with new settlement ids and card ids."""
     with path.open(encoding="utf-8", newline="") as fh:
@@ -75,7 +80,7 @@ def measure(config: dict[str, Any], settlements: Path, videos: str, cameras: Pat
         "settlements": report.summary["audited"],
         "cpu_s_per_settlement": round(report.stats["cpu_s"] / n, 4),
         "settlements_per_s": round(n / report.stats["wall_s"], 3),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
         "detector_runs": int(report.stats["detector_runs"]),
         "face_encodings": int(report.stats["face_encodings"]),
         "video_s_decoded": round(report.stats["video_s_decoded"], 1),

@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import json
 import random
-import resource
 import statistics
 import subprocess
 import sys
@@ -24,6 +23,8 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+
+from rxaudit.bench import peak_rss_mb
 
 TZ = timezone(timedelta(hours=8))
 MONTH_START = datetime(2026, 10, 1, tzinfo=TZ)
@@ -100,11 +101,6 @@ def _bisect(cum: list[float], x: float) -> int:
         else:
             hi = mid
     return lo
-
-
-def peak_rss_mb() -> float:
-    """Peak resident set of this process (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def measure_audit(settlements: str, videos: str, db_url: str, evidence_dir: str, card_key: str) -> dict[str, Any]:

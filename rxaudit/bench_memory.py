@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from rxaudit.bench import peak_rss_mb
 
 TZ = timezone(timedelta(hours=8))
 DAY_START = datetime(2026, 11, 20, 8, 0, tzinfo=TZ)
@@ -117,7 +118,7 @@ def run_once(hours: float, detectors: str) -> dict[str, Any]:
         settlements = [Settlement(f"M{k}", "PHB", "C1", DAY_START + timedelta(seconds=20 + k * SWIPE_EVERY_S),
                                   hash_card(f"CARD{k}", b"bench-memory-key"), Decimal("10.00"))
                        for k in range(n)]
-        rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+        rss0 = peak_rss_mb()
         c0, w0 = time.process_time(), time.perf_counter()
         auditor = CounterAuditor(settings, CamerasConfig(), LocalVideoStore(videos), models,
                                  Path(settings.evidence_dir))
@@ -130,7 +131,7 @@ def run_once(hours: float, detectors: str) -> dict[str, Any]:
             "keyframes": len(keyframes), "problems": len(footage.problems),
             "cpu_s": round(time.process_time() - c0, 1), "wall_s": round(time.perf_counter() - w0, 1),
             "rss_before_audit_mb": round(rss0, 1),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
+            "peak_rss_mb": round(peak_rss_mb(), 1),
         }
 
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import argparse
 import random
-import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from rxaudit.bench import peak_rss_mb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -41,7 +42,7 @@ def main() -> None:
         path = Path(tmp) / "settlements.csv"
         write_log(path, args.rows, args.encoding)
         size_mb = path.stat().st_size / 1e6
-        rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        rss0 = peak_rss_mb()
         started = time.perf_counter()
         if args.mode == "reader":
             from ingest.csv_reader import open_csv
@@ -57,7 +58,7 @@ def main() -> None:
 
             n = read_settlements(path, b"k" * 32).rows_read
         wall = time.perf_counter() - started
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        peak = peak_rss_mb()
     print(f"{args.mode} ({args.encoding}): {n} rows ({size_mb:.0f} MB) "
           f"in {wall:.1f} s = {n / wall:,.0f} rows/s; peak RSS {peak:.0f} MB (before reading {rss0:.0f} MB)")
 
