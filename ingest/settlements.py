@@ -159,9 +159,8 @@ def read_items(path: Path, options: IngestOptions | None = None
         )
         items[sid].append(item)
 
-    encoding = (options or IngestOptions()).encoding
-    _, rejected, _ = parse_rows(path, ITEM_COLUMNS, parse, encoding=encoding,
-                                aliases=(options or IngestOptions()).aliases)
+    options = options or IngestOptions()
+    _, rejected, _ = parse_rows(path, ITEM_COLUMNS, parse, encoding=options.encoding, aliases=options.aliases)
     return items, rejected
 
 
@@ -207,6 +206,7 @@ def read_settlements(path: Path, card_key: bytes, catalogue: Path | None = None,
     """Read ``settlements.csv`` (and ``settlement_items.csv`` beside it when present), and give each
     billed item its category from ``catalogue`` (default: ``item_catalogue.csv`` beside the log)."""
     path = Path(path)
+    options = options or IngestOptions()
     settlements: list[Settlement] = []
     rejected: list[RejectedRow] = []
     for item in iter_settlements(path, card_key, options):
@@ -224,7 +224,7 @@ def read_settlements(path: Path, card_key: bytes, catalogue: Path | None = None,
 
     catalogue_path = catalogue if catalogue is not None else path.with_name(CATALOGUE_FILE)
     if catalogue is not None or catalogue_path.exists():
-        known, bad_rows = read_catalogue(catalogue_path, encoding=(options or IngestOptions()).encoding)
+        known, bad_rows = read_catalogue(catalogue_path, encoding=options.encoding)
         rejected.extend(bad_rows)
         settlements = categorise(settlements, known)
     return SettlementLog(tuple(settlements), tuple(rejected), rows_read=rows_read)

@@ -9,7 +9,7 @@ file, the sheet, the row and the column.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import date, datetime, time
+from datetime import date, time
 from decimal import Decimal
 from pathlib import Path
 
@@ -22,9 +22,7 @@ XLSX_SUFFIXES = (".xlsx", ".xlsm")
 def _cell_text(value: object) -> str:
     if value is None:
         return ""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, (date, time)):
+    if isinstance(value, (date, time)):  # a datetime is a date
         return value.isoformat()
     if isinstance(value, float) and value.is_integer():
         return str(int(value))

@@ -25,7 +25,6 @@ from sqlalchemy import select
 
 from ingest.cameras import load_cameras
 from ingest.segment_index import IndexedVideoStore
-from ingest.header_map import load_aliases
 from ingest.records import read_records
 from ingest.settlements import IngestOptions, read_settlements
 from ingest.stores import open_store, store_location
@@ -77,8 +76,8 @@ def run_batch(settings: Settings, *, settlements_file: Path, videos: str, camera
     started, cpu0 = time.perf_counter(), time.process_time()
     card_key = settings.require_card_key()
     cameras = load_cameras(cameras_file, settings.input_encoding)
-    log = read_settlements(Path(settlements_file), card_key, settings.item_catalogue,
-                           options=IngestOptions.from_settings(settings))
+    options = IngestOptions.from_settings(settings)
+    log = read_settlements(Path(settlements_file), card_key, settings.item_catalogue, options=options)
     settlements = _on_day(log.settlements, day, ZoneInfo(settings.display_timezone))
     by_id = {s.settlement_id: s for s in settlements}
     engine = make_engine(settings.db_url)
@@ -140,8 +139,8 @@ def run_batch(settings: Settings, *, settlements_file: Path, videos: str, camera
         for task in session.scalars(select(BatchTask).where(BatchTask.batch_id == batch_id)):
             for item in (task.result or {}).get("summaries", []):
                 footage[item["settlement_id"]] = SettlementFootage.from_json(item)
-    records, bad_records = read_records(Path(settlements_file), aliases=load_aliases(settings.column_map),
-                                        encoding=settings.input_encoding)  # beside the log (issue 13)
+    records, bad_records = read_records(Path(settlements_file), aliases=options.aliases,
+                                        encoding=options.encoding)  # beside the log (issue 13)
     rejected = [*log.rejected, *bad_records]  # rows the database refuses are added to it
     run_id, results, summary = reconcile_and_save(
         settings, factory, settlements=settlements, footage=footage, cameras=cameras,

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from ingest.cameras import CamerasConfig, load_cameras
-from ingest.header_map import load_aliases
 from ingest.records import read_records
 from ingest.settlements import IngestOptions, read_settlements
 from ingest.stores import open_store, store_location
@@ -47,10 +46,6 @@ class AuditReport:
         flags = [f.to_json() for r in self.results for f in r.flags]
         rejected = [{"source": r.source, "line": r.line, "reason": r.reason} for r in self.rejected]
         return {"flags": flags, "summary": self.summary, "rejected": rejected}
-
-
-def summarise(results: list[CheckResult], rows_read: int, rejected: list[RejectedRow]) -> dict[str, Any]:
-    return persist.Tally().add(results).summary(rows_read, rejected)
 
 
 def vision_stats(counts: Counter) -> dict[str, float]:
@@ -168,11 +163,10 @@ def audit(settings: Settings, *, settlements_file: Path, videos: Path | str,
     started, cpu0 = time.perf_counter(), time.process_time()
     card_key = settings.require_card_key()
     cameras = persist.cached_cameras(load_cameras(cameras_file, settings.input_encoding))
-    log = read_settlements(Path(settlements_file), card_key, settings.item_catalogue,
-                           options=IngestOptions.from_settings(settings))
+    options = IngestOptions.from_settings(settings)
+    log = read_settlements(Path(settlements_file), card_key, settings.item_catalogue, options=options)
     records, bad_records = read_records(Path(settlements_file), purchases=purchases_file, stock=stock_file,
-                                        aliases=load_aliases(settings.column_map),
-                                        encoding=settings.input_encoding)
+                                        aliases=options.aliases, encoding=options.encoding)
     rejected = [*log.rejected, *bad_records]
     store = store or open_store(str(videos), settings)
     engine = make_engine(settings.db_url)

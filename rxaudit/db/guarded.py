@@ -28,12 +28,9 @@ def row_fault(exc: Exception) -> bool:
     return isinstance(exc, (SQLAlchemyError, ValueError, ArithmeticError))
 
 
-
-
 def _save(session: Session, results: Sequence[CheckResult], run_id: int, keep_faces: bool) -> None:
     with session.begin_nested():
-        for result in results:
-            repository.save_result(session, run_id=run_id, result=result, keep_faces=keep_faces)
+        repository.save_results(session, run_id=run_id, results=results, keep_faces=keep_faces)
         session.flush()
 
 

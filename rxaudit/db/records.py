@@ -4,24 +4,18 @@ coordinates. Keyword-only functions over a Session, idempotent like the rest of 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
-from typing import TypeVar
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from rxaudit.db.models import (CheckRow, FlagRow, Pharmacy, PurchaseRow, SettlementRow, SoldTraceCode,
                                StockCountRow, utcnow)
+from rxaudit.db.repository import chunks
 from rxaudit.domain import CheckStatus, FlagKind, ReviewStatus, Settlement
 from rxaudit.records import CodeSale, Location, Purchase, Records, StockCount
 
 CHUNK = 500  # values per IN (...) list: well under every backend's parameter limit
-T = TypeVar("T")
-
-
-def _chunks(values: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
-    for i in range(0, len(values), size):
-        yield values[i:i + size]
 
 
 def locations(session: Session) -> dict[str, Location]:
@@ -39,10 +33,9 @@ def earlier_codes(session: Session, *, settlements: Iterable[Settlement]) -> dic
         batch.add(s.settlement_id)
         for item in s.items:
             codes.extend(item.trace_codes)
-    codes.sort()
-    codes = [c for i, c in enumerate(codes) if i == 0 or codes[i - 1] != c]
+    codes = sorted(set(codes))
     found: dict[str, list[CodeSale]] = defaultdict(list)
-    for chunk in _chunks(codes, 2000):
+    for chunk in chunks(codes, 2000):
         for code, sid, item, pharmacy, at in session.execute(
                 select(SoldTraceCode.code, SoldTraceCode.settlement_id, SoldTraceCode.item_code,
                        SettlementRow.pharmacy_id, SettlementRow.settled_at)
@@ -68,7 +61,7 @@ def save_purchases(session: Session, *, purchases: Sequence[Purchase]) -> int:
     """Insert the delivery lines not stored yet (key: pharmacy, item, time, invoice); returns how many."""
     existing = set()
     pharmacies = sorted({p.pharmacy_id for p in purchases})
-    for chunk in _chunks(pharmacies):
+    for chunk in chunks(pharmacies, CHUNK):
         existing.update(tuple(r) for r in session.execute(select(
             PurchaseRow.pharmacy_id, PurchaseRow.item_code, PurchaseRow.received_at, PurchaseRow.invoice_no)
             .where(PurchaseRow.pharmacy_id.in_(chunk))).all())
@@ -80,7 +73,7 @@ def save_purchases(session: Session, *, purchases: Sequence[Purchase]) -> int:
         seen.add(key)
         new.append({"pharmacy_id": p.pharmacy_id, "item_code": p.item_code, "quantity": p.quantity,
                     "received_at": p.received_at, "supplier": p.supplier, "invoice_no": p.invoice_no})
-    for chunk in _chunks(new, 5000):
+    for chunk in chunks(new, 5000):
         session.execute(insert(PurchaseRow.__table__), list(chunk))
     return len(new)
 
@@ -90,7 +83,7 @@ def save_stock_counts(session: Session, *, counts: Sequence[StockCount]) -> int:
     Returns how many rows were written (new or changed)."""
     latest = {(c.pharmacy_id, c.item_code, c.counted_at): c.quantity for c in counts}
     stored: dict[tuple, object] = {}
-    for chunk in _chunks(sorted({p for p, _, _ in latest})):
+    for chunk in chunks(sorted({p for p, _, _ in latest}), CHUNK):
         for pharmacy, item, at, quantity in session.execute(select(
                 StockCountRow.pharmacy_id, StockCountRow.item_code, StockCountRow.counted_at,
                 StockCountRow.quantity).where(StockCountRow.pharmacy_id.in_(chunk))):
@@ -102,7 +95,7 @@ def save_stock_counts(session: Session, *, counts: Sequence[StockCount]) -> int:
             StockCountRow.counted_at == at).values(quantity=latest[(pharmacy, item, at)]))
     rows = [{"pharmacy_id": p, "item_code": i, "counted_at": t, "quantity": q}
             for (p, i, t), q in latest.items() if (p, i, t) not in stored]
-    for chunk in _chunks(rows, 5000):
+    for chunk in chunks(rows, 5000):
         session.execute(insert(StockCountRow.__table__), list(chunk))
     return len(rows) + len(changed)
 
@@ -112,7 +105,7 @@ def save_trace_codes(session: Session, *, settlements: Sequence[Settlement]) -> 
     settlements), a few thousand rows per statement. The settlements must be saved already."""
     ids = [s.settlement_id for s in settlements]
     if session.scalar(select(SoldTraceCode.code).limit(1)) is not None:
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids, CHUNK):
             session.execute(delete(SoldTraceCode).where(SoldTraceCode.settlement_id.in_(chunk)))
     rows: list[dict] = []
     stored = 0

@@ -64,7 +64,8 @@ def _upsert(session: Session, table, keys: Sequence[str], columns: Sequence[str]
                                       set_={name: stmt.excluded[name] for name in columns})
 
 
-def _chunks(values: Sequence, size: int = IN_CHUNK):
+def chunks(values: Sequence, size: int = IN_CHUNK):
+    """``values`` in slices of ``size`` (one IN (...) list each)."""
     for i in range(0, len(values), size):
         yield values[i:i + size]
 
@@ -114,7 +115,7 @@ def save_results(session: Session, *, run_id: int, results: Sequence[CheckResult
                              "visit_key"]), list(checks.values()))
     stale: list[int] = []
     moved: list[dict[str, Any]] = []  # reviewed flags kept: their copy of the settlement follows it
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         # (no review_status condition here: the planner must take the settlement_id index)
         rows = session.execute(select(FlagRow.id, FlagRow.settlement_id, FlagRow.kind, FlagRow.review_status,
                                       FlagRow.pharmacy_id, FlagRow.settled_at)
@@ -127,7 +128,7 @@ def save_results(session: Session, *, run_id: int, results: Sequence[CheckResult
             elif (pharmacy_id, settled_at) != (settlements[sid]["pharmacy_id"], settlements[sid]["settled_at"]):
                 moved.append({"fid": fid, "p": settlements[sid]["pharmacy_id"],
                               "t": settlements[sid]["settled_at"]})
-    for chunk in _chunks(stale):
+    for chunk in chunks(stale):
         session.execute(delete(FlagRow).where(FlagRow.id.in_(chunk)))
     if moved:
         table = FlagRow.__table__
@@ -138,7 +139,7 @@ def save_results(session: Session, *, run_id: int, results: Sequence[CheckResult
                                 ["score", "reason", "evidence", "updated_at", "pharmacy_id", "settled_at"]),
                         list(flags.values()))
     without = [sid for sid in ids if sid not in faces]
-    for chunk in _chunks(without):
+    for chunk in chunks(without):
         session.execute(delete(FaceSignature).where(FaceSignature.settlement_id.in_(chunk)))
     if faces:
         session.execute(_upsert(session, FaceSignature.__table__, ["settlement_id"],

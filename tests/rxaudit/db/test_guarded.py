@@ -47,7 +47,7 @@ def test_a_lost_database_is_not_blamed_on_a_row(tmp_path, monkeypatch):
     def broken(session, **kw):
         raise OperationalError("INSERT", {}, Exception("disk I/O error"))
 
-    monkeypatch.setattr(repository, "save_result", broken)
+    monkeypatch.setattr(repository, "save_results", broken)
     with session_factory(engine)() as session, pytest.raises(OperationalError):
         guarded.save_results(session, run_id=1, results=[clean(settlement(1))], keep_faces=True,
                              source="s.csv")
