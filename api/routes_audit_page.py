@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.deps import CurrentUser, SessionDep
+from api.reasons import AUDIT_ACTIONS
 from api.schemas import DATE_MAX, DATE_MIN
 from rxaudit.db import audit_log
 from rxaudit.errors import Forbidden
@@ -21,7 +22,7 @@ from rxaudit.security import Role
 
 router = APIRouter(include_in_schema=False)
 PAGE = 100
-ACTIONS = ("sign_in", "sign_in_failed", "sign_out", "verdict", "export", "user_add", "key_create", "key_revoke")
+ACTIONS = tuple(AUDIT_ACTIONS)  # the filter offers every action the page has a label for
 
 
 @router.get("/audit")

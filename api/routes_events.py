@@ -12,11 +12,11 @@ from anyio import to_thread
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from api.deps import COOKIE, optional_viewer, viewer
+from api.deps import optional_viewer, viewer
 from api.events import Broadcasters, Credential
 from api.stream_tokens import principal_for, verify
-from api.token_deps import TokenParam
-from rxaudit.security import Principal, digest
+from api.token_deps import TokenParam, credential_of
+from rxaudit.security import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["wall"])
 MAX_ID = 2**63 - 1
@@ -29,9 +29,7 @@ def _who(request: Request, token: str | None = None) -> tuple[Principal, Credent
             claims = verify(request.app.state.settings, token)
             return principal_for(session, claims), Credential(claims.kind, claims.ref)
         principal = viewer(optional_viewer(request, session))
-    if principal.kind == "apikey":
-        return principal, Credential("apikey", str(principal.id))
-    return principal, Credential("session", digest(request.cookies.get(COOKIE, "")))
+    return principal, Credential(*credential_of(request, principal))
 
 
 def _broadcasters(request: Request) -> Broadcasters:

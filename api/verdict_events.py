@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from api.schemas import local
 from rxaudit.db.verdict_feed import VerdictChange
 
 
@@ -21,10 +22,9 @@ class VerdictEvent:
 
     @classmethod
     def of(cls, change: VerdictChange, tz: ZoneInfo | None) -> VerdictEvent:
-        at = change.at.astimezone(tz) if tz is not None else change.at
         data = {"flag_id": change.flag_id, "review_status": change.review_status, "action": change.action,
                 "kind": change.kind, "pharmacy_id": change.pharmacy_id, "district": change.district,
-                "at": at.replace(microsecond=0).isoformat()}
+                "at": local(change.at, tz).isoformat()}
         return cls(change.flag_id, change.district, json.dumps(data, ensure_ascii=False))
 
     def frame(self) -> str:  # no id: line, so Last-Event-ID stays the last flag's id

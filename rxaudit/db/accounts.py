@@ -48,8 +48,11 @@ def user_principal(user: User, csrf_token: str | None = None) -> Principal:
 
 
 def authenticate(session: Session, *, name: str, password: str) -> User:
+    """The active account ``name`` if ``password`` is its own. An unknown or disabled name still
+    runs one password check (against a dummy hash): refusing it takes as long as a wrong password."""
     user = session.scalar(select(User).where(User.name == name, User.active.is_(True)))
-    if user is None or not verify_password(user.password_hash, password):
+    ok = verify_password(user.password_hash if user is not None else None, password)
+    if user is None or not ok:
         raise AuthError("wrong name or password")
     return user
 
