@@ -103,6 +103,18 @@ def _bisect(cum: list[float], x: float) -> int:
     return lo
 
 
+def audit_in_subprocess(log: Path, videos: Path, db_url: str, evidence_dir: Path, card_key: str
+                        ) -> dict[str, Any]:
+    """:func:`measure_audit` in a fresh process, so that its peak RSS is the audit's own."""
+    args = json.dumps([str(log), str(videos), db_url, str(evidence_dir), card_key])
+    code = ("import json, sys; from rxaudit.bench_log import measure_audit; "
+            "print(json.dumps(measure_audit(*json.loads(sys.argv[1]))))")
+    proc = subprocess.run([sys.executable, "-c", code, args], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"audit subprocess failed:\n{proc.stderr[-4000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def measure_audit(settlements: str, videos: str, db_url: str, evidence_dir: str, card_key: str) -> dict[str, Any]:
     """Runs in the subprocess: one audit in this process, its wall time and peak RSS."""
     from rxaudit.pipeline import audit
@@ -196,13 +208,7 @@ def run_bench_log(*, rows: int, db_url: str | None = None, seed: int = 7, workdi
             result["generate_s"] = round(time.perf_counter() - t0, 1)
             videos = folder / "videos"  # a store with no footage at all
             videos.mkdir(exist_ok=True)
-            args = json.dumps([str(log), str(videos), url, str(folder / "evidence"), key])
-            code = ("import json, sys; from rxaudit.bench_log import measure_audit; "
-                    "print(json.dumps(measure_audit(*json.loads(sys.argv[1]))))")
-            proc = subprocess.run([sys.executable, "-c", code, args], capture_output=True, text=True)
-            if proc.returncode != 0:
-                raise RuntimeError(f"audit subprocess failed:\n{proc.stderr[-4000:]}")
-            result["audit"] = json.loads(proc.stdout.strip().splitlines()[-1])
+            result["audit"] = audit_in_subprocess(log, videos, url, folder / "evidence", key)
             if report is not None:
                 report(result)
         elif not log.exists():

@@ -14,8 +14,6 @@ import csv
 import json
 import random
 import secrets
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -23,7 +21,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from rxaudit.bench_log import MONTH_START, generate_log
+from rxaudit.bench_log import MONTH_START, audit_in_subprocess, generate_log
 
 ITEMS = 300  # distinct drug codes in the city
 ITEM_HEADER = ("settlement_id", "item_code", "item_name", "quantity", "unit_price", "trace_codes")
@@ -107,13 +105,7 @@ def run_bench_records(*, rows: int, purchase_lines: int, db_url: str | None = No
         videos = folder / "videos"
         videos.mkdir(exist_ok=True)
         url = db_url or f"sqlite:///{folder.resolve()}/bench.db"
-        args = json.dumps([str(log), str(videos), url, str(folder / "evidence"), secrets.token_hex(16)])
-        code = ("import json, sys; from rxaudit.bench_log import measure_audit; "
-                "print(json.dumps(measure_audit(*json.loads(sys.argv[1]))))")
-        proc = subprocess.run([sys.executable, "-c", code, args], capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise RuntimeError(f"audit subprocess failed:\n{proc.stderr[-4000:]}")
-        audit = json.loads(proc.stdout.strip().splitlines()[-1])
+        audit = audit_in_subprocess(log, videos, url, folder / "evidence", secrets.token_hex(16))
         return {"rows": rows, "seed": seed, "db": url.split("://")[0], "generated": planted,
                 "generate_s": round(generated_s, 1), "audit": audit}
 

@@ -67,9 +67,6 @@ class SamplingPlan:
     dense: tuple[tuple[float, float], ...] = ()
     dense_fps: float = 4.0
 
-    def is_dense(self, epoch: float) -> bool:
-        return any(a <= epoch <= b for a, b in self.dense)
-
     def pieces(self, start: float, end: float) -> list[tuple[float, float, bool]]:
         """``[start, end]`` cut into consecutive (from, to, dense) pieces."""
         out: list[tuple[float, float, bool]] = []
@@ -96,11 +93,6 @@ def dense_intervals(swipes: Iterable[datetime], half_width_s: float) -> tuple[tu
         else:
             merged.append((a, b))
     return tuple(merged)
-
-
-def _grid_start(start: datetime, fps: float) -> float:
-    """First grid time (epoch seconds) at or after ``start``."""
-    return _grid_at(start.timestamp(), fps)
 
 
 def _grid_at(epoch: float, fps: float) -> float:

@@ -47,6 +47,7 @@ def check(settlements: Sequence[Settlement], ctx: AuditContext) -> list[Flag]:
         by_card[s.card_hash].append(s)
     horizon = _horizon(ctx)
     found: dict[str, list[tuple[Settlement, dict]]] = defaultdict(list)
+    by_id: dict[str, Settlement] = {}  # the flagged ones only (a batch may hold a million)
     for group in by_card.values():
         if len(group) < 2:
             continue
@@ -59,8 +60,8 @@ def check(settlements: Sequence[Settlement], ctx: AuditContext) -> list[Flag]:
                 if (what := _conflict(a, b, gap, ctx)) is not None:
                     found[a.settlement_id].append((b, {**what, "gap_s": round(gap, 1)}))
                     found[b.settlement_id].append((a, {**what, "gap_s": round(gap, 1)}))
+                    by_id[a.settlement_id], by_id[b.settlement_id] = a, b
     flags = []
-    by_id = {s.settlement_id: s for group in by_card.values() for s in group}
     for sid, others in found.items():
         s = by_id[sid]
         parts, links = [], []
