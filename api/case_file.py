@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 from api.case_pdf import render_pdf
 from api.evidence import clip_for, keyframe_path
 from api.i18n import gettext_for
-from api.reasons import ACTION_LABELS, KIND_LABELS, STATUS_LABELS, plain_reason
+from api.reasons import install_filters, plain_reason
 from api.timefmt import case_time, localize
 from rxaudit.db import audit_log, queries
 from rxaudit.db.models import utcnow
@@ -139,13 +139,11 @@ def _summary(cases: list[_Case], principal: Principal, exported_at: str, tz: Zon
     gettext = gettext_for(ZH)
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(default=True))
     env.filters["data_uri"] = lambda data: "data:image/jpeg;base64," + base64.b64encode(data).decode()
-    env.filters["kind_label"] = lambda kind: gettext(KIND_LABELS[kind]) if kind in KIND_LABELS else kind
-    env.filters["status_label"] = lambda st: gettext(STATUS_LABELS[st]) if st in STATUS_LABELS else st
-    env.filters["action_label"] = lambda act: gettext(ACTION_LABELS[act]) if act in ACTION_LABELS else act
+    install_filters(env)  # the labels read the template's ``lang``: ZH below
     plain = {c.view.flag.id: plain_reason(c.view.flag.kind, c.view.flag.reason, c.view.flag.evidence, gettext)
              for c in cases}
     return env.get_template("case_summary.html").render(
-        cases=cases, exported_by=principal.name, exported_at=exported_at, zone=tz.key, plain=plain)
+        cases=cases, exported_by=principal.name, exported_at=exported_at, zone=tz.key, plain=plain, lang=ZH)
 
 
 def build_case_zip(session: Session, settings: Settings, principal: Principal, flag_ids: list[int],

@@ -37,7 +37,7 @@ class RuleConfig:
     duplicate_window_s: float = 120.0
     face_distance_threshold: float = 0.45
     goods_window_s: float = 2.0
-    goods_min_score: float = 0.5
+    goods_min_score: float = 0.8  # calibrated confidence (vision.goods_calibration)
     goods_min_frames: int = 2
     goods_excess_margin: int = 2
     travel_speed_kmh: float = 60.0

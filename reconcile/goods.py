@@ -8,6 +8,11 @@ One object the detector reads as two classes at once (boxes of different classes
 ``SAME_OBJECT_IOU``, scores within ``CLASS_MARGIN``) is *unclear*: it counts for neither class, so the
 goods-swap rule abstains rather than accuse on a coin-flip between "card" and "snack"; the summary's
 ``unclear`` count tells the inspector why nothing was flagged.
+
+Scores are the detector's calibrated confidences per class (``vision.goods_calibration``). Goods
+seen in enough frames but below ``min_score`` (the detector was unsure), or read as two classes at
+once, are not counted; the summary then carries a ``goods_unclear`` note (a note, never a flag) so
+the inspector sees what was left out and why.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ PAYMENT = ("card", "phone")
 SAME_OBJECT_IOU = 0.6  # two boxes this alike are one object
 CLASS_MARGIN = 0.2  # a class must beat a rival reading of the same object by this much to count
 UNCLEAR = "unclear"
+GOODS = ("drug", "non_covered")
+GOODS_UNCLEAR = "goods_unclear"
 
 
 def resolve_classes(objects: Sequence[DetectedObject]) -> list[DetectedObject]:
@@ -62,6 +69,8 @@ def summarise_goods(observations: Sequence[Observation], t: datetime, *, window_
     counted = [resolve_classes([obj for obj in o.objects
                                 if obj.score >= min_score and _inside(obj, goods_zone, *o.frame_size)])
                for o in ran]
+    unsure = [sum(obj.cls in GOODS and obj.score < min_score and _inside(obj, goods_zone, *o.frame_size)
+                  for obj in o.objects) for o in ran]
     classes = sorted({obj.cls for kept in counted for obj in kept}
                      | {"card", "phone", "drug", "non_covered", UNCLEAR})
     per_frame = {c: [sum(obj.cls == c for obj in kept) for kept in counted] for c in classes}
@@ -69,14 +78,19 @@ def summarise_goods(observations: Sequence[Observation], t: datetime, *, window_
              for o, kept in zip(ran, counted)]
     best = max(range(len(ran)), key=lambda k: (sum(obj.cls == "non_covered" for obj in counted[k]),
                                                len(counted[k]), -abs((ran[k].t - t).total_seconds())))
-    return {
+    counts = {c: held_count(v, min_frames) for c, v in per_frame.items()}
+    summary: dict[str, Any] = {
         "frames": len(ran),
-        "counts": {c: held_count(v, min_frames) for c, v in per_frame.items()},
+        "counts": counts,
         "payment_customer_side": held_count([sum(side) for side in sides], min_frames),
         "payment_staff_side": held_count([len(side) - sum(side) for side in sides], min_frames),
         "best_t": ran[best].t.isoformat(),
         "objects": [obj.to_json() for obj in counted[best]],
     }
+    weak = {"unsure": held_count(unsure, min_frames), "unclear": counts[UNCLEAR]}
+    if any(weak.values()):
+        summary[GOODS_UNCLEAR] = {**weak, "min_score": min_score}
+    return summary
 
 
 def _inside(obj: DetectedObject, polygon: Sequence[tuple[float, float]], width: int, height: int) -> bool:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from rxaudit.cli import settings_from_args
 from rxaudit.errors import InputError
+from vision.real_goods import SNACK_HELD_OUT_VIDEO
 
 FACE_FOOTAGE = Path(__file__).resolve().parent.parent / "tests" / "data" / "footage"  # real clips (CC BY 4.0)
 
@@ -42,6 +43,18 @@ def cmd_dataset_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dataset_real(args: argparse.Namespace) -> int:
+    from sample_footage.real_goods_set import write_real_dataset
+    from vision.real_goods import read_groceries, read_snacks, split_groceries, split_snacks
+
+    train_snacks = split_snacks(read_snacks(args.snacks), args.held_out_video)[0]
+    groceries = split_groceries(read_groceries(args.groceries))[0] if args.groceries else []
+    counts = write_real_dataset(args.out, snacks=train_snacks, groceries=groceries,
+                                composites=args.composites, seed=args.seed, backgrounds=args.backgrounds)
+    print(json.dumps(counts))
+    return 0
+
+
 def cmd_dataset_export(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     from rxaudit.db.engine import make_engine, migrate, session_factory, transaction
@@ -59,15 +72,17 @@ def cmd_dataset_export(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
-    from vision.training import train
+    from vision.training import merge_datasets, train
 
-    data = args.data / "data.yaml" if args.data.is_dir() else args.data
-    if not data.is_file():
-        raise InputError(f"{args.data}: no data.yaml (make one with `rxaudit dataset export|render`)")
+    sets = [d / "data.yaml" if d.is_dir() else d for d in args.data]
+    for data, given in zip(sets, args.data):
+        if not data.is_file():
+            raise InputError(f"{given}: no data.yaml (make one with `rxaudit dataset export|render|real`)")
+    data = merge_datasets(sets, args.out / "merged")
     base = str(args.base or Path(settings.object_model).with_suffix(".pt"))
     result = train(data, args.out, base=base, init_from=args.init_from, epochs=args.epochs,
                    imgsz=args.imgsz, batch=args.batch, device=args.device, workers=args.workers,
-                   lr0=args.lr0)
+                   lr0=args.lr0, keep=args.keep)
     print(json.dumps(result.metrics, indent=2))
     print(f"\nmodel: {result.onnx}\nuse it: RXAUDIT_OBJECT_MODEL={result.onnx} rxaudit audit ...")
     return 0
@@ -83,6 +98,53 @@ def cmd_bench_models(args: argparse.Namespace) -> int:
     print(json.dumps(result, indent=2))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    return 0
+
+
+def cmd_eval_goods(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    from rxaudit.eval_goods import evaluate
+    from vision.objects import OnnxObjectDetector
+    from vision.real_goods import read_groceries, read_snacks, split_groceries, split_snacks
+
+    model = args.model or settings.object_model
+    detector = OnnxObjectDetector(model, min_score=settings.object_min_score, threads=settings.onnx_threads)
+    snacks = split_snacks(read_snacks(args.snacks), args.held_out_video)[1] if args.snacks else []
+    groceries = []
+    if args.groceries:
+        train, held = split_groceries(read_groceries(args.groceries))
+        groceries = held if not args.all_grocery_classes else train + held
+    result = {"model": str(model), **evaluate(detector, snacks=snacks, groceries=groceries,
+                                              rendered=args.rendered, rendered_seed=args.rendered_seed,
+                                              min_score=settings.goods_min_score,
+                                              progress=lambda step: print(f"... {step}", file=sys.stderr))}
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json:
+        args.json.write_text(text, encoding="utf-8")
+    if args.metrics:  # beside the rendered mAP in the model's metrics file
+        metrics = json.loads(args.metrics.read_text(encoding="utf-8"))
+        metrics["at_audit_thresholds"] = {k: v for k, v in result.items() if k != "model"}
+        args.metrics.write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+    return 0
+
+
+def cmd_calibrate_goods(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    from rxaudit.eval_goods import calibration_pairs, rendered_validation
+    from vision.goods_calibration import calibration_path, fit
+    from vision.objects import OnnxObjectDetector
+
+    model = args.model or settings.object_model
+    detector = OnnxObjectDetector(model, min_score=args.floor, threads=settings.onnx_threads, calibrated=False)
+    pairs = calibration_pairs(detector, rendered_validation(args.seed, args.images))
+    calibration = fit(pairs, f"rendered validation seed {args.seed}, {args.images} images, raw score >= {args.floor}")
+    out = args.out or calibration_path(model)
+    out.write_text(json.dumps(calibration.to_json(), indent=2), encoding="utf-8")
+    for cls, curve in sorted(calibration.curves.items()):
+        marks = ", ".join(f"{s:.2f}->{curve(s):.2f}" for s in (0.35, 0.5, 0.7, 0.9))
+        print(f"{cls}: {curve.samples} detections; raw->calibrated {marks}")
+    print(f"-> {out}")
     return 0
 
 
@@ -104,6 +166,15 @@ def register(sub, common: Callable[[argparse.ArgumentParser], None]) -> None:
     q.add_argument("--backgrounds", type=Path, nargs="*", default=[], help="video/GIF/JPEG files")
     q.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     q.set_defaults(func=cmd_dataset_render)
+    q = p.add_parser("real", help="the real goods sets (training splits only) -> an ultralytics dataset")
+    q.add_argument("--out", type=Path, required=True)
+    q.add_argument("--snacks", type=Path, required=True, help="e.g. ../shared/datasets/snacks")
+    q.add_argument("--held-out-video", default=SNACK_HELD_OUT_VIDEO, help="kept out of training (scored by eval-goods)")
+    q.add_argument("--groceries", type=Path, help="e.g. ../shared/datasets/groceries")
+    q.add_argument("--composites", type=int, default=600, help="counter images with grocery products pasted in")
+    q.add_argument("--seed", type=int, default=11)
+    q.add_argument("--backgrounds", type=Path, nargs="*", default=[], help="video/GIF/JPEG files")
+    q.set_defaults(func=cmd_dataset_real)
     q = p.add_parser("export", help="reviewed flags -> an ultralytics dataset (retraining)")
     q.add_argument("--out", type=Path, required=True)
     q.add_argument("--val-fraction", type=float, default=0.2)
@@ -119,8 +190,31 @@ def register(sub, common: Callable[[argparse.ArgumentParser], None]) -> None:
     common(p)
     p.set_defaults(func=cmd_bench_models)
 
+    p = sub.add_parser("eval-goods", help="the counter detector on held-out real goods, at the audit's thresholds")
+    p.add_argument("--snacks", type=Path, help="the real snack set (YOLO polygons), e.g. ../shared/datasets/snacks")
+    p.add_argument("--held-out-video", default=SNACK_HELD_OUT_VIDEO, help="the snack video never trained on")
+    p.add_argument("--groceries", type=Path, help="the real grocery photos, e.g. ../shared/datasets/groceries")
+    p.add_argument("--all-grocery-classes", action="store_true", help="also the classes trained on")
+    p.add_argument("--rendered", type=int, default=300, help="rendered validation images (0: none)")
+    p.add_argument("--rendered-seed", type=int, default=2)
+    p.add_argument("--model", type=Path, help="an ONNX model (default: object_model)")
+    p.add_argument("--json", type=Path)
+    p.add_argument("--metrics", type=Path, help="also record the figures in this metrics.json")
+    common(p)
+    p.set_defaults(func=cmd_eval_goods)
+
+    p = sub.add_parser("calibrate-goods", help="fit the counter detector's per-class score calibration")
+    p.add_argument("--model", type=Path, help="an ONNX model (default: object_model)")
+    p.add_argument("--images", type=int, default=800, help="rendered images never trained on")
+    p.add_argument("--seed", type=int, default=4, help="their seed (training used 1 and 3, validation 2)")
+    p.add_argument("--floor", type=float, default=0.1, help="lowest raw score fitted")
+    p.add_argument("--out", type=Path, help="default: <model>.calibration.json beside the model")
+    common(p)
+    p.set_defaults(func=cmd_calibrate_goods)
+
     p = sub.add_parser("train", help="fine-tune the counter detector (needs the training extra)")
-    p.add_argument("--from", dest="data", type=Path, required=True, help="a dataset folder or data.yaml")
+    p.add_argument("--from", dest="data", type=Path, required=True, action="append",
+                   help="a dataset folder or data.yaml; repeat to mix several (reviewed boxes, real sets, renders)")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--base", help="weights or a yolo11n.yaml-style config (default: the shipped .pt)")
     p.add_argument("--init-from", type=Path, help="copy matching layers from these weights first")
@@ -130,5 +224,7 @@ def register(sub, common: Callable[[argparse.ArgumentParser], None]) -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--workers", type=int, default=0)
     p.add_argument("--lr0", type=float, help="learning rate (AdamW); default: ultralytics picks one")
+    p.add_argument("--keep", choices=("best", "last"), default="best",
+                   help="the epoch kept: best on the validation split, or the last")
     common(p)
     p.set_defaults(func=cmd_train)

@@ -105,7 +105,8 @@ class Settings(BaseSettings):
                                           description="settled_at values from here on are rejected rows")
     goods_window_s: float = Field(default=2.0, ge=0, description="frames this close to a swipe are "
                                   "searched for cards and goods")
-    goods_min_score: float = Field(default=0.5, gt=0, lt=1, description="detections a rule counts")
+    goods_min_score: float = Field(default=0.8, gt=0, lt=1, description="detections a rule counts: "
+                                   "calibrated confidence (the share right on unseen renders) per class")
     goods_min_frames: int = Field(default=2, ge=1, description="a count must hold in this many frames")
     goods_excess_margin: int = Field(default=2, ge=1, description="goods seen beyond the billed "
                                      "quantity by this many raise goods_mismatch")

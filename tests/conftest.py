@@ -9,6 +9,7 @@ from rxaudit.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 FOOTAGE = ROOT / "tests" / "data" / "footage"
+GOODS = ROOT / "tests" / "data" / "goods"  # real snack frames and grocery photos, held out of training
 TEST_KEY = "test-card-hash-key-0123456789"
 
 

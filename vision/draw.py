@@ -22,6 +22,19 @@ def to_bgr(image_rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR)
 
 
+def put_text(img: np.ndarray, text: str, x: int, y: int, scale: float, colour: tuple[int, int, int]) -> None:
+    """Text kept inside the frame: moved left from the right edge, shrunk (down to 0.3) and, if
+    still too wide, cut with '..' so small frames never lose the end of a label or caption."""
+    width = img.shape[1]
+    size = lambda t, s: cv2.getTextSize(t, cv2.FONT_HERSHEY_SIMPLEX, s, 1)[0][0]  # noqa: E731
+    while scale > 0.3 and size(text, scale) > width - 4:
+        scale = round(scale - 0.05, 2)
+    while len(text) > 3 and size(text, scale) > width - 4:
+        text = text[:-3] + ".."
+    x = max(0, min(x, width - size(text, scale) - 2))
+    cv2.putText(img, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, 1, cv2.LINE_AA)
+
+
 def labelled_boxes(obs: Observation) -> list[tuple[str, Box]]:
     boxes = []
     for i, person in enumerate(obs.persons):
@@ -45,8 +58,7 @@ def draw_keyframe(image_rgb: np.ndarray, obs: Observation | None,
             b = person.box
             cv2.rectangle(img, (int(b.x1), int(b.y1)), (int(b.x2), int(b.y2)), color, 2)
             label = f"{'customer' if i in obs.customers else 'other'} #{person.track_id}"
-            cv2.putText(img, label, (int(b.x1) + 2, int(b.y1) + 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
-                        color, 1, cv2.LINE_AA)
+            put_text(img, label, int(b.x1) + 2, int(b.y1) + 14, 0.45, color)
             for x, y in person.wrists():
                 cv2.circle(img, (int(x), int(y)), 4, color, -1)
         for face in obs.faces:
@@ -55,11 +67,9 @@ def draw_keyframe(image_rgb: np.ndarray, obs: Observation | None,
         for o in obs.objects:
             b, colour = o.box, OBJECT_COLOURS.get(o.cls, (200, 200, 200))
             cv2.rectangle(img, (int(b.x1), int(b.y1)), (int(b.x2), int(b.y2)), colour, 2)
-            cv2.putText(img, f"{o.cls} {o.score:.2f}", (int(b.x1), max(10, int(b.y1) - 3)),
-                        cv2.FONT_HERSHEY_SIMPLEX, 0.4, colour, 1, cv2.LINE_AA)
+            put_text(img, f"{o.cls} {o.score:.2f}", int(b.x1), max(10, int(b.y1) - 3), 0.4, colour)
     cv2.rectangle(img, (0, h - 22), (w, h), (0, 0, 0), -1)
-    cv2.putText(img, caption, (6, h - 7), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1,
-                cv2.LINE_AA)
+    put_text(img, caption, 6, h - 7, 0.45, (255, 255, 255))
     return img
 
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from rxaudit.domain import Box, DetectedObject
 from rxaudit.errors import ModelError
+from vision.goods_calibration import ScoreCalibration
 from vision.person import letterbox, load_onnx, nms, unletterbox, xywh_to_xyxy
 
 GOODS = ("drug", "non_covered")  # classes counted as goods handed over; the rest are cards/phones
@@ -33,10 +34,15 @@ def class_names(session, path: Path) -> tuple[str, ...]:
 
 
 class OnnxObjectDetector:
-    """Output (1, 4 + classes, N): cx, cy, w, h in input pixels, then one score per class."""
+    """Output (1, 4 + classes, N): cx, cy, w, h in input pixels, then one score per class.
 
-    def __init__(self, model: Path, *, min_score: float = 0.35, iou: float = 0.5, threads: int = 1) -> None:
+    ``min_score`` filters raw scores; the scores reported are calibrated per class where the model
+    has a calibration file beside it (``vision.goods_calibration``), unless ``calibrated=False``."""
+
+    def __init__(self, model: Path, *, min_score: float = 0.35, iou: float = 0.5, threads: int = 1,
+                 calibrated: bool = True) -> None:
         self.session = load_onnx(model, threads)
+        self.calibration = ScoreCalibration.load(Path(model)) if calibrated else None
         self.names = class_names(self.session, Path(model))
         shape = self.session.get_inputs()[0].shape
         if len(shape) != 4 or not all(isinstance(d, int) for d in shape[2:]):
@@ -71,6 +77,7 @@ class OnnxObjectDetector:
         offset = (cls[:, None] * 10000.0).astype(np.float32)
         found = []
         for i in nms(boxes + offset, best, self.iou):
-            found.append(DetectedObject(Box(*map(float, boxes[i])), self.names[int(cls[i])],
-                                        round(float(best[i]), 4)))
+            name = self.names[int(cls[i])]
+            score = float(best[i]) if self.calibration is None else self.calibration.confidence(name, float(best[i]))
+            found.append(DetectedObject(Box(*map(float, boxes[i])), name, round(score, 4)))
         return found

@@ -60,17 +60,58 @@ def export_onnx(weights: Path, out: Path, shape: tuple[int, int] = EXPORT_SHAPE)
     exported = Path(YOLO(str(weights)).export(format="onnx", imgsz=list(shape), dynamic=False,
                                               simplify=False, opset=17))
     out.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(exported, out)
+    if exported.resolve() != Path(out).resolve():
+        shutil.copyfile(exported, out)
     return out
+
+
+def merge_datasets(data_yamls: list[Path], out: Path) -> Path:
+    """One data.yaml over several ultralytics datasets with the same class names (reviewed boxes
+    exported by ``rxaudit dataset export``, the real sets, renders), for one ``rxaudit train`` run."""
+    import yaml
+
+    if len(data_yamls) == 1:
+        return Path(data_yamls[0])
+    names = None
+    splits: dict[str, list[str]] = {"train": [], "val": []}
+    for path in data_yamls:
+        if not Path(path).is_file():
+            raise ConfigError(f"dataset file {path} does not exist")
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        these = data.get("names")
+        these = [these[k] for k in sorted(these)] if isinstance(these, dict) else these
+        if names is None:
+            names = these
+        elif these != names:
+            raise ConfigError(f"{path}: classes {these} differ from {data_yamls[0]}'s {names}")
+        root = Path(data.get("path") or Path(path).parent)
+        root = root if root.is_absolute() else (Path(path).parent / root).resolve()
+        for split in splits:
+            for entry in [data[split]] if isinstance(data.get(split), str) else data.get(split) or []:
+                if (root / entry).exists() and any((root / entry).iterdir()):
+                    splits[split].append(str(root / entry))
+    if not splits["train"] or not splits["val"]:
+        raise ConfigError("the merged datasets have no training or no validation images")
+    out.mkdir(parents=True, exist_ok=True)
+    merged = out / "data.yaml"
+    merged.write_text(yaml.safe_dump({"train": splits["train"], "val": splits["val"],
+                                      "names": dict(enumerate(names or []))}, sort_keys=False), encoding="utf-8")
+    return merged
 
 
 def train(data_yaml: Path, out_dir: Path, *, base: str, init_from: Path | None = None,
           epochs: int = 40, imgsz: int = 416, batch: int = 64, device: str = "cpu",
           workers: int = 2, seed: int = 0, patience: int = 100, lr0: float | None = None,
-          cache: bool = False) -> TrainResult:
+          cache: bool = False, keep: str = "best") -> TrainResult:
     """Train from ``base`` (a ``yolo11n.yaml``-style config, or a ``.pt`` to fine-tune), optionally
     initialised with the matching layers of ``init_from`` (the shipped yolo11n-pose backbone).
-    Writes ``best.pt``, ``counter-objects.onnx`` and ``metrics.json`` into ``out_dir``."""
+    Writes ``best.pt``, ``counter-objects.onnx`` and ``metrics.json`` into ``out_dir``.
+
+    ``keep="last"`` keeps the last epoch instead of the one that scored best on the validation
+    split: when that split is rendered and the training mixes in real images, "best on renders"
+    favours the epochs that learnt least from the real ones."""
+    if keep not in ("best", "last"):
+        raise ConfigError(f"keep must be 'best' or 'last', not {keep!r}")
     if not Path(data_yaml).is_file():
         raise ConfigError(f"dataset file {data_yaml} does not exist")
     YOLO = _ultralytics()
@@ -84,11 +125,11 @@ def train(data_yaml: Path, out_dir: Path, *, base: str, init_from: Path | None =
                 workers=workers, seed=seed, deterministic=True, patience=patience, plots=False,
                 project=str(out_dir), name="run", exist_ok=True, cache="ram" if cache else False,
                 amp=False, verbose=False, **extra)
-    best = out_dir / "run" / "weights" / "best.pt"
+    best = out_dir / "run" / "weights" / f"{keep}.pt"
     weights = out_dir / "best.pt"
     shutil.copyfile(best, weights)
     metrics = evaluate(weights, Path(data_yaml), imgsz=imgsz, device=device)
-    metrics.update({"epochs": epochs, "imgsz": imgsz, "base": str(base),
+    metrics.update({"epochs": epochs, "imgsz": imgsz, "base": str(base), "kept": f"{keep} epoch",
                     "init_from": None if init_from is None else Path(init_from).name,
                     "data": str(data_yaml), "export_shape": list(EXPORT_SHAPE)})
     onnx_path = export_onnx(weights, out_dir / "counter-objects.onnx")

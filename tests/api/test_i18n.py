@@ -225,3 +225,21 @@ def test_times_inside_what_the_camera_saw_are_local_too(client_for, city):
     page = client_for("insp_a").get(f"/flags/{city.flags['A1']}").text
     raw = page.split('<pre class="seen">')[1].split("</pre>")[0]
     assert "2026-11-20 10:00:41" in raw and "+00:00" not in raw and "40" in raw
+
+
+def test_goods_left_uncounted_are_explained_on_the_flag_page(client_for, city):
+    from sqlalchemy import update
+
+    from rxaudit.db.engine import make_engine, session_factory, transaction
+    from rxaudit.db.models import CheckRow
+
+    page = client_for("insp_a").get(f"/flags/{city.flags['A1']}", headers=ZH).text
+    assert 'id="goods-unclear"' not in page
+    engine = make_engine(city.settings.db_url)
+    with transaction(session_factory(engine)) as session:
+        session.execute(update(CheckRow).where(CheckRow.settlement_id == "A1").values(
+            seen={"goods": {"counts": {}, "goods_unclear": {"unsure": 2, "unclear": 1, "min_score": 0.5}}}))
+    engine.dispose()
+    page = client_for("insp_a").get(f"/flags/{city.flags['A1']}", headers=ZH).text
+    note = page.split('id="goods-unclear">')[1].split("</p>")[0]
+    assert "未计入的商品" in note and "2 件检测器不确定的商品" in note and "1 件同时被识别为两类" in note

@@ -143,3 +143,24 @@ def test_several_cards_seen_together_strengthen_pooling():
     footage = covered_footage(0, 50, [visit(0, 50)], goods=lambda t: cards)
     flags = [f for r in rules(swipes, {KEY: footage}) for f in r.flags if str(f.kind) == "card_pooling"]
     assert len(flags) == 3 and all("3 cards seen together" in f.reason for f in flags)
+
+
+@pytest.mark.parametrize("objects, note", [
+    ((detected("non_covered", 100, score=0.9),), None),  # sure: counted, nothing to explain
+    ((detected("non_covered", 100, score=0.3),), {"unsure": 1, "unclear": 0, "min_score": 0.5}),
+    ((detected("drug", 100, score=0.45), detected("non_covered", 300, score=0.2)),
+     {"unsure": 2, "unclear": 0, "min_score": 0.5}),
+    ((detected("card", 100, score=0.57), detected("non_covered", 101, score=0.60)),
+     {"unsure": 0, "unclear": 1, "min_score": 0.5}),
+    ((detected("card", 100, score=0.3),), None),  # an unsure card is not goods
+    ((detected("non_covered", 300, 12, score=0.3),), None),  # off the counter top
+])
+def test_goods_left_uncounted_leave_a_goods_unclear_note(objects, note):
+    got = summary([observation(s, objects=objects) for s in (-1, 0, 1)])
+    assert got.get("goods_unclear") == note
+
+
+def test_an_unsure_reading_in_one_frame_only_leaves_no_note():
+    frames = [observation(-1, objects=()), observation(0, objects=(detected("non_covered", score=0.3),)),
+              observation(1, objects=())]
+    assert "goods_unclear" not in summary(frames)

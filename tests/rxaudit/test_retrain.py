@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import cv2
 import pytest
+import yaml
 from sqlalchemy import select
 
 from ingest.video_store import segment_name
@@ -22,7 +23,7 @@ from rxaudit.security import Role, VerdictAction
 from rxaudit.settings import load_settings
 from sample_footage.detection_set import render_image
 from sample_footage.goods import CLASSES
-from tests.conftest import TEST_KEY
+from tests.conftest import GOODS, TEST_KEY
 from tests.factories import T0
 from tests.fakes import NoFaces
 from tests.videos import make_clip
@@ -92,9 +93,15 @@ def test_export_then_fine_tune(reviewed, capsys):
     assert cv2.imread(str(image)).shape == (360, 640, 3)  # the raw frame, not the drawn keyframe
     assert main(["dataset", "export", "--out", str(root / "ds"), *env]) == 4  # never over an export
 
+    # the reviewed boxes and the real goods sets mix in one run
+    assert main(["dataset", "real", "--out", str(root / "real"), "--snacks", str(GOODS / "snacks"),
+                 "--groceries", str(GOODS / "groceries"), "--composites", "2"]) == 0
     out = root / "tuned"
-    assert main(["train", "--from", str(root / "ds"), "--out", str(out), "--epochs", "1",
-                 "--imgsz", "160", "--batch", "2", *env]) == 0
+    assert main(["train", "--from", str(root / "ds"), "--from", str(root / "real"), "--out", str(out),
+                 "--epochs", "1", "--imgsz", "160", "--batch", "2", *env]) == 0
+    merged = yaml.safe_load((out / "merged" / "data.yaml").read_text())
+    assert str(root / "real" / "images" / "train") in merged["train"]
+    assert not any("real" in v for v in merged["val"])  # the real set brings no validation images
     tuned = OnnxObjectDetector(out / "counter-objects.onnx")
     assert tuned.names == CLASSES
     assert json.loads((out / "metrics.json").read_text())["epochs"] == 1
