@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -27,6 +27,7 @@ from ingest.tables import beside, open_table
 from rxaudit.cards import hash_card
 from rxaudit.db.models import SettlementRow
 from rxaudit.domain import RejectedRow, Settlement, SettlementItem
+from rxaudit.records import SoldCodes
 
 __all__ = ["IngestOptions", "RowError", "SettlementLog", "iter_settlements", "parse_decimal",
            "parse_rows", "parse_time", "read_items", "read_settlements"]
@@ -140,37 +141,54 @@ def parse_rows(path: Path, required: tuple[str, ...], parse: Callable[[dict], T]
     return parsed, rejected, header
 
 
-def read_items(path: Path, options: IngestOptions | None = None
+def read_items(path: Path, options: IngestOptions | None = None, *, sold_codes: SoldCodes | None = None
                ) -> tuple[dict[str, list[SettlementItem]], list[RejectedRow]]:
+    """``settlement_id -> lines``. With ``sold_codes``, each line's traceability codes go there
+    (compact) instead of onto the line, and equal lines share one SettlementItem."""
     # millions of lines repeat a few thousand codes, names, quantities and prices: share one object
     # of each (immutable) instead of holding millions of copies
     number = lru_cache(maxsize=16384)(parse_decimal)
+
+    @lru_cache(maxsize=65536)  # keyed on the texts: "1" and "1.0" are equal Decimals, not equal lines
+    def shared_item(item_code: str, item_name: str, quantity: str, unit_price: str) -> SettlementItem:
+        return SettlementItem(item_code=item_code, item_name=item_name, quantity=number("quantity", quantity),
+                              unit_price=number("unit_price", unit_price))
 
     items: dict[str, list[SettlementItem]] = defaultdict(list)
 
     def parse(row: dict) -> None:  # straight into ``items``: no list of (id, item) pairs held meanwhile
         sid = _field(row, "settlement_id", MAX_LENGTH["settlement_id"])
-        item = SettlementItem(
-            item_code=intern(_field(row, "item_code")),
-            item_name=intern((row.get("item_name") or "").strip()),
-            quantity=number("quantity", _field(row, "quantity")),
-            unit_price=number("unit_price", _field(row, "unit_price")),
-            trace_codes=trace_codes(row.get("trace_codes")),  # optional column (ingest.records)
-        )
-        items[sid].append(item)
+        item_code = intern(_field(row, "item_code"))
+        item_name = intern((row.get("item_name") or "").strip())
+        quantity, unit_price = _field(row, "quantity"), _field(row, "unit_price")
+        if sold_codes is None:
+            items[sid].append(SettlementItem(
+                item_code=item_code, item_name=item_name, quantity=number("quantity", quantity),
+                unit_price=number("unit_price", unit_price),
+                trace_codes=trace_codes(row.get("trace_codes"))))  # optional column (ingest.records)
+            return
+        item = shared_item(item_code, item_name, quantity, unit_price)
+        codes = trace_codes(row.get("trace_codes"))
+        lines = items[sid]
+        lines.append(item)
+        sold_codes.add(sid, len(lines), item_code, item.quantity, codes)
 
     options = options or IngestOptions()
     _, rejected, _ = parse_rows(path, ITEM_COLUMNS, parse, encoding=options.encoding, aliases=options.aliases)
     return items, rejected
 
 
-def iter_settlements(path: Path, card_key: bytes, options: IngestOptions | None = None
-                     ) -> Iterator[Settlement | RejectedRow]:
+def iter_settlements(path: Path, card_key: bytes, options: IngestOptions | None = None, *,
+                     items: dict[str, list[SettlementItem]] | None = None) -> Iterator[Settlement | RejectedRow]:
     """Stream ``path``: exactly one Settlement or RejectedRow per record of the file, in file order.
-    Opening the file and reading its header happen on the first ``next()``."""
+    Opening the file and reading its header happen on the first ``next()``. ``items``: each
+    settlement's lines, taken out of it (popped) as the settlement is made.
+    Amounts, card hashes and ``extra`` columns repeat across a month: equal ones share one object."""
     options = options or IngestOptions()
     path = Path(path)
     seen_ids: dict[str, int] = {}
+    amount = lru_cache(maxsize=16384)(parse_decimal)
+    shared_extra = lru_cache(maxsize=4096)(lambda values: dict(values))
     with open_table(path, required=SETTLEMENT_COLUMNS, encoding=options.encoding,
                     aliases=options.aliases) as rows:
         extra_cols = [h for h in rows.header if h not in SETTLEMENT_COLUMNS]
@@ -188,10 +206,11 @@ def iter_settlements(path: Path, card_key: bytes, options: IngestOptions | None 
                     pharmacy_id=intern(_field(values, "pharmacy_id", MAX_LENGTH["pharmacy_id"])),
                     counter_id=intern(_field(values, "counter_id", MAX_LENGTH["counter_id"])),
                     settled_at=parse_time(_field(values, "settled_at"), options),
-                    card_hash=hash_card(_field(values, "card_id"), card_key),
-                    amount=parse_decimal("amount", _field(values, "amount"),
-                                         precision=AMOUNT_PRECISION, scale=AMOUNT_SCALE),
-                    extra={c: values[c] for c in extra_cols},
+                    card_hash=intern(hash_card(_field(values, "card_id"), card_key)),
+                    amount=amount("amount", _field(values, "amount"),
+                                  precision=AMOUNT_PRECISION, scale=AMOUNT_SCALE),
+                    items=() if items is None else tuple(items.pop(sid, ())),
+                    extra=shared_extra(tuple((c, values[c]) for c in extra_cols)),
                     line=line,
                 )
             except (ValueError, ArithmeticError) as exc:
@@ -202,24 +221,26 @@ def iter_settlements(path: Path, card_key: bytes, options: IngestOptions | None 
 
 
 def read_settlements(path: Path, card_key: bytes, catalogue: Path | None = None, *,
-                     options: IngestOptions | None = None) -> SettlementLog:
+                     options: IngestOptions | None = None, sold_codes: SoldCodes | None = None) -> SettlementLog:
     """Read ``settlements.csv`` (and ``settlement_items.csv`` beside it when present), and give each
-    billed item its category from ``catalogue`` (default: ``item_catalogue.csv`` beside the log)."""
+    billed item its category from ``catalogue`` (default: ``item_catalogue.csv`` beside the log).
+    ``sold_codes``: where the lines' traceability codes go (compact), instead of onto the lines.
+    The items are read first and each settlement is made with its lines, so no settlement exists
+    twice."""
     path = Path(path)
     options = options or IngestOptions()
+    items_path = beside(path, ITEMS_FILE)  # settlement_items.csv, or .xlsx
+    items, bad_items = (read_items(items_path, options, sold_codes=sold_codes) if items_path is not None
+                        else (None, []))
     settlements: list[Settlement] = []
     rejected: list[RejectedRow] = []
-    for item in iter_settlements(path, card_key, options):
+    for item in iter_settlements(path, card_key, options, items=items):
         (settlements if isinstance(item, Settlement) else rejected).append(item)
     rows_read = len(settlements) + len(rejected)
-
-    items_path = beside(path, ITEMS_FILE)  # settlement_items.csv, or .xlsx
-    if items_path is not None:
-        items, bad_items = read_items(items_path, options)
-        rejected.extend(bad_items)
-        settlements = [
-            replace(s, items=tuple(items.get(s.settlement_id, ()))) for s in settlements
-        ]
+    rejected.extend(bad_items)
+    if items and sold_codes is not None:  # lines left over: of rows rejected, or of no row at all
+        sold_codes.drop(set(items))
+    del items
     from ingest.catalogue import CATALOGUE_FILE, categorise, read_catalogue
 
     catalogue_path = catalogue if catalogue is not None else path.with_name(CATALOGUE_FILE)

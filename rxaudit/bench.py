@@ -2,7 +2,8 @@
 its own (so peak memory is that configuration's), on a throw-away database and evidence folder.
 
 - rxaudit: the configured settings (1 fps on keyframes, 4 fps within 3 s of each swipe, windows merged
-  per counter, motion gating, a low detection rate far from swipes).
+  per counter, motion gating, a low detection rate far from swipes, whose frames in between, their
+  detections reused unseen, are not decoded).
 - naive: every frame of the windows decoded, the person detector on every frame, no keyframe-only
   decoding, no gating; same models, input size, faces and rules, and the same per-counter window
   grouping (a customer's stay across several swipes must stay one track for the rules to hold).

@@ -23,7 +23,7 @@ from rxaudit.settings import Settings
 from vision.detectors import FaceEncoder, ObjectDetector, PersonDetector
 from vision.draw import draw_keyframe, labelled_boxes, save_jpeg, to_bgr
 from vision.observe import ObserveOptions, observe_stream
-from vision.sampler import FrameStream, SampledFrame, SamplingPlan, dense_intervals
+from vision.sampler import FrameStream, PixelDemand, SampledFrame, SamplingPlan, dense_intervals
 from vision.tracking import IouTracker
 
 
@@ -116,7 +116,8 @@ class CounterAuditor:
                                 dense=(dense_intervals(swipes, self.settings.dense_window_s)
                                        if self.settings.dense_window_s > 0 else ()),
                                 dense_fps=self.settings.dense_fps)
-            stream = FrameStream(self.store, segments, start, end, plan)
+            demand = PixelDemand()  # base frames whose detections are reused unseen are not decoded
+            stream = FrameStream(self.store, segments, start, end, plan, demand)
             tracker = IouTracker(min_iou=self.options.track_min_iou, max_gap_s=self.options.track_max_gap_s)
             picker = KeyframePicker(self, [s for s in settlements if start <= at[s.settlement_id] <= end],
                                     at, config.zone)
@@ -125,7 +126,7 @@ class CounterAuditor:
                     _timed(stream, self.stats), pharmacy_id=pharmacy_id, counter_id=counter_id,
                     zone=config.zone, persons=self.models.persons, faces=self.models.faces,
                     options=options, tracker=tracker, stats=self.stats, objects=self.models.objects,
-                    swipes=swipes):
+                    swipes=swipes, demand=demand):
                 self.stats["frames"] += 1
                 observations.append(observation)
                 picker.offer(frame, observation)
@@ -171,8 +172,9 @@ def _timed(frames: Iterable[SampledFrame], stats: Counter) -> Iterator[SampledFr
 class KeyframePicker:
     """Streams past the frames of one span and keeps, per settlement, only the best candidate for
     its keyframe: the base-grid frame nearest the swipe (the counter detector ran on it), else the
-    nearest dense frame, within one base sampling step. A candidate is drawn and saved as soon as
-    the frames have moved past its swipe, so at most a few frames are ever held."""
+    nearest dense frame, within one base sampling step (frames left undecoded are no candidates).
+    A candidate is drawn and saved as soon as the frames have moved past its swipe, so at most a
+    few frames are ever held."""
 
     def __init__(self, auditor: CounterAuditor, settlements: list[Settlement], at: dict[str, datetime],
                  zone) -> None:
@@ -185,6 +187,8 @@ class KeyframePicker:
     def offer(self, frame: SampledFrame, obs: Observation) -> None:
         while self.pending and frame.t - self.at[self.pending[0].settlement_id] > self.max_gap:
             self._save(self.pending.pop(0))
+        if not frame.has_pixels:
+            return
         for s in self.pending:
             t = self.at[s.settlement_id]
             if t - frame.t > self.max_gap:

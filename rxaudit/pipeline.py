@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from rxaudit.db import records as records_db
 from rxaudit.db import aggregates, repository
 from rxaudit.db.engine import make_engine, migrate, session_factory, transaction
 from rxaudit.domain import CheckResult, RejectedRow, Settlement
-from rxaudit.records import Records
+from rxaudit.records import Records, SoldCodes
 from rxaudit.settings import Settings
 
 __all__ = ["AuditReport", "Models", "audit", "load_models", "reconcile_and_save"]
@@ -91,7 +91,8 @@ def reconcile_and_save(settings: Settings, factory, *, settlements: list[Settlem
                 history = [r for r in history if r.settlement_id not in batch]
             ctx.history = tuple(history)
         ctx.records = records_db.load_records(session, settlements=settlements, purchases=records.purchases,
-                                              stock_counts=records.stock_counts, file_locations=records.locations)
+                                              stock_counts=records.stock_counts, file_locations=records.locations,
+                                              sold_codes=records.sold_codes)
     with transaction(factory) as session:
         run_id = repository.start_run(session, settlements_file=settlements_file, videos=videos)
     tally, kept, clocks = persist.Tally(), [], {}
@@ -164,9 +165,13 @@ def audit(settings: Settings, *, settlements_file: Path, videos: Path | str,
     card_key = settings.require_card_key()
     cameras = persist.cached_cameras(load_cameras(cameras_file, settings.input_encoding))
     options = IngestOptions.from_settings(settings)
-    log = read_settlements(Path(settlements_file), card_key, settings.item_catalogue, options=options)
-    records, bad_records = read_records(Path(settlements_file), purchases=purchases_file, stock=stock_file,
-                                        aliases=options.aliases, encoding=options.encoding)
+    sold_codes = SoldCodes()  # the lines' traceability codes, compact (a city's month: millions)
+    with persist.gc_paused():
+        log = read_settlements(Path(settlements_file), card_key, settings.item_catalogue, options=options,
+                               sold_codes=sold_codes)
+        records, bad_records = read_records(Path(settlements_file), purchases=purchases_file, stock=stock_file,
+                                            aliases=options.aliases, encoding=options.encoding)
+    records = replace(records, sold_codes=sold_codes)
     rejected = [*log.rejected, *bad_records]
     store = store or open_store(str(videos), settings)
     engine = make_engine(settings.db_url)
@@ -181,11 +186,12 @@ def audit(settings: Settings, *, settlements_file: Path, videos: Path | str,
             footage.add(auditor.summaries(key, group))
         else:  # unverifiable without decoding anything: summaries made when the rules ask
             footage.add_unknown(key, group)
-    run_id, results, summary = reconcile_and_save(
-        settings, session_factory(engine), settlements=list(log.settlements), footage=footage,
-        cameras=cameras, rejected=rejected, rows_read=log.rows_read,
-        settlements_file=str(settlements_file), videos=store_location(str(videos)), records=records,
-        keep_results=len(log.settlements) <= persist.KEEP_RESULTS_MAX, flags_out=out)
+    with persist.frozen_heap():  # the batch read above is walked by no collection from here on
+        run_id, results, summary = reconcile_and_save(
+            settings, session_factory(engine), settlements=list(log.settlements), footage=footage,
+            cameras=cameras, rejected=rejected, rows_read=log.rows_read,
+            settlements_file=str(settlements_file), videos=store_location(str(videos)), records=records,
+            keep_results=len(log.settlements) <= persist.KEEP_RESULTS_MAX, flags_out=out)
     engine.dispose()
     stats = {"wall_s": time.perf_counter() - started, "cpu_s": time.process_time() - cpu0,
              **vision_stats(auditor.stats if auditor is not None else Counter())}

@@ -27,7 +27,7 @@ import numpy as np
 from rxaudit.domain import Box, Observation, Person
 from vision.appearance import describe
 from vision.detectors import FaceEncoder, ObjectDetector, PersonDetector
-from vision.sampler import SampledFrame
+from vision.sampler import PixelDemand, SampledFrame
 from vision.tracking import IouTracker
 from vision.zone import in_zone
 
@@ -134,28 +134,51 @@ class _Observer:
     def _timed(self, key: str, start: float) -> None:
         self.stats[key] += time.process_time() - start
 
+    def image(self, frame: SampledFrame) -> np.ndarray:
+        """The frame's RGB image; converting it (the first time) counts as decoding."""
+        if frame.converted:
+            return frame.image
+        c0 = time.process_time()
+        image = frame.image
+        self._timed("cpu_decode_s", c0)
+        return image
+
+    def _far(self, t: datetime) -> bool:
+        return bool(self.observed) and self.swipe_distance(t) > self.options.exact_window_s
+
+    def _recent(self, t: datetime) -> bool:
+        """Far from the swipes the detector ran less than ``far_detect_every_s`` ago."""
+        every = self.options.far_detect_every_s
+        return (every > 0 and self.detected_at is not None
+                and (t - self.detected_at).total_seconds() < every - 1e-6)
+
+    def needs_pixels(self, t: datetime) -> bool:
+        """Whether a base frame at ``t`` will be looked at (the sampler's ``PixelDemand``): not when
+        its detections will be reused unseen (far from the swipes, soon after the last detection)
+        and no counter-detector run is due on it."""
+        if self.objects is not None and self._near_swipe(t):
+            return True
+        return not (self._far(t) and self._recent(t))
+
     def detect(self, frame: SampledFrame, *, gated: bool = True) -> tuple[list[Person], bool]:
         """(persons with appearance, reused): the detector's, or the last ones when nothing moved
         (never near a swipe: presence there is what the audit decides)."""
-        if gated and self.observed and self.swipe_distance(frame.t) > self.options.exact_window_s:
+        if gated and self._far(frame.t):
             # far from the swipes only the continuity of tracks matters: a low detection rate, and
             # none while nothing moves
-            every = self.options.far_detect_every_s
-            recent = (every > 0 and self.detected_at is not None
-                      and (frame.t - self.detected_at).total_seconds() < every - 1e-6)
-            if recent or self.gate.still(frame.image, frame.t):
+            if self._recent(frame.t) or self.gate.still(self.image(frame), frame.t):
                 return self.last, True
         self.detected_at = frame.t
+        image = self.image(frame)
         c0 = time.process_time()
-        found = self.persons.detect([frame.image])[0]
-        described = [replace(p, appearance=describe(frame.image, p.box)) for p in found]
+        found = self.persons.detect([image])[0]
+        described = [replace(p, appearance=describe(image, p.box)) for p in found]
         self._timed("cpu_person_s", c0)
         self.stats["detector_runs"] += 1
         return described, False
 
     def customer_boxes(self, frame: SampledFrame, found: Sequence[Person]) -> list[Box]:
-        height, width = frame.image.shape[:2]
-        return [p.box for p in found if in_zone(p, self.zone, (width, height))]
+        return [p.box for p in found if in_zone(p, self.zone, frame.size)]
 
     def swipe_distance(self, t: datetime) -> float:
         """Seconds to the nearest swipe (infinite when there is none)."""
@@ -168,7 +191,7 @@ class _Observer:
         return self.swipe_distance(t) <= self.options.goods_window_s
 
     def observe(self, frame: SampledFrame, found: list[Person], reused: bool) -> Observation:
-        height, width = frame.image.shape[:2]
+        width, height = frame.size  # a frame whose detections are reused is never converted
         tracked = self.tracker.update(frame.t, found)
         self.last = tracked
         self.observed += 1
@@ -186,7 +209,7 @@ class _Observer:
                     continue
                 self.face_attempts[tid] += 1
                 self.stats["face_attempts"] += 1
-                for face in self.faces.faces(frame.image, [tracked[i]])[:1]:
+                for face in self.faces.faces(self.image(frame), [tracked[i]])[:1]:
                     seen_faces.append(replace(face, track_id=tid))
                     self.face_counts[tid] += 1
                     self.stats["face_encodings"] += 1
@@ -194,8 +217,9 @@ class _Observer:
         found_objects: tuple = ()
         checked = False
         if self.objects is not None and not frame.dense and self._near_swipe(frame.t):
+            image = self.image(frame)
             c0 = time.process_time()
-            found_objects = tuple(self.objects.detect([frame.image])[0])
+            found_objects = tuple(self.objects.detect([image])[0])
             self._timed("cpu_objects_s", c0)
             checked = True
             self.stats["object_runs"] += 1
@@ -212,16 +236,20 @@ def observe_stream(frames: Iterable[SampledFrame], *, pharmacy_id: str, counter_
                    zone: Sequence[tuple[float, float]], persons: PersonDetector,
                    faces: FaceEncoder | None, options: ObserveOptions,
                    tracker: IouTracker | None = None, stats: Counter | None = None,
-                   objects: ObjectDetector | None = None,
-                   swipes: Sequence[datetime] = ()) -> Iterator[tuple[SampledFrame, Observation]]:
+                   objects: ObjectDetector | None = None, swipes: Sequence[datetime] = (),
+                   demand: PixelDemand | None = None) -> Iterator[tuple[SampledFrame, Observation]]:
     """(frame, observation) for each frame observed, in time order, as the frames arrive (they must
     be in time order). A tracker passed in keeps ids across calls (one counter). ``objects``
-    (cards, phones, goods) runs only on base-grid frames within ``goods_window_s`` of a swipe."""
+    (cards, phones, goods) runs only on base-grid frames within ``goods_window_s`` of a swipe.
+    ``demand``: the ``FrameStream``'s, told which base frames this stage will look at (the others
+    need not be decoded; they are observed with the reused detections)."""
     tracker = tracker or IouTracker(min_iou=options.track_min_iou, max_gap_s=options.track_max_gap_s)
     stats = stats if stats is not None else Counter()
     me = _Observer(pharmacy_id=pharmacy_id, counter_id=counter_id, zone=zone, persons=persons,
                    faces=faces, options=options, tracker=tracker, stats=stats, objects=objects,
                    swipes=swipes)
+    if demand is not None:
+        demand.ask = me.needs_pixels
     held: list[SampledFrame] = []
     before: list[Box] | None = None  # customer boxes at the last base-grid frame
 

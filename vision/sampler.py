@@ -5,14 +5,19 @@ Two grids of sample times (N per second, aligned to the epoch so overlapping win
 base grid (``fps``) over the whole window, decoded from keyframes only where they are dense enough,
 and a dense grid (``dense_fps``) inside the ``dense`` intervals (the seconds around each swipe),
 decoded in full from the keyframe before each interval. Each grid time takes the decoded frame
-nearest it."""
+nearest it.
+
+Outside the dense intervals only keyframe packets are read, and a keyframe is decoded only when the
+grid takes it and the consumer (``PixelDemand``) will look at it: a frame whose detections the
+consumer will reuse without looking (far from every swipe, soon after the last detection) is
+yielded with its time and size but no pixels, and costs no decoding."""
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -30,23 +35,60 @@ class SampledFrame:
     """One sampled frame: camera-clock time (the grid time it samples), RGB image (H x W x 3),
     where it came from, and whether it is an extra frame of the dense grid near a swipe rather than
     a base-grid sample. Given a decoded ``frame`` instead of an ``image``, the RGB conversion waits
-    until the image is first asked for (dense frames are often dropped unseen)."""
+    until the image is first asked for (dense frames are often dropped unseen, and base frames far
+    from a swipe often reuse the last detections without being looked at). Given only a ``size``,
+    the frame has no pixels: its consumer said it would not look at it (``PixelDemand``)."""
 
-    __slots__ = ("t", "segment_uri", "offset_s", "dense", "_image", "_frame")
+    __slots__ = ("t", "segment_uri", "offset_s", "dense", "_image", "_frame", "_size")
 
     def __init__(self, t: datetime, image: np.ndarray | None, segment_uri: str, offset_s: float,
-                 dense: bool = False, *, frame: av.VideoFrame | None = None) -> None:
-        if image is None and frame is None:
-            raise ValueError("a sampled frame needs an image or a decoded frame")
+                 dense: bool = False, *, frame: av.VideoFrame | None = None,
+                 size: tuple[int, int] | None = None) -> None:
+        if image is None and frame is None and size is None:
+            raise ValueError("a sampled frame needs an image, a decoded frame or a size")
         self.t, self.segment_uri, self.offset_s, self.dense = t, segment_uri, offset_s, dense
-        self._image, self._frame = image, frame
+        self._image, self._frame, self._size = image, frame, size
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) in pixels, without converting a decoded frame."""
+        if self._image is not None:
+            return self._image.shape[1], self._image.shape[0]
+        if self._frame is not None:
+            return self._frame.width, self._frame.height
+        assert self._size is not None
+        return self._size
+
+    @property
+    def has_pixels(self) -> bool:
+        """False for a frame left undecoded because its consumer said it would not look at it."""
+        return self._image is not None or self._frame is not None
+
+    @property
+    def converted(self) -> bool:
+        """The RGB image exists already (asking for it costs nothing)."""
+        return self._image is not None
 
     @property
     def image(self) -> np.ndarray:
         if self._image is None:
-            assert self._frame is not None
+            if self._frame is None:
+                raise LookupError(f"frame at {self.t} was not decoded: its consumer said it would "
+                                  "not look at it")
             self._image, self._frame = self._frame.to_ndarray(format="rgb24"), None
         return self._image
+
+
+class PixelDemand:
+    """Whether the consumer of a ``FrameStream`` will look at a base-grid frame at a time: asked
+    (with the consumer's state after every earlier frame) before a keyframe outside the dense
+    intervals is decoded. Until the consumer sets ``ask``, every frame is decoded."""
+
+    def __init__(self) -> None:
+        self.ask: Callable[[datetime], bool] | None = None
+
+    def __call__(self, t: datetime) -> bool:
+        return self.ask is None or self.ask(t)
 
 
 @dataclass
@@ -147,14 +189,19 @@ def read_segment(store: VideoStore, segment: Segment, from_epoch: float, *,
 
         def frames() -> Iterator[tuple[float, float, av.VideoFrame]]:
             while (item := decoder.next()) is not None:
-                yield item
+                abs_t, rel, source = item
+                frame = source if isinstance(source, av.VideoFrame) else decoder.decode_key(source)
+                if frame is None:
+                    return
+                yield abs_t, rel, frame
 
         yield SegmentReader(decoder.rate, decoder.declared, frames())
 
 
 class _Decoder:
-    """One open segment: seek (to the keyframe at or before a time), switch between decoding every
-    frame and keyframes only, and read frames one at a time with a one-frame push-back."""
+    """One open segment: seek (to the keyframe at or before a time) and read, one at a time with a
+    one-frame push-back, either every decoded frame or (keyframes only) the keyframe packets, each
+    decoded on its own only when asked (``decode_key``)."""
 
     def __init__(self, container, segment: Segment) -> None:
         if not container.streams.video:
@@ -168,8 +215,8 @@ class _Decoder:
         self.declared = _declared_duration(container, stream)
         self.full = True
         self.started = False
-        self._frames: Iterator[av.VideoFrame] | None = None
-        self._pending: tuple[float, float, av.VideoFrame] | None = None
+        self._frames: Iterator[av.VideoFrame | av.Packet] | None = None
+        self._pending: tuple[float, float, av.VideoFrame | av.Packet] | None = None
         self.runs: list[list[float]] = []  # [first, last] seconds into the segment of each decode run
 
     def seek(self, epoch: float, *, full: bool) -> None:
@@ -179,18 +226,39 @@ class _Decoder:
             self.container.seek(int((max(offset, 0.0) + self.base) / self.stream.time_base),
                                 stream=self.stream, backward=True)
         self.full, self.started = full, True
-        self._frames, self._pending = self.container.decode(self.stream), None
+        self._frames = self.container.decode(self.stream) if full else self._keyframe_packets()
+        self._pending = None
         self.runs.append([])
 
-    def keyframes_only(self) -> None:
-        """From now on decode keyframes only (valid mid-stream: a keyframe needs no reference)."""
-        self.stream.codec_context.skip_frame = "NONKEY"
-        self.full = False
+    def _keyframe_packets(self) -> Iterator[av.Packet]:
+        for packet in self.container.demux(self.stream):
+            if packet.is_keyframe:
+                yield packet
 
-    def push_back(self, item: tuple[float, float, av.VideoFrame]) -> None:
+    def decode_key(self, packet: av.Packet) -> av.VideoFrame | None:
+        """The frame of one keyframe packet (a keyframe needs no other frame); None when it cannot
+        be decoded, which ends this segment's frames as a decoding error does."""
+        codec = self.stream.codec_context
+        try:
+            frames = codec.decode(packet) + codec.decode(None)  # drain: the decoder may hold it back
+        except av.error.InvalidDataError:
+            frames = []
+        codec.flush_buffers()  # ready for the next packet after the drain
+        if not frames:
+            self._frames = iter(())
+            return None
+        return frames[-1]
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.stream.codec_context.width, self.stream.codec_context.height
+
+    def push_back(self, item: tuple[float, float, av.VideoFrame | av.Packet]) -> None:
         self._pending = item
 
-    def next(self) -> tuple[float, float, av.VideoFrame] | None:
+    def next(self) -> tuple[float, float, av.VideoFrame | av.Packet] | None:
+        """(epoch seconds, seconds into the segment, a decoded frame or, keyframes only, a keyframe
+        packet not decoded yet)."""
         if self._pending is not None:
             item, self._pending = self._pending, None
             return item
@@ -221,8 +289,9 @@ class FrameStream:
     gave); the caller decides from the frames it got whether each settlement is covered."""
 
     def __init__(self, store: VideoStore, segments: list[Segment], start: datetime, end: datetime,
-                 plan: SamplingPlan) -> None:
+                 plan: SamplingPlan, demand: PixelDemand | None = None) -> None:
         self.store, self.segments, self.start, self.end, self.plan = store, segments, start, end, plan
+        self.demand = demand or PixelDemand()
         self.problems: list[str] = []
         self.decoded_s = 0.0
 
@@ -257,10 +326,8 @@ class FrameStream:
             try:
                 for k, (a, b, dense) in enumerate(pieces):
                     want_full = dense or every_frame
-                    if not dec.started or (want_full and not dec.full):
+                    if not dec.started or want_full != dec.full:
                         dec.seek(max(a, cursor), full=want_full)
-                    elif dec.full and not want_full:
-                        dec.keyframes_only()
                     final = k == len(pieces) - 1
                     more = False
                     while (item := dec.next()) is not None:
@@ -279,15 +346,23 @@ class FrameStream:
                             every_frame = True
                             dec.seek(max(a, cursor), full=True)
                             continue
-                        cursor, last_rel = abs_t, rel
+                        cursor = abs_t
                         t = base.take(abs_t, half_frame, end)
                         extra = (fine.take(abs_t, half_frame, end)
                                  if dense and abs_t >= a - half_frame else None)
-                        if t is not None or extra is not None:
-                            yield SampledFrame(
-                                datetime.fromtimestamp(t if t is not None else extra, tz=tz),
-                                None if t is None else frame.to_ndarray(format="rgb24"), segment.uri,
-                                rel, dense=t is None, frame=frame if t is None else None)
+                        if t is None and extra is None:
+                            last_rel = rel
+                            continue
+                        at = datetime.fromtimestamp(t if t is not None else extra, tz=tz)
+                        if isinstance(frame, av.Packet):  # a keyframe outside the dense parts
+                            if not self.demand(at):
+                                last_rel = rel
+                                yield SampledFrame(at, None, segment.uri, rel, size=dec.size)
+                                continue
+                            if (frame := dec.decode_key(frame)) is None:
+                                break
+                        last_rel = rel
+                        yield SampledFrame(at, None, segment.uri, rel, dense=t is None, frame=frame)
                     if not more:  # the end of the window, or of the segment's frames
                         break
             finally:
@@ -326,8 +401,3 @@ def sample_window(store: VideoStore, segments: list[Segment], start: datetime, e
                          SamplingPlan(fps, keyframes_only=keyframes_only, dense=dense, dense_fps=dense_fps))
     frames = list(stream)
     return WindowSample(frames, stream.problems, stream.decoded_s)
-
-
-def iter_batches(frames: list[SampledFrame], size: int) -> Iterator[list[SampledFrame]]:
-    for i in range(0, len(frames), size):
-        yield frames[i : i + size]

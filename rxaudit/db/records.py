@@ -4,7 +4,7 @@ coordinates. Keyword-only functions over a Session, idempotent like the rest of 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
@@ -13,7 +13,7 @@ from rxaudit.db.models import (CheckRow, FlagRow, Pharmacy, PurchaseRow, Settlem
                                StockCountRow, utcnow)
 from rxaudit.db.repository import chunks
 from rxaudit.domain import CheckStatus, FlagKind, ReviewStatus, Settlement
-from rxaudit.records import CodeSale, Location, Purchase, Records, StockCount
+from rxaudit.records import CodeSale, Location, Purchase, Records, SoldCodes, StockCount
 
 CHUNK = 500  # values per IN (...) list: well under every backend's parameter limit
 
@@ -24,18 +24,16 @@ def locations(session: Session) -> dict[str, Location]:
     return {pid: Location(lat, lon) for pid, lat, lon in rows}
 
 
-def earlier_codes(session: Session, *, settlements: Iterable[Settlement]) -> dict[str, tuple[CodeSale, ...]]:
-    """Earlier sales (other settlements) of the traceability codes these settlements carry."""
+def earlier_codes(session: Session, *, settlements: Iterable[Settlement],
+                  sold: SoldCodes | None = None) -> dict[str, tuple[CodeSale, ...]]:
+    """Earlier sales (other settlements) of the traceability codes these settlements carry
+    (``sold``: the batch's codes, when its lines do not carry them)."""
     if session.scalar(select(SoldTraceCode.code).limit(1)) is None:
         return {}  # nothing sold before (a first audit)
-    batch, codes = set(), []
-    for s in settlements:
-        batch.add(s.settlement_id)
-        for item in s.items:
-            codes.extend(item.trace_codes)
-    codes = sorted(set(codes))
+    batch = {s.settlement_id for s in settlements}
+    sold = sold if sold is not None else SoldCodes.of(settlements)
     found: dict[str, list[CodeSale]] = defaultdict(list)
-    for chunk in chunks(codes, 2000):
+    for chunk in _batched(sold.unique_codes(), 2000):
         for code, sid, item, pharmacy, at in session.execute(
                 select(SoldTraceCode.code, SoldTraceCode.settlement_id, SoldTraceCode.item_code,
                        SettlementRow.pharmacy_id, SettlementRow.settled_at)
@@ -46,15 +44,29 @@ def earlier_codes(session: Session, *, settlements: Iterable[Settlement]) -> dic
     return {code: tuple(sales) for code, sales in found.items()}
 
 
+def _batched(values: Iterable[str], size: int) -> Iterator[list[str]]:
+    batch: list[str] = []
+    for value in values:
+        batch.append(value)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def load_records(session: Session, *, settlements: Sequence[Settlement], purchases: Sequence[Purchase] = (),
                  stock_counts: Sequence[StockCount] = (),
-                 file_locations: dict[str, Location] | None = None) -> Records:
+                 file_locations: dict[str, Location] | None = None, sold_codes: SoldCodes | None = None
+                 ) -> Records:
     """What the records rules need: the given purchases and counts, the pharmacies' coordinates
-    (the registry's, overridden by those given with the log) and earlier sales of the batch's codes."""
+    (the registry's, overridden by those given with the log), the batch's codes when its lines do
+    not carry them (``sold_codes``) and earlier sales of the batch's codes."""
     where = locations(session)
     where.update(file_locations or {})
     return Records(purchases=tuple(purchases), stock_counts=tuple(stock_counts), locations=where,
-                   earlier_codes=earlier_codes(session, settlements=settlements))
+                   earlier_codes=earlier_codes(session, settlements=settlements, sold=sold_codes),
+                   sold_codes=sold_codes)
 
 
 def save_purchases(session: Session, *, purchases: Sequence[Purchase]) -> int:
@@ -100,43 +112,63 @@ def save_stock_counts(session: Session, *, counts: Sequence[StockCount]) -> int:
     return len(rows) + len(changed)
 
 
-def save_trace_codes(session: Session, *, settlements: Sequence[Settlement]) -> int:
+def save_trace_codes(session: Session, *, settlements: Sequence[Settlement],
+                     sold: SoldCodes | None = None) -> int:
     """Store the codes each settlement line carried (replacing what an earlier audit stored for these
-    settlements), a few thousand rows per statement. The settlements must be saved already."""
+    settlements), a few thousand rows per statement. The settlements must be saved already.
+    ``sold``: the batch's codes, when its lines do not carry them."""
     ids = [s.settlement_id for s in settlements]
     if session.scalar(select(SoldTraceCode.code).limit(1)) is not None:
         for chunk in chunks(ids, CHUNK):
             session.execute(delete(SoldTraceCode).where(SoldTraceCode.settlement_id.in_(chunk)))
-    rows: list[dict] = []
+    sold = sold if sold is not None else SoldCodes.of(settlements)
+    write = _code_writer(session)
+    rows: list[tuple[str, str, int, str]] = []
     stored = 0
-    for s in settlements:
-        for n, item in enumerate(s.items, start=1):
-            for code in dict.fromkeys(item.trace_codes):  # a code twice on one line is stored once
-                rows.append({"code": code, "settlement_id": s.settlement_id, "line_no": n,
-                             "item_code": item.item_code})
+    for sid, line_no, item_code, codes in sold.lines():
+        for code in dict.fromkeys(codes):  # a code twice on one line is stored once
+            rows.append((code, sid, line_no, item_code))
         if len(rows) >= 5000:
-            session.execute(insert(SoldTraceCode.__table__), rows)
+            write(rows)
             stored, rows = stored + len(rows), []
     if rows:
-        session.execute(insert(SoldTraceCode.__table__), rows)
+        write(rows)
     return stored + len(rows)
 
 
+CODE_COLUMNS = ("code", "settlement_id", "line_no", "item_code")
+
+
+def _code_writer(session: Session):
+    """Inserts rows of :data:`CODE_COLUMNS`. On SQLite straight through the driver's executemany (a
+    month is millions of rows, and the SQL layer's per-row work costs more than SQLite's);
+    elsewhere through SQLAlchemy, which batches them into multi-row statements."""
+    if session.get_bind().dialect.name == "sqlite":
+        sql = (f"INSERT INTO {SoldTraceCode.__tablename__} ({', '.join(CODE_COLUMNS)}) "
+               f"VALUES ({', '.join('?' for _ in CODE_COLUMNS)})")
+        connection = session.connection()
+        return lambda rows: connection.exec_driver_sql(sql, rows)
+    statement = insert(SoldTraceCode.__table__)
+    return lambda rows: session.execute(statement, [dict(zip(CODE_COLUMNS, row)) for row in rows])
+
+
 def flag_earlier_reuse(session: Session, *, settlements: Sequence[Settlement],
-                       earlier: dict[str, tuple[CodeSale, ...]]) -> int:
+                       earlier: dict[str, tuple[CodeSale, ...]], sold: SoldCodes | None = None) -> int:
     """A code sold now that an earlier audit stored: flag the earlier settlement too (trace_code_reuse,
-    linked to the later ones), keeping a verdict already given. Returns how many were flagged."""
+    linked to the later ones), keeping a verdict already given. Returns how many were flagged.
+    ``sold``: the batch's codes, when its lines do not carry them."""
     links: dict[str, set[str]] = defaultdict(set)
     codes: dict[str, set[str]] = defaultdict(set)
     if earlier:
+        sold = sold if sold is not None else SoldCodes.of(settlements)
         batch = {s.settlement_id for s in settlements}
-        for s in settlements:
-            for item in s.items:
-                for code in item.trace_codes:
-                    for e in earlier.get(code, ()):
-                        if e.settlement_id not in batch:
-                            links[e.settlement_id].add(s.settlement_id)
-                            codes[e.settlement_id].add(code)
+        for code, sales in earlier.items():
+            for position in sold.positions(code):
+                sid = sold.sids[sold.line_of(position)]
+                for e in sales:
+                    if e.settlement_id not in batch:
+                        links[e.settlement_id].add(sid)
+                        codes[e.settlement_id].add(code)
     for sid, later in sorted(links.items()):
         settled = session.get(SettlementRow, sid)
         if settled is None:
@@ -167,7 +199,7 @@ def flag_earlier_reuse(session: Session, *, settlements: Sequence[Settlement],
 def save_records(session: Session, *, settlements: Sequence[Settlement], records: Records) -> None:
     """After the settlements are saved: their codes, this audit's purchases and counts, and the
     trace_code_reuse flags of earlier settlements that sold the same codes (``records.earlier_codes``)."""
-    save_trace_codes(session, settlements=settlements)
+    save_trace_codes(session, settlements=settlements, sold=records.sold_codes)
     save_purchases(session, purchases=records.purchases)
     save_stock_counts(session, counts=records.stock_counts)
-    flag_earlier_reuse(session, settlements=settlements, earlier=records.earlier_codes)
+    flag_earlier_reuse(session, settlements=settlements, earlier=records.earlier_codes, sold=records.sold_codes)

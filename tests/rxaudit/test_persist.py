@@ -110,3 +110,94 @@ def test_cached_cameras_answer_like_the_configuration():
         assert cached.camera_time(pharmacy, counter, T0) == cameras.camera_time(pharmacy, counter, T0)
         assert cached.business_hours(pharmacy) == cameras.business_hours(pharmacy)
     assert persist.cached_cameras(cached) is cached
+
+
+def test_the_collector_is_paused_while_reading_and_restored_after():
+    import gc
+
+    assert gc.isenabled()
+    with persist.gc_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), persist.gc_paused():
+        raise RuntimeError("a bad file")
+    assert gc.isenabled()
+
+
+def test_the_batch_is_frozen_out_of_collections_while_written_then_let_go():
+    import gc
+
+    batch = [settlement(n) for n in range(100)]
+    with persist.frozen_heap():
+        assert gc.get_freeze_count() >= len(batch)
+    assert gc.get_freeze_count() == 0
+
+
+def test_unknown_counter_summaries_made_from_the_first_equal_those_made_in_full():
+    cameras = persist.cached_cameras(load_cameras(None))
+    config = RuleConfig()
+    view = CounterView(config, cameras, CounterFootage(known=False))
+    counter = persist.UnknownCounter(view)
+    group = [settlement(n, counter="C9", seconds=37 * n * n) for n in range(1, 8)]
+    made = [counter.summarise(s) for s in group]
+    assert counter.trusted is True
+    for s, got in zip(group, made):
+        expected = view.summarise(s)
+        assert (got.settlement_id, got.camera_time, got.unverifiable, got.seen) == (
+            expected.settlement_id, expected.camera_time, expected.unverifiable, expected.seen)
+    for got in made:  # each summary is its own, nested parts too: changing one leaves the rest
+        for value in got.seen.values():
+            if isinstance(value, dict):
+                value["changed"] = True
+    assert counter.summarise(group[0]).seen == view.summarise(group[0]).seen
+
+
+def test_unknown_counter_summaries_that_differ_by_more_than_the_time_are_all_made_in_full():
+    class Drifting(CounterView):  # a view whose summaries change with more than the camera time
+        def seen_around(self, s, t, visit):
+            return {**super().seen_around(s, t, visit), "hour": t.hour}
+
+    view = Drifting(RuleConfig(), persist.cached_cameras(load_cameras(None)), CounterFootage(known=False))
+    counter = persist.UnknownCounter(view)
+    group = [settlement(n, counter="C9", seconds=3600 * n) for n in range(1, 5)]
+    assert [counter.summarise(s).seen["hour"] for s in group] == [s.settled_at.hour for s in group]
+    assert counter.trusted is False
+
+
+def test_saved_chunks_wait_for_the_commit_and_a_rollback_undoes_them(db_url):
+    """pysqlite opens no transaction before a SAVEPOINT: without an explicit BEGIN each chunk's
+    savepoint was a transaction of its own, committed when released."""
+    from sqlalchemy import func
+
+    from rxaudit.db import repository
+    from rxaudit.db.engine import migrate, transaction
+    from rxaudit.db.models import SettlementRow
+
+    engine = make_engine(db_url)
+    migrate(engine)
+    factory = session_factory(engine)
+    with transaction(factory) as session:
+        run_id = repository.start_run(session, settlements_file="s.csv", videos="v")
+
+    def count() -> int:
+        with factory() as other:
+            return other.scalar(select(func.count()).select_from(SettlementRow))
+
+    session = factory()
+    session.begin()
+    persist.tune_for_bulk(session)
+    for first in (1, 3):
+        chunk = [CheckResult(settlement(n), CheckStatus.CLEAN, (), {}) for n in (first, first + 1)]
+        saved, refused = persist.save_chunk(session, run_id=run_id, results=chunk, keep_faces=True,
+                                            source="s.csv")
+        assert saved == chunk and not refused
+    assert count() == 0  # nothing visible before the commit
+    session.rollback()
+    assert count() == 0
+    session.begin()
+    persist.save_chunk(session, run_id=run_id, results=[CheckResult(settlement(5), CheckStatus.CLEAN, (), {})],
+                       keep_faces=True, source="s.csv")
+    session.commit()
+    session.close()
+    assert count() == 1
+    engine.dispose()

@@ -13,7 +13,7 @@ import pytest
 from tests.factories import T0
 from tests.fakes import BrightBlockPersons, NoFaces, scene_frame
 from vision.observe import MotionGate, ObserveOptions, observe_stream
-from vision.sampler import SampledFrame
+from vision.sampler import PixelDemand, SampledFrame
 
 WHOLE = ((0, 0), (1, 0), (1, 1), (0, 1))
 
@@ -90,3 +90,29 @@ def test_no_reuse_of_detections_near_a_swipe(near, runs):
                         options=ObserveOptions(motion_threshold=3.0, motion_max_reuse_s=60, exact_window_s=6),
                         stats=stats, swipes=swipes))
     assert persons.calls == runs
+
+
+def test_frames_whose_detections_are_reused_unseen_are_not_asked_for():
+    """Far from the swipes the detector runs at most every ``far_detect_every_s``: the stage tells
+    the sampler (``PixelDemand``) not to decode the base frames in between, and observes them with
+    the reused detections. Near a swipe every frame is asked for."""
+    demand = PixelDemand()
+    refused = []
+
+    def source():
+        for frame in frames(lambda t: True, end=30):
+            if demand(frame.t):
+                yield frame
+            else:  # what the sampler yields for a frame it did not decode
+                refused.append(round((frame.t - T0).total_seconds()))
+                yield SampledFrame(frame.t, None, "seg", frame.offset_s, size=(160, 96))
+
+    persons = BrightBlockPersons()
+    got = list(observe_stream(source(), pharmacy_id="PH1", counter_id="C1", zone=WHOLE, persons=persons,
+                              faces=None, options=ObserveOptions(far_detect_every_s=3.0, exact_window_s=1.5),
+                              swipes=[T0 + timedelta(seconds=20)], demand=demand))
+    assert len(got) == 31 and all(len(o.customers) == 1 for _, o in got)  # every frame observed
+    assert refused and not [t for t in refused if abs(t - 20) <= 1.5]
+    # each refused frame lies within 3 s after a detector run; the runs are the frames asked for
+    assert persons.calls == 31 - len(refused)
+    assert refused == [1, 2, 4, 5, 7, 8, 10, 11, 13, 14, 16, 17, 22, 23, 25, 26, 28, 29]

@@ -6,7 +6,8 @@ import pytest
 
 from ingest.video_store import LocalVideoStore, segment_name
 from tests.videos import frame_index, make_clip
-from vision.sampler import FrameStream, SamplingPlan, _Decoder, dense_intervals, sample_window
+from vision.sampler import (FrameStream, PixelDemand, SampledFrame, SamplingPlan, _Decoder, dense_intervals,
+                            sample_window)
 
 TZ = timezone(timedelta(hours=8))
 T0 = datetime(2026, 11, 20, 10, 0, 0, tzinfo=TZ)
@@ -128,3 +129,53 @@ def test_dense_intervals_merge_overlaps():
     got = dense_intervals(swipes, 3.0)
     base = T0.timestamp()
     assert [(a - base, b - base) for a, b in got] == [(7, 17), (27, 33)]
+
+
+@pytest.mark.parametrize("codec", ["libx264", "libx265"])
+def test_keyframes_the_consumer_will_not_look_at_are_not_decoded(store, tmp_path, codec, monkeypatch):
+    """Outside the dense interval a keyframe is decoded only when ``PixelDemand`` says the consumer
+    will look at it; the others come with their time and size but no pixels."""
+    seg(tmp_path, T0, 20, codec=codec, gop=10)
+    decoded = []
+    original = _Decoder.decode_key
+
+    def counting(self, packet):
+        frame = original(self, packet)
+        decoded.append(frame)
+        return frame
+
+    monkeypatch.setattr(_Decoder, "decode_key", counting)
+    asked = []
+
+    def odd_seconds_unseen(t):
+        asked.append((t - T0).total_seconds())
+        return int((t - T0).total_seconds()) % 2 == 0
+
+    demand = PixelDemand()
+    demand.ask = odd_seconds_unseen
+    intervals = ((T0.timestamp() + 9.0, T0.timestamp() + 11.0),)
+    stream = FrameStream(store, store.list_segments("P1", "C1"), T0 + timedelta(seconds=2),
+                         T0 + timedelta(seconds=16), SamplingPlan(1.0, keyframes_only=True, dense=intervals),
+                         demand)
+    got = list(stream)
+    times = [(f.t - T0).total_seconds() for f in got]
+    assert times == [2, 3, 4, 5, 6, 7, 8, 9, 9.25, 9.5, 9.75, 10, 10.25, 10.5, 10.75, 11,
+                     12, 13, 14, 15, 16]
+    # asked for base frames outside the dense interval only (9 s, its start, is a keyframe before it)
+    assert asked == [2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 14, 15, 16]
+    for f, t in zip(got, times):
+        assert f.size == (160, 96)
+        if 9 < t <= 11 or t == int(t) and int(t) % 2 == 0:
+            assert f.has_pixels and abs(frame_index(f.image) / 10 - t) <= 0.5
+        else:
+            assert not f.has_pixels
+            with pytest.raises(LookupError):
+                f.image
+    assert len(decoded) == 7 and all(frame is not None for frame in decoded)  # 2, 4, 6, 8, 12, 14, 16
+    assert stream.problems == []
+
+
+def test_frames_without_pixels_need_a_size():
+    with pytest.raises(ValueError):
+        SampledFrame(T0, None, "seg", 0.0)
+    assert SampledFrame(T0, None, "seg", 0.0, size=(640, 360)).size == (640, 360)

@@ -130,3 +130,26 @@ def test_pharmacies_load_reads_chinese_headers_in_gb18030(db_url, tmp_path):
         row = session.get(Pharmacy, "PH1")
         assert (row.name, row.district, row.lat) == ("城关大药房", "城关区", 36.06)
     engine.dispose()
+
+
+def test_codes_held_compactly_are_stored_and_found_again(db_url, make_settings):
+    """The audit's reader keeps the codes in a SoldCodes, off the lines: stored and matched the same."""
+    from dataclasses import replace
+
+    from rxaudit.records import SoldCodes
+
+    engine, factory = setup(db_url)
+    settings = make_settings(db_url=db_url)
+
+    def compact(*sales):
+        bare = [replace(s, items=tuple(replace(i, trace_codes=()) for i in s.items)) for s in sales]
+        return bare, Records(sold_codes=SoldCodes.of(sales))
+
+    assert audit(factory, settings, *compact(sale(1, codes=[CODE_A]))) == {"S1": []}
+    assert audit(factory, settings, *compact(sale(2, days=20, pharmacy="PH2", codes=[CODE_A, CODE_B], qty=2))) == {
+        "S2": ["trace_code_reuse"]}
+    assert stored_kinds(factory) == [("S1", "trace_code_reuse"), ("S2", "trace_code_reuse")]
+    with factory() as session:
+        assert sorted(tuple(r) for r in session.execute(
+            select(SoldTraceCode.code, SoldTraceCode.settlement_id, SoldTraceCode.line_no))) == [
+            (CODE_A, "S1", 1), (CODE_A, "S2", 1), (CODE_B, "S2", 1)]
