@@ -12,10 +12,12 @@ written as the chunks go.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,9 @@ from rxaudit.db import guarded, repository
 from rxaudit.domain import CheckResult, CheckStatus, RejectedRow, Settlement
 
 CHUNK = 5_000  # settlements per bulk write (rounded up to a pharmacy boundary)
-COMMIT_EVERY = 50_000  # settlements per transaction
+# settlements per transaction: each SQLite commit checkpoints every index page the transaction
+# touched (random ones: a pharmacy's month spans every id and time), so fewer, bigger commits
+COMMIT_EVERY = 250_000
 KEEP_RESULTS_MAX = 20_000  # a report carries its per-settlement results up to this many settlements
 ANALYZE_AFTER = 50_000  # settlements written: the planner's statistics are refreshed after a run this big
 
@@ -64,6 +68,50 @@ def cached_cameras(cameras: CamerasConfig) -> CamerasConfig:
     return CachedCameras.model_construct(**{name: getattr(cameras, name) for name in CamerasConfig.model_fields})
 
 
+def _copied(value: Any) -> Any:
+    """A copy of a summary's JSON-like ``seen`` (dicts and lists copied all the way down)."""
+    if isinstance(value, dict):
+        return {k: _copied(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copied(v) for v in value]
+    return value
+
+
+def _moved(first: SettlementFootage, settlement_id: str, t: Any) -> SettlementFootage:
+    return SettlementFootage(settlement_id, t, first.unverifiable, first.visit,
+                             {**_copied(first.seen), "camera_time": t.isoformat()}, first.keyframe)
+
+
+def _same(a: SettlementFootage, b: SettlementFootage) -> bool:
+    return (a.settlement_id, a.camera_time, a.unverifiable, a.visit, a.seen, a.keyframe) == (
+        b.settlement_id, b.camera_time, b.unverifiable, b.visit, b.seen, b.keyframe)
+
+
+class UnknownCounter:
+    """Summaries at a counter the store does not have. Nothing was decoded there, so two summaries
+    differ only in their settlement and camera time: once a second one made in full (at another
+    time) equals the first one moved to its time, the rest are made that way (a copy of the first
+    with the camera time replaced, several times faster: a city's month is a million of them).
+    When the two differ, every summary is made in full."""
+
+    def __init__(self, view: CounterView) -> None:
+        self.view = view
+        self.first: SettlementFootage | None = None
+        self.trusted: bool | None = None  # None: not decided yet
+
+    def summarise(self, s: Settlement) -> SettlementFootage:
+        if self.trusted and self.first is not None:
+            t = self.view.cameras.camera_time(s.pharmacy_id, s.counter_id, s.settled_at)
+            return _moved(self.first, s.settlement_id, t)
+        made = self.view.summarise(s)
+        if self.trusted is None:
+            if self.first is None:
+                self.first = _moved(made, made.settlement_id, made.camera_time)  # its own copy
+            elif made.camera_time != self.first.camera_time:
+                self.trusted = _same(_moved(self.first, made.settlement_id, made.camera_time), made)
+        return made
+
+
 class FootageIndex(Mapping[str, SettlementFootage]):
     """Every settlement's footage summary: kept for counters with footage, made on demand (and not
     kept) for counters the store does not have, which are unverifiable for a reason that needs no
@@ -72,7 +120,7 @@ class FootageIndex(Mapping[str, SettlementFootage]):
     def __init__(self, config: RuleConfig, cameras: CamerasConfig) -> None:
         self._stored: dict[str, SettlementFootage] = {}
         self._unknown: dict[str, Settlement] = {}
-        self._views: dict[tuple[str, str], CounterView] = {}
+        self._views: dict[tuple[str, str], UnknownCounter] = {}
         self._config, self._cameras = config, cameras
         self._last: tuple[str | None, SettlementFootage | None] = (None, None)
 
@@ -88,7 +136,7 @@ class FootageIndex(Mapping[str, SettlementFootage]):
         return settlement_id in self._unknown and settlement_id not in self._stored
 
     def add_unknown(self, key: tuple[str, str], settlements: Iterable[Settlement]) -> None:
-        self._views[key] = CounterView(self._config, self._cameras, CounterFootage(known=False))
+        self._views[key] = UnknownCounter(CounterView(self._config, self._cameras, CounterFootage(known=False)))
         self._unknown.update((s.settlement_id, s) for s in settlements)
 
     def get(self, settlement_id: str, default: Any = None) -> Any:
@@ -162,10 +210,24 @@ class Tally:
         }
 
 
+def begin_sqlite_transaction(session: Session) -> None:
+    """An explicit BEGIN on SQLite when none is open. Python's sqlite3 driver opens a transaction
+    only before INSERT/UPDATE/DELETE, not before SAVEPOINT: a chunk's savepoint opened first would
+    be the transaction itself, and releasing it would commit every chunk on its own (each commit
+    writing all the random index pages the chunk touched), whatever ``COMMIT_EVERY`` says, and a
+    rollback of the session would no longer undo them."""
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    driver = session.connection().connection.dbapi_connection
+    if driver is not None and not driver.in_transaction:
+        driver.execute("BEGIN")
+
+
 def save_chunk(session: Session, *, run_id: int, results: Sequence[CheckResult], keep_faces: bool,
                source: str) -> tuple[list[CheckResult], list[RejectedRow]]:
     """One chunk in bulk under a SAVEPOINT; a chunk the database refuses for a row's values goes
     through :func:`rxaudit.db.guarded.save_results`, so one refused row never aborts the run."""
+    begin_sqlite_transaction(session)
     try:
         with session.begin_nested():
             repository.save_results(session, run_id=run_id, results=results, keep_faces=keep_faces)
@@ -212,9 +274,12 @@ BULK_CACHE_KIB = 65536  # SQLite page cache of the writing connection (its defau
 
 def tune_for_bulk(session: Session) -> None:
     """A bigger page cache for the connection that writes a big run: the settlements arrive in
-    pharmacy order, so their id index is written all over; with 2 MiB of cache every insert reads."""
+    pharmacy order, so their id index is written all over; with 2 MiB of cache every insert reads.
+    And no fsync at each commit (``synchronous = NORMAL``; WAL mode, so a crash loses at most the
+    last commits, never the database's consistency): a run commits every ``COMMIT_EVERY`` rows."""
     if session.get_bind().dialect.name == "sqlite":
         session.execute(text(f"PRAGMA cache_size = -{BULK_CACHE_KIB}"))
+        session.execute(text("PRAGMA synchronous = NORMAL"))
 
 
 def analyze(factory) -> None:
@@ -224,3 +289,28 @@ def analyze(factory) -> None:
         if session.get_bind().dialect.name == "sqlite":
             session.execute(text("PRAGMA analysis_limit = 2000"))  # sampled: seconds, not minutes
         session.execute(text("ANALYZE"))
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a big batch is read: reading a month makes millions of
+    objects that live on (and next to no cycles), and every full collection meanwhile walks them all."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@contextmanager
+def frozen_heap() -> Iterator[None]:
+    """Everything alive now (the batch read, a million settlements) left out of the collector's
+    scans until the block ends (``gc.freeze``): writing the results allocates without end, and each
+    full collection would walk the whole batch again. Unfrozen after, so it can be collected."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
