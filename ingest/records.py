@@ -20,6 +20,7 @@ from pathlib import Path
 from sys import intern
 from typing import TypeVar
 
+from ingest import times
 from ingest.csv_reader import AUTO, CsvReject
 from ingest.header_map import builtin_aliases
 from ingest.reasons import RowError
@@ -45,19 +46,12 @@ def text(row: Mapping[str, str], column: str) -> str:
 
 
 # deliveries and counts repeat their times and quantities: one shared (immutable) object per text
-_time = lru_cache(maxsize=65536)(datetime.fromisoformat)
+_time = lru_cache(maxsize=65536)(times.parse_time)
 _decimal = lru_cache(maxsize=65536)(Decimal)
 
 
-def aware_time(row: Mapping[str, str], column: str) -> datetime:
-    raw = text(row, column)
-    try:
-        value = _time(raw)
-    except ValueError:
-        raise RowError(column, "is not an ISO 8601 time", raw) from None
-    if value.tzinfo is None:
-        raise RowError(column, "has no UTC offset", raw)
-    return value
+def aware_time(row: Mapping[str, str], column: str, input_timezone: str | None) -> datetime:
+    return _time(text(row, column), column, times.zone(input_timezone))
 
 
 def number(row: Mapping[str, str], column: str, *, positive: bool = False) -> Decimal:
@@ -113,11 +107,13 @@ def read_rows(path: Path, required: tuple[str, ...], parse: Callable[[Mapping[st
 
 
 def read_purchases(path: Path, *, aliases: Mapping[str, str] | None = None,
-                   encoding: str = AUTO) -> tuple[list[Purchase], list[RejectedRow]]:
+                   encoding: str = AUTO,
+                   input_timezone: str | None = times.DEFAULT_INPUT_TIMEZONE,
+                   ) -> tuple[list[Purchase], list[RejectedRow]]:
     def parse(row: Mapping[str, str]) -> Purchase:
         return Purchase(pharmacy_id=intern(text(row, "pharmacy_id")), item_code=intern(text(row, "item_code")),
                         quantity=number(row, "quantity", positive=True),
-                        received_at=aware_time(row, "received_at"),
+                        received_at=aware_time(row, "received_at", input_timezone),
                         supplier=intern((row.get("supplier") or "").strip()),
                         invoice_no=(row.get("invoice_no") or "").strip())
 
@@ -125,10 +121,13 @@ def read_purchases(path: Path, *, aliases: Mapping[str, str] | None = None,
 
 
 def read_stock(path: Path, *, aliases: Mapping[str, str] | None = None,
-               encoding: str = AUTO) -> tuple[list[StockCount], list[RejectedRow]]:
+               encoding: str = AUTO,
+               input_timezone: str | None = times.DEFAULT_INPUT_TIMEZONE,
+               ) -> tuple[list[StockCount], list[RejectedRow]]:
     def parse(row: Mapping[str, str]) -> StockCount:
         return StockCount(pharmacy_id=intern(text(row, "pharmacy_id")), item_code=intern(text(row, "item_code")),
-                          quantity=number(row, "quantity"), counted_at=aware_time(row, "counted_at"))
+                          quantity=number(row, "quantity"),
+                          counted_at=aware_time(row, "counted_at", input_timezone))
 
     return read_rows(path, STOCK_COLUMNS, parse, aliases=aliases, encoding=encoding)
 
@@ -151,7 +150,9 @@ def location(row: Mapping[str, str]) -> Location | None:
 
 
 def read_locations(path: Path, *, aliases: Mapping[str, str] | None = None,
-                   encoding: str = AUTO) -> tuple[dict[str, Location], list[RejectedRow]]:
+                   encoding: str = AUTO,
+                   input_timezone: str | None = None,  # (no times in it: the readers' signature)
+                   ) -> tuple[dict[str, Location], list[RejectedRow]]:
     """``pharmacy_id -> lat,lon`` from a pharmacies file; rows without coordinates are skipped,
     rows with half of them or impossible ones are rejected."""
     def parse(row: Mapping[str, str]) -> tuple[str, Location] | None:
@@ -164,7 +165,8 @@ def read_locations(path: Path, *, aliases: Mapping[str, str] | None = None,
 
 def read_records(log: Path, *, purchases: Path | None = None, stock: Path | None = None,
                  pharmacies: Path | None = None, aliases: Mapping[str, str] | None = None,
-                 encoding: str = AUTO) -> tuple[Records, list[RejectedRow]]:
+                 encoding: str = AUTO, input_timezone: str | None = times.DEFAULT_INPUT_TIMEZONE,
+                 ) -> tuple[Records, list[RejectedRow]]:
     """The records of an audit: the files given, else ``purchases.csv``, ``stock.csv`` and
     ``pharmacies.csv`` (or their .xlsx twins) beside the log when they exist."""
     rejected: list[RejectedRow] = []
@@ -176,7 +178,7 @@ def read_records(log: Path, *, purchases: Path | None = None, stock: Path | None
         path = given if given is not None else beside(log, default)
         if path is None:
             continue
-        rows, bad = reader(Path(path), aliases=aliases, encoding=encoding)
+        rows, bad = reader(Path(path), aliases=aliases, encoding=encoding, input_timezone=input_timezone)
         found[name] = rows
         rejected.extend(bad)
     return Records(purchases=tuple(found.get("purchases", ())), stock_counts=tuple(found.get("stock", ())),

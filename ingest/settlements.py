@@ -19,6 +19,7 @@ from pathlib import Path
 from sys import intern
 from typing import TypeVar
 
+from ingest import times
 from ingest.csv_reader import AUTO, CsvReject
 from ingest.reasons import RowError, row_reason
 from ingest.header_map import builtin_aliases, load_aliases
@@ -51,11 +52,13 @@ class IngestOptions:
     settled_at_min: datetime = datetime(2000, 1, 1, tzinfo=UTC)
     settled_at_max: datetime = datetime(2100, 1, 1, tzinfo=UTC)
     aliases: Mapping[str, str] = field(default_factory=builtin_aliases)  # exported header -> column
+    input_timezone: str | None = times.DEFAULT_INPUT_TIMEZONE  # of times written without an offset
 
     @classmethod
     def from_settings(cls, settings) -> IngestOptions:
         return cls(encoding=settings.input_encoding, settled_at_min=settings.settled_at_min,
-                   settled_at_max=settings.settled_at_max, aliases=load_aliases(settings.column_map))
+                   settled_at_max=settings.settled_at_max, aliases=load_aliases(settings.column_map),
+                   input_timezone=settings.input_timezone)
 
 
 @dataclass(frozen=True)
@@ -67,12 +70,7 @@ class SettlementLog:
 
 def parse_time(text: str, options: IngestOptions | None = None) -> datetime:
     options = options or IngestOptions()
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise RowError("settled_at", "is not ISO 8601", text) from None
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise RowError("settled_at", "has no UTC offset", text)
+    value = times.parse_time(text, "settled_at", times.zone(options.input_timezone))
     if not options.settled_at_min <= value < options.settled_at_max:
         raise RowError("settled_at", f"is outside {options.settled_at_min:%Y-%m-%d} .. "
                        f"{options.settled_at_max:%Y-%m-%d} (settings settled_at_min, settled_at_max)")

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from ingest.cameras import CamerasConfig, CounterConfig
 from reconcile.context import CounterFootage, CounterView, RuleConfig, SettlementFootage
-from rxaudit.db import guarded, repository
+from rxaudit.db import aggregates, guarded, repository
 from rxaudit.domain import CheckResult, CheckStatus, RejectedRow, Settlement
 
 CHUNK = 5_000  # settlements per bulk write (rounded up to a pharmacy boundary)
@@ -69,12 +69,16 @@ def cached_cameras(cameras: CamerasConfig) -> CamerasConfig:
 
 
 def _copied(value: Any) -> Any:
-    """A copy of a summary's JSON-like ``seen`` (dicts and lists copied all the way down)."""
+    """A copy of a summary's JSON-like ``seen`` (dicts and lists copied all the way down; scalars,
+    most of it, are shared without a call each)."""
     if isinstance(value, dict):
-        return {k: _copied(v) for k, v in value.items()}
+        return {k: (_copied(v) if isinstance(v, _CONTAINERS) else v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_copied(v) for v in value]
+        return [(_copied(v) if isinstance(v, _CONTAINERS) else v) for v in value]
     return value
+
+
+_CONTAINERS = (dict, list)
 
 
 def _moved(first: SettlementFootage, settlement_id: str, t: Any) -> SettlementFootage:
@@ -171,8 +175,9 @@ def audit_order(settlements: Iterable[Settlement]) -> list[Settlement]:
     return sorted(settlements, key=lambda s: (s.pharmacy_id, s.counter_id, s.settled_at))
 
 
-def pharmacy_chunks(results: Iterable[CheckResult], size: int = CHUNK) -> Iterator[list[CheckResult]]:
-    """Consecutive results in chunks of at least ``size``, cut only where the pharmacy changes."""
+def pharmacy_chunks(results: Iterable[CheckResult], size: int | None = None) -> Iterator[list[CheckResult]]:
+    """Consecutive results in chunks of at least ``size`` (``CHUNK``), cut only where the pharmacy changes."""
+    size = size or CHUNK
     chunk: list[CheckResult] = []
     for result in results:
         if len(chunk) >= size and result.settlement.pharmacy_id != chunk[-1].settlement.pharmacy_id:
@@ -267,6 +272,29 @@ class FlagsJson:
     def abort(self) -> None:
         self.fh.close()
         self.part.unlink(missing_ok=True)
+
+
+DEFER_COUNTS_MIN = 50_000  # settlements in a run from which SQLite's counts are rebuilt in bulk
+
+
+def bulk_counts(session: Session, tz_name: str, settlements: int) -> aggregates.BulkCounts:
+    """The kept counts' triggers suspended for a big run (:class:`rxaudit.db.aggregates.BulkCounts`),
+    at least ``DEFER_COUNTS_MIN`` settlements and no fewer than the database holds already: a
+    rebuild scans every row there, a trigger costs only per row written. Call after ``begin``."""
+    enabled = settlements >= DEFER_COUNTS_MIN and settlements >= aggregates.kept_rows(session)
+    counts = aggregates.BulkCounts(session, tz_name, enabled=enabled)
+    begin_sqlite_transaction(session)
+    counts.suspend()
+    return counts
+
+
+def commit_and_begin(session: Session, counts: aggregates.BulkCounts) -> None:
+    """Commit with the counts rebuilt and their triggers back, and go on in a new transaction."""
+    counts.restore()
+    session.commit()
+    session.begin()
+    begin_sqlite_transaction(session)
+    counts.suspend()
 
 
 BULK_CACHE_KIB = 65536  # SQLite page cache of the writing connection (its default is 2 MiB)

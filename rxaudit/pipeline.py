@@ -102,6 +102,7 @@ def reconcile_and_save(settings: Settings, factory, *, settlements: list[Settlem
     try:
         session.begin()
         persist.tune_for_bulk(session)
+        counts = persist.bulk_counts(session, settings.display_timezone, len(settlements))
         verified = footage.verified_ids() if isinstance(footage, persist.FootageIndex) else None
         for chunk in persist.pharmacy_chunks(iter_results(persist.audit_order(settlements), ctx, verified)):
             # a chunk holds whole pharmacies, so every counter-day's clock is judged on all its swipes
@@ -118,8 +119,7 @@ def reconcile_and_save(settings: Settings, factory, *, settlements: list[Settlem
                 writer.add(saved)
             pending += len(chunk)
             if pending >= persist.COMMIT_EVERY:
-                session.commit()
-                session.begin()
+                persist.commit_and_begin(session, counts)
                 pending = 0
         summary = tally.summary(rows_read, rejected)
         if suspect := clock_health.suspect_summary(clocks):  # no_customer flags there are marked and lowered
@@ -127,6 +127,7 @@ def reconcile_and_save(settings: Settings, factory, *, settlements: list[Settlem
         repository.record_rejected(session, run_id=run_id, rejected=rejected)
         records_db.save_records(session, settlements=settlements, records=ctx.records)
         repository.finish_run(session, run_id=run_id, summary=summary)
+        counts.restore()
         session.commit()
     except BaseException:
         session.rollback()
@@ -170,7 +171,8 @@ def audit(settings: Settings, *, settlements_file: Path, videos: Path | str,
         log = read_settlements(Path(settlements_file), card_key, settings.item_catalogue, options=options,
                                sold_codes=sold_codes)
         records, bad_records = read_records(Path(settlements_file), purchases=purchases_file, stock=stock_file,
-                                            aliases=options.aliases, encoding=options.encoding)
+                                            aliases=options.aliases, encoding=options.encoding,
+                                            input_timezone=options.input_timezone)
     records = replace(records, sold_codes=sold_codes)
     rejected = [*log.rejected, *bad_records]
     store = store or open_store(str(videos), settings)

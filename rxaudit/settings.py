@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     # Ingest (every CSV input; see ingest/csv_reader.py)
     input_encoding: str = Field(default="auto", description="'auto' (UTF-8 with or without BOM, "
                                 "else GB18030) or a codec name such as gb18030; --encoding")
+    input_timezone: str | None = Field(
+        default="Asia/Shanghai", description="the zone of times written without a UTC offset (the "
+        "local time of a Chinese HIS export, an .xlsx date cell); empty: such times are rejected rows")
     settled_at_min: AwareDatetime = Field(default=datetime(2000, 1, 1, tzinfo=UTC),
                                           description="earlier settled_at values are rejected rows")
     settled_at_max: AwareDatetime = Field(default=datetime(2100, 1, 1, tzinfo=UTC),
@@ -185,6 +188,14 @@ class Settings(BaseSettings):
         from ingest.csv_reader import check_encoding
 
         return check_encoding(value)
+
+    @field_validator("input_timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        from ingest.times import zone
+
+        zone(value or None)
+        return value or None
 
     @field_validator("cors_origins")
     @classmethod

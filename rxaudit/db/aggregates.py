@@ -96,3 +96,46 @@ def ensure_timezone(session: Session, tz_name: str) -> bool:
     rebuild_counts(session, tz_name)
     session.expire_all()
     return True
+
+
+# -- a big write on SQLite: counts rebuilt in bulk instead of a trigger at every row ------------------
+COUNT_TRIGGERS = tuple(f"trg_{name}_{op}" for name in ("flag_counts", "footfall")
+                       for op in ("insert", "update", "delete"))
+
+
+def kept_rows(session: Session) -> int:
+    """Checks in the database, read from the kept counts (no scan of the checks)."""
+    return int(session.execute(text("SELECT coalesce(sum(settlements), 0) FROM footfall_days")).scalar_one())
+
+
+class BulkCounts:
+    """SQLite's row triggers (migration 0005) cost a statement or two at every flag and check
+    written: for a city's month, about as much as writing the flags themselves. Within one write
+    transaction, :meth:`suspend` drops them and :meth:`restore` rebuilds every count from the rows
+    (:func:`rebuild_counts`, a few GROUP BY scans) and creates them again from the very statements
+    it dropped. Both happen in the same transaction, so no other connection ever sees the tables
+    without their triggers or counts out of step (a rollback brings the triggers back).
+    PostgreSQL's triggers are per statement already: nothing is done there."""
+
+    def __init__(self, session: Session, tz_name: str, *, enabled: bool) -> None:
+        self.session, self.tz_name = session, tz_name
+        self.enabled = enabled and session.get_bind().dialect.name == "sqlite"
+        self.dropped: list[str] = []
+
+    def suspend(self) -> None:
+        if not self.enabled or self.dropped:
+            return
+        names = ", ".join(f"'{name}'" for name in COUNT_TRIGGERS)
+        rows = self.session.execute(text(
+            f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN ({names}) ORDER BY name")).all()
+        for name, _sql in rows:
+            self.session.connection().exec_driver_sql(f'DROP TRIGGER "{name}"')
+        self.dropped = [sql for _name, sql in rows]
+
+    def restore(self) -> None:
+        if not self.dropped:
+            return
+        rebuild_counts(self.session, self.tz_name)
+        for sql in self.dropped:  # (as the driver's text: no bind parameters parsed in it)
+            self.session.connection().exec_driver_sql(sql)
+        self.dropped = []

@@ -26,7 +26,7 @@ def test_purchases_good_and_bad_rows(tmp_path):
         "pharmacy_id,item_code,quantity,received_at,supplier,invoice_no\n"
         "PH1,D1,10,2026-11-20T08:00:00+08:00,国药控股,INV1\n"
         "PH1,D1,0,2026-11-20T08:00:00+08:00,S,INV2\n"        # line 3: zero received
-        "PH1,D1,5,2026-11-20 08:00,S,INV3\n"                 # line 4: no offset
+        "PH1,D1,5,20.11.2026 08:00,S,INV3\n"                 # line 4: not a time
         ",D1,5,2026-11-20T08:00:00+08:00,S,INV4\n"           # line 5: no pharmacy
         "PH1,D1,5,2026-11-20T08:00:00+08:00,S\n"             # line 6: a field short
         "PH2,D2,2.5,2026-11-21T09:30:00+08:00,,\n"))
@@ -121,3 +121,17 @@ def test_unreadable_workbook_is_an_input_error(tmp_path):
     (tmp_path / "stock.xlsx").write_bytes(b"not a zip")
     with pytest.raises(InputError, match="stock.xlsx: cannot read as an .xlsx workbook"):
         read_stock(tmp_path / "stock.xlsx")
+
+
+def test_an_xlsx_date_cell_and_a_local_time_are_read_in_the_input_zone(tmp_path):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.append(["定点机构编码", "药品编码", "盘点数量", "盘点时间"])
+    book.active.append(["PH1", "D1", 4, datetime(2026, 11, 20, 7, 0)])  # a date cell: no zone
+    book.active.append(["PH1", "D2", 1, "2026/11/20 07:00:00"])
+    book.save(tmp_path / "stock.xlsx")
+    rows, rejected = read_stock(tmp_path / "stock.xlsx")
+    assert not rejected and [c.counted_at for c in rows] == [datetime(2026, 11, 20, 7, tzinfo=TZ)] * 2
+    rows, rejected = read_stock(tmp_path / "stock.xlsx", input_timezone=None)
+    assert not rows and all("counted_at" in r.reason and "no UTC offset" in r.reason for r in rejected)

@@ -30,7 +30,7 @@ def test_good_row_is_parsed_hashed_and_keeps_extra_columns(tmp_path):
 
 @pytest.mark.parametrize("row, reason", [
     ("S2,PH1,C1,yesterday,1234,1.00,OP\n", "not ISO 8601"),
-    ("S2,PH1,C1,2026-11-20T10:00:13,1234,1.00,OP\n", "no UTC offset"),
+    ("S2,PH1,C1,2026-13-20 10:00:13,1234,1.00,OP\n", "not ISO 8601"),
     ("S2,PH1,C1,2026-11-20T10:00:13+08:00,,1.00,OP\n", "empty field card_id"),
     ("S2,PH1,C1,2026-11-20T10:00:13+08:00,1234,abc,OP\n", "amount 'xxx' is not a number"),
     ("S2,PH1,C1,2026-11-20T10:00:13+08:00,1234,-5,OP\n", "non-negative"),

@@ -7,7 +7,7 @@ import json
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from ingest.cameras import CamerasConfig, load_cameras
 from reconcile.context import CounterFootage, CounterView, RuleConfig
@@ -44,8 +44,17 @@ def db_rows(settings, folder):
         flags = sorted((f.settlement_id, f.kind, f.score, f.reason.replace(str(folder), "<dir>"), f.pharmacy_id)
                        for f in session.scalars(select(FlagRow)))
         checks = sorted((c.settlement_id, c.status) for c in session.scalars(select(CheckRow)))
+        counts = kept_counts(session)
     engine.dispose()
-    return flags, checks
+    return flags, checks, counts
+
+
+def kept_counts(session):
+    """The counts kept for the wall, and the triggers that keep them."""
+    tables = {t: sorted(map(tuple, session.execute(text(f"SELECT * FROM {t}")).all()))
+              for t in ("flag_counts", "footfall_days", "footfall_visits")}
+    triggers = sorted(session.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).scalars())
+    return tables, triggers
 
 
 @pytest.mark.parametrize("make_bundle", [log_only, bundle])
@@ -64,6 +73,7 @@ def test_a_big_run_writes_and_reports_what_a_small_run_does(tmp_path, make_setti
                 m.setattr(persist, "CHUNK", 1)
                 m.setattr(persist, "COMMIT_EVERY", 12)
                 m.setattr(persist, "ANALYZE_AFTER", 1)
+                m.setattr(persist, "DEFER_COUNTS_MIN", 1)  # counts rebuilt at each commit, not by triggers
             report = audit(settings, settlements_file=log, videos=videos, out=folder / "flags.json",
                            models=models)
         data = json.loads((folder / "flags.json").read_text(encoding="utf-8").replace(str(folder), "<dir>"))
@@ -71,6 +81,7 @@ def test_a_big_run_writes_and_reports_what_a_small_run_does(tmp_path, make_setti
     (small, small_json, small_db), (big, big_json, big_db) = outputs["small"], outputs["big"]
     assert small.results and not big.results
     assert big.summary == small.summary and big_db == small_db
+    assert len(big_db[2][1]) == 6 and big_db[2][0]["flag_counts"] and big_db[2][0]["footfall_days"]
     key = lambda f: (f["settlement_id"], f["kind"])  # noqa: E731
     assert sorted(big_json["flags"], key=key) == sorted(small_json["flags"], key=key)
     assert big_json["summary"] == small_json["summary"] and big_json["rejected"] == small_json["rejected"]
@@ -200,4 +211,56 @@ def test_saved_chunks_wait_for_the_commit_and_a_rollback_undoes_them(db_url):
     session.commit()
     session.close()
     assert count() == 1
+    engine.dispose()
+
+
+def test_a_big_run_that_fails_leaves_the_count_triggers_and_counts_as_they_were(tmp_path, make_settings,
+                                                                                monkeypatch):
+    log, videos = log_only(tmp_path)
+    settings = make_settings()
+    audit(settings, settlements_file=log, videos=videos)  # counts kept by the triggers
+    engine = make_engine(settings.db_url)
+    with session_factory(engine)() as session:
+        before = kept_counts(session)
+    assert len(before[1]) == 6 and before[0]["flag_counts"]
+    monkeypatch.setattr(persist, "DEFER_COUNTS_MIN", 1)
+    monkeypatch.setattr(persist, "CHUNK", 1)
+    real_save, calls = persist.save_chunk, []
+
+    def failing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("disk full")
+        return real_save(*args, **kwargs)
+
+    monkeypatch.setattr(persist, "save_chunk", failing)
+    with pytest.raises(RuntimeError, match="disk full"):
+        audit(settings, settlements_file=log, videos=videos)
+    with session_factory(engine)() as session:
+        assert kept_counts(session) == before
+    engine.dispose()
+
+
+@pytest.mark.parametrize(("run", "kept", "deferred"), [
+    (10, 0, False),        # a small run: the triggers count
+    (60_000, 0, True),     # a big run on an empty database: rebuilt in bulk
+    (60_000, 50_000, True),
+    (60_000, 900_000, False),  # a big run on a bigger database: a rebuild would scan it all
+])
+def test_counts_are_rebuilt_in_bulk_only_for_a_run_at_least_as_big_as_the_database(
+        db_url, monkeypatch, run, kept, deferred):
+    from rxaudit.db import aggregates
+    from rxaudit.db.engine import migrate
+
+    engine = make_engine(db_url)
+    migrate(engine)
+    monkeypatch.setattr(aggregates, "kept_rows", lambda session: kept)
+    with session_factory(engine)() as session:
+        session.begin()
+        counts = persist.bulk_counts(session, "Asia/Shanghai", run)
+        assert bool(counts.dropped) == (deferred and engine.dialect.name == "sqlite")
+        counts.restore()
+        session.commit()
+        if engine.dialect.name == "sqlite":
+            assert len(kept_counts(session)[1]) == 6
     engine.dispose()

@@ -40,6 +40,13 @@ def test_chinese_exports_audit_like_the_english_csv(form, suffix, english, tmp_p
         assert "结算流水号".encode("gb18030") in header  # GB18030, not UTF-8
         with pytest.raises(UnicodeDecodeError):
             header.decode("utf-8")
+        assert b"+08:00" not in (folder / "settlements.csv").read_bytes()  # local times, as exported
+    else:
+        import openpyxl
+        from datetime import datetime
+
+        sheet = openpyxl.load_workbook(folder / "purchases.xlsx").active
+        assert isinstance(sheet.cell(2, 4).value, datetime)  # received_at: a date cell, no zone
 
     want_log, want_records, _ = read_all(english)
     got_log, got_records, bad = read_all(folder)
