@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from ingest.cameras import CamerasConfig, CounterConfig
 from reconcile.context import CounterFootage, CounterView, RuleConfig, SettlementFootage
 from rxaudit.db import aggregates, guarded, repository
-from rxaudit.domain import CheckResult, CheckStatus, RejectedRow, Settlement
+from rxaudit.domain import CheckResult, CheckStatus, FlagKind, RejectedRow, Settlement
 
 CHUNK = 5_000  # settlements per bulk write (rounded up to a pharmacy boundary)
 # settlements per transaction: each SQLite commit checkpoints every index page the transaction
@@ -195,12 +195,18 @@ class Tally:
         self.audited = 0
         self.statuses: Counter[str] = Counter()
         self.kinds: Counter[str] = Counter()
+        self.earlier_conflicts: list[tuple[str, list[dict]]] = []  # card_conflict links to earlier audits
 
     def add(self, results: Iterable[CheckResult]) -> Tally:
         for r in results:
             self.audited += 1
             self.statuses[str(r.status)] += 1
             self.kinds.update(str(f.kind) for f in r.flags)
+            for f in r.flags:
+                if f.kind == FlagKind.CARD_CONFLICT and f.evidence:
+                    conflicts = f.evidence[0].seen.get("conflicts", [])
+                    if any(c.get("earlier_audit") for c in conflicts):
+                        self.earlier_conflicts.append((f.settlement_id, conflicts))
         return self
 
     def summary(self, rows_read: int, rejected: Sequence[RejectedRow]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from ingest.video_store import VideoStore
 from reconcile import clock_health
 from reconcile.context import AuditContext, RuleConfig, SettlementFootage
 from reconcile.engine import iter_results
+from reconcile.rules import card_conflict
 from rxaudit.counter_audit import CounterAuditor, Models, load_models
 from rxaudit import persist
 from rxaudit.db import records as records_db
@@ -93,6 +94,8 @@ def reconcile_and_save(settings: Settings, factory, *, settlements: list[Settlem
         ctx.records = records_db.load_records(session, settlements=settlements, purchases=records.purchases,
                                               stock_counts=records.stock_counts, file_locations=records.locations,
                                               sold_codes=records.sold_codes)
+        ctx.records = replace(ctx.records, earlier_cards=records_db.earlier_card_sales(
+            session, settlements=settlements, horizon_s=card_conflict.horizon(ctx.config, ctx.records.locations)))
     with transaction(factory) as session:
         run_id = repository.start_run(session, settlements_file=settlements_file, videos=videos)
     tally, kept, clocks = persist.Tally(), [], {}
@@ -126,6 +129,7 @@ def reconcile_and_save(settings: Settings, factory, *, settlements: list[Settlem
             summary["clock_suspect"] = suspect
         repository.record_rejected(session, run_id=run_id, rejected=rejected)
         records_db.save_records(session, settlements=settlements, records=ctx.records)
+        records_db.flag_earlier_conflicts(session, flagged=tally.earlier_conflicts)
         repository.finish_run(session, run_id=run_id, summary=summary)
         counts.restore()
         session.commit()

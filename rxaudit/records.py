@@ -81,6 +81,17 @@ class CodeSale:
     settled_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class CardSale:
+    """A settlement an earlier audit stored, of a card settled in this batch, near in time."""
+
+    settlement_id: str
+    card_hash: str
+    pharmacy_id: str
+    counter_id: str
+    settled_at: datetime
+
+
 _HALF = 10**10  # a 20-digit code is held as two 10-digit halves (it does not fit in 64 bits)
 
 
@@ -230,4 +241,5 @@ class Records:
     stock_counts: tuple[StockCount, ...] = ()
     locations: dict[str, Location] = field(default_factory=dict)
     earlier_codes: dict[str, tuple[CodeSale, ...]] = field(default_factory=dict)
+    earlier_cards: dict[str, tuple[CardSale, ...]] = field(default_factory=dict)  # card hash -> sales
     sold_codes: SoldCodes | None = None  # the batch's codes when its lines do not carry them

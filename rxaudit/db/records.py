@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
@@ -13,7 +14,7 @@ from rxaudit.db.models import (CheckRow, FlagRow, Pharmacy, PurchaseRow, Settlem
                                StockCountRow, utcnow)
 from rxaudit.db.repository import chunks
 from rxaudit.domain import CheckStatus, FlagKind, ReviewStatus, Settlement
-from rxaudit.records import CodeSale, Location, Purchase, Records, SoldCodes, StockCount
+from rxaudit.records import CardSale, CodeSale, Location, Purchase, Records, SoldCodes, StockCount
 
 CHUNK = 500  # values per IN (...) list: well under every backend's parameter limit
 
@@ -42,6 +43,31 @@ def earlier_codes(session: Session, *, settlements: Iterable[Settlement],
             if sid not in batch:
                 found[code].append(CodeSale(code, sid, pharmacy, item, at))
     return {code: tuple(sales) for code, sales in found.items()}
+
+
+def earlier_card_sales(session: Session, *, settlements: Sequence[Settlement],
+                       horizon_s: float) -> dict[str, tuple[CardSale, ...]]:
+    """Settlements stored by earlier audits (not in this batch) of the batch's cards, within
+    ``horizon_s`` of the batch's time span: what ``card_conflict`` compares across audits."""
+    if not settlements or session.scalar(select(SettlementRow.settlement_id).limit(1)) is None:
+        return {}
+    start = min(s.settled_at for s in settlements) - timedelta(seconds=horizon_s)
+    end = max(s.settled_at for s in settlements) + timedelta(seconds=horizon_s)
+    batch = {s.settlement_id for s in settlements}
+    found: dict[str, list[CardSale]] = defaultdict(list)
+    for chunk in _batched(dict.fromkeys(s.card_hash for s in settlements), 2000):
+        for sid, card, pharmacy, counter, at in session.execute(
+                select(SettlementRow.settlement_id, SettlementRow.card_hash, SettlementRow.pharmacy_id,
+                       SettlementRow.counter_id, SettlementRow.settled_at)
+                .where(SettlementRow.card_hash.in_(chunk), SettlementRow.settled_at >= start,
+                       SettlementRow.settled_at <= end)):
+            if sid not in batch:
+                found[card].append(CardSale(sid, card, pharmacy, counter, _aware(at)))
+    return {card: tuple(sales) for card, sales in found.items()}
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def _batched(values: Iterable[str], size: int) -> Iterator[list[str]]:
@@ -169,18 +195,27 @@ def flag_earlier_reuse(session: Session, *, settlements: Sequence[Settlement],
                     if e.settlement_id not in batch:
                         links[e.settlement_id].add(sid)
                         codes[e.settlement_id].add(code)
+    _flag_earlier(session, kind=FlagKind.TRACE_CODE_REUSE, score=0.9, links=links,
+                  seen={sid: {"reused_codes": sorted(codes[sid])} for sid in links},
+                  why="a traceability code sold here was sold again in")
+    return len(links)
+
+
+def _flag_earlier(session: Session, *, kind: FlagKind, score: float, links: dict[str, set[str]],
+                  seen: dict[str, dict], why: str) -> None:
+    """Flag settlements an earlier audit stored (``links``: earlier id -> this batch's ids it is
+    linked to), keeping a verdict already given; an open flag gains the new links."""
     for sid, later in sorted(links.items()):
         settled = session.get(SettlementRow, sid)
         if settled is None:
             continue
         blank = {"t": settled.settled_at.isoformat(), "keyframe": None, "clip": None, "boxes": []}
-        reason = f"a traceability code sold here was sold again in {', '.join(sorted(later))}"
-        row = session.scalar(select(FlagRow).where(FlagRow.settlement_id == sid,
-                                                   FlagRow.kind == str(FlagKind.TRACE_CODE_REUSE)))
-        evidence_seen = {"reused_codes": sorted(codes[sid]), "linked_settlements": sorted(later)}
+        reason = f"{why} {', '.join(sorted(later))}"
+        row = session.scalar(select(FlagRow).where(FlagRow.settlement_id == sid, FlagRow.kind == str(kind)))
+        evidence_seen = {**seen.get(sid, {}), "linked_settlements": sorted(later)}
         if row is None:
-            session.add(FlagRow(settlement_id=sid, kind=str(FlagKind.TRACE_CODE_REUSE), score=0.9,
-                                reason=reason, evidence={"items": [{**blank, "seen": evidence_seen}]},
+            session.add(FlagRow(settlement_id=sid, kind=str(kind), score=score, reason=reason,
+                                evidence={"items": [{**blank, "seen": evidence_seen}]},
                                 review_status=str(ReviewStatus.OPEN)))
         elif row.review_status == ReviewStatus.OPEN:
             old = set()
@@ -193,6 +228,18 @@ def flag_earlier_reuse(session: Session, *, settlements: Sequence[Settlement],
         check = session.get(CheckRow, sid)
         if check is not None and check.status == CheckStatus.CLEAN:
             check.status = str(CheckStatus.FLAGGED)
+
+
+def flag_earlier_conflicts(session: Session, *, flagged: Iterable[tuple[str, Sequence[dict]]]) -> int:
+    """The earlier settlements this batch's ``card_conflict`` flags link to (``flagged``: a batch
+    settlement and its flag's ``conflicts``) are flagged too, linked back. Returns how many."""
+    links: dict[str, set[str]] = defaultdict(set)
+    for sid, conflicts in flagged:
+        for c in conflicts:
+            if c.get("earlier_audit"):
+                links[c["settlement_id"]].add(sid)
+    _flag_earlier(session, kind=FlagKind.CARD_CONFLICT, score=0.85, links=links, seen={},
+                  why="the same card was settled too soon after or before, at")
     return len(links)
 
 

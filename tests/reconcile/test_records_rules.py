@@ -141,3 +141,28 @@ def test_trace_codes_survive_the_worker_round_trip():
     old = settlement_to_json(s)
     old["items"] = [row[:5] for row in old["items"]]  # a task stored before trace codes existed
     assert settlement_from_json(old).items[0].trace_codes == ()
+
+
+def earlier(n, card="CARD", pharmacy="PH2", seconds=0.0, counter="C1"):
+    from rxaudit.records import CardSale
+
+    s = settlement(n, card=card, pharmacy=pharmacy, seconds=seconds, counter=counter)
+    return CardSale(s.settlement_id, s.card_hash, pharmacy, counter, s.settled_at)
+
+
+@pytest.mark.parametrize("stored, flagged, linked", [
+    ([earlier(9, seconds=300)], ["S1"], ["S9"]),                      # 5 min later at PH2, earlier audit
+    ([earlier(9, seconds=-300)], ["S1"], ["S9"]),                     # 5 min before
+    ([earlier(9, seconds=700)], [], []),                              # 11 min: no conflict
+    ([earlier(9, card="OTHER", seconds=60)], [], []),                 # another card
+    ([earlier(8, seconds=60), earlier(9, pharmacy="PH3", seconds=90)], ["S1"], ["S8", "S9"]),
+])
+def test_card_conflict_with_settlements_of_earlier_audits(stored, flagged, linked):
+    records = Records(earlier_cards={c.card_hash: (c,) for c in stored} if len(stored) < 2
+                      else {stored[0].card_hash: tuple(stored)})
+    got = run(card_conflict.check, [settlement(1, card="CARD")], records)
+    assert sorted(got) == flagged
+    if flagged:
+        conflicts = got["S1"].evidence[0].seen["conflicts"]
+        assert [c["settlement_id"] for c in conflicts] == linked and all(c["earlier_audit"] for c in conflicts)
+        assert "earlier audit" in got["S1"].reason

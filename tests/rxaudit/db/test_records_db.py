@@ -153,3 +153,21 @@ def test_codes_held_compactly_are_stored_and_found_again(db_url, make_settings):
         assert sorted(tuple(r) for r in session.execute(
             select(SoldTraceCode.code, SoldTraceCode.settlement_id, SoldTraceCode.line_no))) == [
             (CODE_A, "S1", 1), (CODE_A, "S2", 1), (CODE_B, "S2", 1)]
+
+
+def test_one_card_at_two_pharmacies_across_two_audits_flags_both(db_url, make_settings):
+    engine, factory = setup(db_url)
+    settings = make_settings(db_url=db_url)
+    first = settlement(1, card="RING", pharmacy="PH1")
+    second = settlement(2, card="RING", pharmacy="PH2", seconds=300)  # 5 min later, another pharmacy
+    assert audit(factory, settings, [first]) == {"S1": []}
+    assert audit(factory, settings, [second]) == {"S2": ["card_conflict"]}
+    assert stored_kinds(factory) == [("S1", "card_conflict"), ("S2", "card_conflict")]
+    with factory() as session:
+        flag = session.scalar(select(FlagRow).where(FlagRow.settlement_id == "S1", FlagRow.kind == "card_conflict"))
+        assert flag.evidence["items"][0]["seen"] == {"linked_settlements": ["S2"]}
+        assert "RING" not in flag.reason and "S2" in flag.reason
+    # the earlier audit run again finds the later settlement in the database; far apart: nothing
+    assert audit(factory, settings, [first]) == {"S1": ["card_conflict"]}
+    assert audit(factory, settings, [settlement(3, card="RING", pharmacy="PH3", seconds=7200)]) == {"S3": []}
+    engine.dispose()
