@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
@@ -62,12 +62,8 @@ def earlier_card_sales(session: Session, *, settlements: Sequence[Settlement],
                 .where(SettlementRow.card_hash.in_(chunk), SettlementRow.settled_at >= start,
                        SettlementRow.settled_at <= end)):
             if sid not in batch:
-                found[card].append(CardSale(sid, card, pharmacy, counter, _aware(at)))
+                found[card].append(CardSale(sid, card, pharmacy, counter, at))
     return {card: tuple(sales) for card, sales in found.items()}
-
-
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def _batched(values: Iterable[str], size: int) -> Iterator[list[str]]:
