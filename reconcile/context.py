@@ -36,7 +36,7 @@ class RuleConfig:
     burst_window_s: float = 300.0
     duplicate_window_s: float = 120.0
     face_distance_threshold: float = 0.45
-    goods_window_s: float = 2.0
+    goods_window_s: float = 1.5
     goods_min_score: float = 0.8  # calibrated confidence (vision.goods_calibration)
     goods_min_frames: int = 2
     goods_excess_margin: int = 2

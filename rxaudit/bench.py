@@ -24,7 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-NAIVE = {"sample_fps": 1000.0, "keyframes_only": False, "motion_threshold": 0.0, "far_detect_every_s": 0.0}
+NAIVE = {"sample_fps": 1000.0, "keyframes_only": False, "motion_threshold": 0.0, "far_detect_every_s": 0.0,
+         "far_idle_every_s": 0.0}
 
 
 

@@ -41,7 +41,8 @@ def load_models(settings: Settings) -> Models:
     from vision.person import OnnxPoseDetector
 
     persons = OnnxPoseDetector(settings.pose_model, input_size=settings.pose_input_size,
-                               min_score=settings.person_min_score, threads=settings.onnx_threads)
+                               min_score=settings.person_min_score, threads=settings.onnx_threads,
+                               runtime=settings.pose_runtime)
     objects = (OnnxObjectDetector(settings.object_model, min_score=settings.object_min_score,
                                   threads=settings.onnx_threads) if settings.detect_objects else None)
     return Models(persons=persons, faces=face_encoder_from_settings(settings), objects=objects)
@@ -87,7 +88,8 @@ class CounterAuditor:
                                       motion_threshold=settings.motion_threshold,
                                       motion_max_reuse_s=settings.motion_max_reuse_s,
                                       goods_window_s=settings.goods_window_s,
-                                      far_detect_every_s=settings.far_detect_every_s)
+                                      far_detect_every_s=settings.far_detect_every_s,
+                                      far_idle_every_s=settings.far_idle_every_s)
         self.stats: Counter[str] = Counter()
 
     def footage(self, key: tuple[str, str], settlements: list[Settlement]) -> tuple[CounterFootage, dict[str, Keyframe]]:

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     # Models
     pose_model: Path = MODELS_DIR / "yolo11n-pose.onnx"
     pose_input_size: int = Field(default=320, ge=160, le=1280)
+    pose_runtime: Literal["openvino", "onnxruntime"] = Field(
+        default="openvino", description="openvino: bfloat16 where the CPU has it (AMX, AVX-512 BF16), "
+        "half the cost, same detections (vision/models/PROVENANCE.md); onnxruntime: float32")
     person_min_score: float = Field(default=0.4, gt=0, lt=1)
     onnx_threads: int = Field(default=1, ge=1, le=64)
     face_detector: Literal["yunet", "hog"] = Field(default="yunet", description="yunet finds faces "
@@ -73,9 +76,13 @@ class Settings(BaseSettings):
         default=3.0, ge=0, description="mean abs grey difference (0-255) under which a frame reuses "
         "the last detections; 0 runs the detector on every sampled frame")
     motion_max_reuse_s: float = Field(default=3.0, ge=0)
-    far_detect_every_s: float = Field(default=3.0, ge=0, description="farther than the clock tolerance "
-                                      "from every swipe, the person detector runs at most this often; "
-                                      "0 runs it on every sampled frame")
+    far_detect_every_s: float = Field(default=6.0, ge=0, description="farther than the clock tolerance "
+                                      "from every swipe, the person detector runs at most this often "
+                                      "while a customer stands in the zone (their track must carry on "
+                                      "to the next swipe); 0 runs it on every sampled frame")
+    far_idle_every_s: float = Field(default=12.0, ge=0, description="as far_detect_every_s, while nobody "
+                                    "stood in the customer zone at the last frame (only an arrival is "
+                                    "awaited, and one near a swipe is seen there at the full rate)")
     window_before_s: float = Field(default=12.0, ge=0)
     window_after_s: float = Field(default=6.0, ge=0)
     dense_fps: float = Field(default=4.0, gt=0, le=1000, description="frames per second decoded within "
@@ -106,8 +113,9 @@ class Settings(BaseSettings):
                                           description="earlier settled_at values are rejected rows")
     settled_at_max: AwareDatetime = Field(default=datetime(2100, 1, 1, tzinfo=UTC),
                                           description="settled_at values from here on are rejected rows")
-    goods_window_s: float = Field(default=2.0, ge=0, description="frames this close to a swipe are "
-                                  "searched for cards and goods")
+    goods_window_s: float = Field(default=1.5, ge=0, description="base frames this close to a swipe "
+                                  "are searched for cards and goods (default: the frames that decide "
+                                  "presence at a 1 s clock tolerance, at 1 fps)")
     goods_min_score: float = Field(default=0.8, gt=0, lt=1, description="detections a rule counts: "
                                    "calibrated confidence (the share right on unseen renders) per class")
     goods_min_frames: int = Field(default=2, ge=1, description="a count must hold in this many frames")

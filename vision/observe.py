@@ -6,11 +6,19 @@ Motion gating: when a frame's small grey thumbnail differs from the last frame t
 less than ``motion_threshold`` (mean absolute difference, 0-255), the detections of that frame are
 reused, for at most ``motion_max_reuse_s``; nothing moved, so nobody came or went.
 
+Far from every swipe (beyond ``exact_window_s``, the clock tolerance plus half a base step) only the
+continuity of tracks matters: the detector runs at most every ``far_detect_every_s`` while a
+customer stands in the zone, every ``far_idle_every_s`` while nobody does (an arrival is all that
+can happen, and one near a swipe is seen there), and the detections are reused in between. Those
+frames are observed when the detector runs again: where it then sees other customers, the frames
+past the midpoint take the new detections, so arrivals and departures are not all placed late.
+
 Dense frames (the extra frames the sampler decodes near a swipe, between two base-grid frames) are
 held until the next base-grid frame is detected. When the customers at the two base-grid frames are
 the same (same count, each box overlapping one of the other frame's), nobody came or went in
-between and the held frames are dropped unobserved; otherwise they are observed in order, so a
-customer's arrival or departure near a swipe is placed to the dense rate, not the base rate."""
+between and the held frames are dropped unobserved; otherwise those within ``exact_window_s`` of a
+swipe are observed in order, so a customer's arrival or departure at the swipe is placed to the
+dense rate, not the base rate (farther out a frame cannot decide a swipe; the base rate serves)."""
 
 from __future__ import annotations
 
@@ -44,9 +52,10 @@ class ObserveOptions:
     track_max_gap_s: float = 2.0
     motion_threshold: float = 0.0
     motion_max_reuse_s: float = 3.0
-    goods_window_s: float = 2.0  # the counter detector runs on base frames this close to a swipe
+    goods_window_s: float = 1.5  # the counter detector runs on base frames this close to a swipe
     exact_window_s: float = 3.0  # base frames this close to a swipe always run the person detector
-    far_detect_every_s: float = 3.0  # farther from every swipe, the detector runs at most this often
+    far_detect_every_s: float = 6.0  # farther from every swipe, the detector runs at most this often
+    far_idle_every_s: float = 12.0  # ... and this often while nobody stood in the customer zone
 
 
 def thumbnail(image: np.ndarray) -> np.ndarray:
@@ -129,7 +138,9 @@ class _Observer:
         self.face_attempts: Counter[int] = Counter()
         self.last: list[Person] = []
         self.observed = 0
+        self.customer_seen = False  # a customer stood in the zone at the last observed frame
         self.detected_at: datetime | None = None
+        self.previous_run: datetime | None = None  # the detector run before the latest one
 
     def _timed(self, key: str, start: float) -> None:
         self.stats[key] += time.process_time() - start
@@ -147,8 +158,11 @@ class _Observer:
         return bool(self.observed) and self.swipe_distance(t) > self.options.exact_window_s
 
     def _recent(self, t: datetime) -> bool:
-        """Far from the swipes the detector ran less than ``far_detect_every_s`` ago."""
-        every = self.options.far_detect_every_s
+        """Far from the swipes the detector ran less than ``far_detect_every_s`` ago (while a
+        customer stood in the zone; else ``far_idle_every_s``)."""
+        every = self.options.far_detect_every_s  # 0: every frame, whoever stands there
+        if every > 0 and not self.customer_seen:
+            every = max(every, self.options.far_idle_every_s)
         return (every > 0 and self.detected_at is not None
                 and (t - self.detected_at).total_seconds() < every - 1e-6)
 
@@ -196,6 +210,7 @@ class _Observer:
         self.last = tracked
         self.observed += 1
         customers = tuple(i for i, p in enumerate(tracked) if in_zone(p, self.zone, (width, height)))
+        self.customer_seen = bool(customers)
         seen_faces = []
         if self.faces is not None and not reused:
             c0 = time.process_time()
@@ -252,9 +267,34 @@ def observe_stream(frames: Iterable[SampledFrame], *, pharmacy_id: str, counter_
         demand.ask = me.needs_pixels
     held: list[SampledFrame] = []
     before: list[Box] | None = None  # customer boxes at the last base-grid frame
+    # far base frames whose detections were reused, observed once the detector runs again
+    pending: list[tuple[SampledFrame, list[Person]]] = []
+
+    def settle(ran_at: datetime | None = None, found_then: list[Person] | None = None
+               ) -> Iterator[tuple[SampledFrame, Observation]]:
+        """Observe the frames that reused the last detections. When the run after them (at
+        ``ran_at``, ``found_then``) sees other customers, someone came or went somewhere between
+        the two runs: the frames after the midpoint take the new detections, so an arrival or a
+        departure is placed without bias (not always at the later run, which would shift every
+        visit late by half the far detection interval, and the clock-offset estimate with it)."""
+        if not pending:
+            return
+        changed = (ran_at is not None and found_then is not None and me.previous_run is not None
+                   and not same_customers(me.customer_boxes(pending[0][0], pending[0][1]),
+                                          me.customer_boxes(pending[0][0], found_then),
+                                          options.track_min_iou))
+        middle = me.previous_run + (ran_at - me.previous_run) / 2 if changed else None
+        for frame, found in pending:
+            if middle is not None and frame.t >= middle:
+                found = found_then
+            yield frame, me.observe(frame, found, True)
+        pending.clear()
 
     def flush() -> Iterator[tuple[SampledFrame, Observation]]:
+        yield from settle()
         for dense in held:
+            if me.swipe_distance(dense.t) > options.exact_window_s:
+                continue  # beyond the clock tolerance it cannot decide a swipe: the base rate will do
             found, _ = me.detect(dense, gated=False)
             stats["dense_observed"] += 1
             yield dense, me.observe(dense, found, False)
@@ -268,14 +308,21 @@ def observe_stream(frames: Iterable[SampledFrame], *, pharmacy_id: str, counter_
                 yield from flush()
                 before = None
             continue
+        me.previous_run = me.detected_at
         found, reused = me.detect(frame)
         boxes = me.customer_boxes(frame, found)
+        if not reused:
+            yield from settle(frame.t, found)
         if held:
             if before is not None and same_customers(before, boxes, options.track_min_iou):
                 held.clear()  # nobody came or went between the two base frames
             else:
                 yield from flush()
         before = boxes
+        if reused and len(pending) < MAX_HELD:
+            pending.append((frame, found))
+            continue
+        yield from settle()
         yield frame, me.observe(frame, found, reused)
     yield from flush()
 

@@ -42,6 +42,29 @@ def letterbox(frame: np.ndarray, size: int | tuple[int, int]) -> tuple[np.ndarra
     return canvas, scale, (dx, dy)
 
 
+def fitted_shape(height: int, width: int, side: int, stride: int = 32) -> tuple[int, int]:
+    """(height, width) of the canvas a ``height`` x ``width`` frame is letterboxed into, scaled so
+    that its longer side is ``side``: the ``side`` square, trimmed along the shorter side by two
+    strides at a time (one off each side, so the frame keeps its place on the stride grid, as in
+    the square) while at least one stride of grey is left on each side of the frame. A 640x360
+    frame at 320 -> (256, 320), 20 % fewer pixels than the square.
+
+    Both conditions are measured (the real clips in ../shared/footage, 244 persons found on the
+    square at 320): trimmed to the frame, (192, 320), lost 32 of them that scored >= 0.5, persons cut
+    by the frame's edge (a hand reaching in, a customer close to the camera) that need grey beyond
+    the edge; (256, 320) lost none of those. At 416 a trim that moved the frame on the stride grid
+    lowered the nose and eye confidences that gate face detection (a third fewer faces)."""
+    scale = side / max(height, width)
+
+    def fit(n: int) -> int:
+        size, content = side, round(n * scale)
+        while size - 2 * stride - content >= 2 * stride:
+            size -= 2 * stride
+        return size
+
+    return fit(height), fit(width)
+
+
 def unletterbox(boxes: np.ndarray, scale: float, pad: tuple[int, int], shape: tuple[int, ...]) -> np.ndarray:
     """(N, 4) x1 y1 x2 y2 boxes in letterboxed input pixels -> clipped frame pixels."""
     dx, dy = pad
@@ -75,11 +98,19 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> list[int]:
 
 
 class OnnxPoseDetector:
-    """yolo11n-pose on onnxruntime. Output (1, 56, N): cx, cy, w, h, score, 17 x (x, y, conf)."""
+    """yolo11n-pose on onnxruntime. Output (1, 56, N): cx, cy, w, h, score, 17 x (x, y, conf).
+
+    A frame is scaled so that its longer side is ``input_size`` and letterboxed into
+    ``fitted_shape`` (the exported model's input is dynamic)."""
 
     def __init__(self, model: Path, *, input_size: int = 416, min_score: float = 0.4,
-                 iou: float = 0.5, threads: int = 2) -> None:
-        self.session = load_onnx(model, threads)
+                 iou: float = 0.5, threads: int = 2, runtime: str = "onnxruntime") -> None:
+        if runtime == "openvino":
+            from vision.openvino_session import OpenVinoSession
+
+            self.session = OpenVinoSession(model, threads)
+        else:
+            self.session = load_onnx(model, threads)
         self.input_name = self.session.get_inputs()[0].name
         self.size = input_size
         self.min_score = min_score
@@ -88,14 +119,17 @@ class OnnxPoseDetector:
     def detect(self, frames: list[np.ndarray]) -> list[list[Person]]:
         if not frames:
             return []
-        prepared = [letterbox(f, self.size) for f in frames]
-        batch = np.stack([p[0] for p in prepared]).astype(np.float32) / 255.0
-        batch = np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
-        output = self.session.run(None, {self.input_name: batch})[0]
-        return [
-            self._decode(output[i], scale, pad, frames[i].shape)
-            for i, (_, scale, pad) in enumerate(prepared)
-        ]
+        prepared = [letterbox(f, fitted_shape(*f.shape[:2], self.size)) for f in frames]
+        found: list[list[Person]] = [[] for _ in frames]
+        for shape in {p[0].shape for p in prepared}:  # one run per canvas shape (usually one)
+            idx = [i for i, p in enumerate(prepared) if p[0].shape == shape]
+            batch = np.stack([prepared[i][0] for i in idx]).astype(np.float32) / 255.0
+            batch = np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
+            output = self.session.run(None, {self.input_name: batch})[0]
+            for row, i in enumerate(idx):
+                _, scale, pad = prepared[i]
+                found[i] = self._decode(output[row], scale, pad, frames[i].shape)
+        return found
 
     def _decode(self, pred: np.ndarray, scale: float, pad: tuple[int, int],
                 shape: tuple[int, ...]) -> list[Person]:

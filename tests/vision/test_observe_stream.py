@@ -30,17 +30,18 @@ def frames(present, dense_between=(), step=0.25, end=10):
     return out
 
 
-def run(seq, **options):
+def run(seq, swipes=(), **options):
     stats = Counter()
     persons = BrightBlockPersons()
     got = list(observe_stream(seq, pharmacy_id="PH1", counter_id="C1", zone=WHOLE, persons=persons,
-                              faces=NoFaces(), options=ObserveOptions(**options), stats=stats))
+                              faces=NoFaces(), options=ObserveOptions(**options), stats=stats,
+                              swipes=[T0 + timedelta(seconds=s) for s in swipes]))
     return [(round((o.t - T0).total_seconds(), 2), len(o.customers)) for _, o in got], stats, persons
 
 
 def test_dense_frames_place_a_departure_between_base_frames():
     seq = frames(lambda t: t < 5.6, dense_between=[(3, 8)])
-    seen, stats, _ = run(seq)
+    seen, stats, _ = run(seq, swipes=[5.5])
     times = [t for t, _ in seen]
     # 5 -> 6 changed (the customer left): the dense frames between them are observed
     assert [t for t in times if 5 < t < 6] == [5.25, 5.5, 5.75]
@@ -48,6 +49,54 @@ def test_dense_frames_place_a_departure_between_base_frames():
     # elsewhere nobody came or went: dense frames dropped unobserved
     assert not [t for t in times if (3 < t < 5 or 6 < t < 8) and t != int(t)]
     assert stats["dense_frames"] == 15 and stats["dense_observed"] == 3
+
+
+def test_dense_frames_beyond_the_clock_tolerance_are_not_observed():
+    """A departure 2.4 s before the swipe, outside the 1.5 s that can decide it: the base frames
+    place it; the dense frames there are dropped, those at the swipe are not needed either."""
+    seq = frames(lambda t: t < 5.6, dense_between=[(5, 11)])
+    seen, stats, _ = run(seq, swipes=[8.0], exact_window_s=1.5, far_detect_every_s=0)
+    assert not [t for t, _ in seen if t != int(t)]
+    assert dict(seen)[5] == 1 and dict(seen)[6] == 0
+    assert stats["dense_frames"] == 15 and stats["dense_observed"] == 0
+    # the same departure inside the window is placed to the dense rate
+    seen, stats, _ = run(seq, swipes=[6.0], exact_window_s=1.5)
+    assert [t for t, _ in seen if 5 < t < 6] == [5.25, 5.5, 5.75] and stats["dense_observed"] == 3
+
+
+@pytest.mark.parametrize("present, runs", [(True, 6), (False, 3)])
+def test_far_from_swipes_an_empty_counter_is_looked_at_less_often(present, runs):
+    """Every frame moves (a new scene each second); far from any swipe the detector runs every
+    ``far_detect_every_s`` while a customer stands there, every ``far_idle_every_s`` while nobody
+    does."""
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 20, (31, 96, 160, 3), dtype=np.uint8)
+    seq = [SampledFrame(T0 + timedelta(seconds=t), scene_frame(present) + noise[t], "seg", float(t))
+           for t in range(31)]
+    stats = Counter()
+    persons = BrightBlockPersons()
+    list(observe_stream(seq, pharmacy_id="PH1", counter_id="C1", zone=WHOLE, persons=persons, faces=None,
+                        options=ObserveOptions(motion_threshold=3.0, far_detect_every_s=6.0,
+                                               far_idle_every_s=12.0, exact_window_s=1.5),
+                        stats=stats))
+    assert persons.calls == runs
+
+
+@pytest.mark.parametrize("leaves_at, last_present", [(3.4, 2), (8.6, 8)])
+def test_a_change_between_far_detector_runs_is_placed_at_their_midpoint(leaves_at, last_present):
+    """Far from the swipes the detector runs every 6 s (0, 6, 12): the frames in between reuse the
+    last run's detections, except after a change, where those past the midpoint take the next
+    run's. A departure at 3.4 s or 8.6 s (between runs) is placed at 3 s or 9 s, the midpoints,
+    not at the next run: visits are not shifted late, nor is the clock-offset estimate built on them."""
+    seq = frames(lambda t: t < leaves_at, end=12)
+    rng = np.random.default_rng(1)  # every frame moves: the motion gate never reuses on its own
+    seq = [SampledFrame(f.t, f.image + rng.integers(0, 20, f.image.shape, dtype=np.uint8), "seg", f.offset_s)
+           for f in seq]
+    seen, _, persons = run(seq, motion_threshold=3.0, far_detect_every_s=6.0, far_idle_every_s=6.0,
+                           exact_window_s=1.5)
+    assert [t for t, _ in seen] == list(range(13))  # every frame observed, in time order
+    assert persons.calls == 3
+    assert [t for t, n in seen if n] == list(range(last_present + 1))
 
 
 def test_frames_are_observed_as_they_arrive():
