@@ -20,6 +20,7 @@ from rxaudit.counter_audit import load_models
 from rxaudit.detect import frames_of
 from rxaudit.settings import Settings
 from sample_footage.detection_set import render_image
+from vision.person import fitted_shape
 
 WARMUP = 3
 
@@ -45,7 +46,9 @@ def bench_models(settings: Settings, *, frames: int = 60, video: Path | None = N
     height, width = images[0].shape[:2]
     result: dict[str, Any] = {"frame_size": [width, height], "onnx_threads": settings.onnx_threads,
                               "source": str(video) if video else "rendered counters (seed 4242)"}
-    result["person_pose"] = {"input": settings.pose_input_size, **_cost(lambda f: models.persons.detect([f]), images)}
+    canvas_h, canvas_w = fitted_shape(height, width, settings.pose_input_size)
+    result["person_pose"] = {"input": f"{canvas_w}x{canvas_h}", "runtime": settings.pose_runtime,
+                             **_cost(lambda f: models.persons.detect([f]), images)}
     if models.objects is not None:
         h, w = models.objects.size
         result["counter_objects"] = {"input": f"{w}x{h}", **_cost(lambda f: models.objects.detect([f]), images)}
