@@ -140,7 +140,6 @@ class _Observer:
         self.observed = 0
         self.customer_seen = False  # a customer stood in the zone at the last observed frame
         self.detected_at: datetime | None = None
-        self.previous_run: datetime | None = None  # the detector run before the latest one
 
     def _timed(self, key: str, start: float) -> None:
         self.stats[key] += time.process_time() - start
@@ -270,24 +269,13 @@ def observe_stream(frames: Iterable[SampledFrame], *, pharmacy_id: str, counter_
     # far base frames whose detections were reused, observed once the detector runs again
     pending: list[tuple[SampledFrame, list[Person]]] = []
 
-    def settle(ran_at: datetime | None = None, found_then: list[Person] | None = None
+    def settle(middle: datetime | None = None, found_then: list[Person] | None = None
                ) -> Iterator[tuple[SampledFrame, Observation]]:
-        """Observe the frames that reused the last detections. When the run after them (at
-        ``ran_at``, ``found_then``) sees other customers, someone came or went somewhere between
-        the two runs: the frames after the midpoint take the new detections, so an arrival or a
-        departure is placed without bias (not always at the later run, which would shift every
-        visit late by half the far detection interval, and the clock-offset estimate with it)."""
-        if not pending:
-            return
-        changed = (ran_at is not None and found_then is not None and me.previous_run is not None
-                   and not same_customers(me.customer_boxes(pending[0][0], pending[0][1]),
-                                          me.customer_boxes(pending[0][0], found_then),
-                                          options.track_min_iou))
-        middle = me.previous_run + (ran_at - me.previous_run) / 2 if changed else None
-        for frame, found in pending:
-            if middle is not None and frame.t >= middle:
-                found = found_then
-            yield frame, me.observe(frame, found, True)
+        """Observe the frames that reused the last detections; those from ``middle`` on take
+        ``found_then``, the detections of the run after them."""
+        for waiting, reused_found in pending:
+            late = middle is not None and found_then is not None and waiting.t >= middle
+            yield waiting, me.observe(waiting, found_then if late else reused_found, True)
         pending.clear()
 
     def flush() -> Iterator[tuple[SampledFrame, Observation]]:
@@ -308,11 +296,15 @@ def observe_stream(frames: Iterable[SampledFrame], *, pharmacy_id: str, counter_
                 yield from flush()
                 before = None
             continue
-        me.previous_run = me.detected_at
+        previous_run = me.detected_at
         found, reused = me.detect(frame)
         boxes = me.customer_boxes(frame, found)
-        if not reused:
-            yield from settle(frame.t, found)
+        if pending and not reused and previous_run is not None and before is not None \
+                and not same_customers(before, boxes, options.track_min_iou):
+            # someone came or went between the two runs around the reused frames: place it at their
+            # midpoint, not at the later run (which would shift every visit late by half the far
+            # detection interval, and the clock-offset estimate with it)
+            yield from settle(previous_run + (frame.t - previous_run) / 2, found)
         if held:
             if before is not None and same_customers(before, boxes, options.track_min_iou):
                 held.clear()  # nobody came or went between the two base frames

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from rxaudit.errors import ModelError
+from vision.person import existing_model
 
 MAX_SHAPES = 8  # compiled shapes kept (each ~10 MB); the oldest is dropped beyond this
 
@@ -32,9 +33,7 @@ class OpenVinoSession:
     def __init__(self, path: Path, threads: int) -> None:
         import openvino as ov
 
-        path = Path(path)
-        if not path.is_file():
-            raise ModelError(f"model file {path} is missing (reinstall, or see vision/models/PROVENANCE.md)")
+        path = existing_model(path)
         self._core = ov.Core()
         try:
             self._model = self._core.read_model(str(path))

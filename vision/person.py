@@ -12,13 +12,19 @@ from rxaudit.domain import Box, Person
 from rxaudit.errors import ModelError
 
 
+def existing_model(path: Path) -> Path:
+    """``path``, or a ModelError when the model file is not there."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"model file {path} is missing (reinstall, or see vision/models/PROVENANCE.md)")
+    return path
+
+
 def load_onnx(path: Path, threads: int):
     """An onnxruntime session, or a ModelError that says what is wrong with the file."""
     import onnxruntime as ort
 
-    path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"model file {path} is missing (reinstall, or see vision/models/PROVENANCE.md)")
+    path = existing_model(path)
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
@@ -98,7 +104,7 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> list[int]:
 
 
 class OnnxPoseDetector:
-    """yolo11n-pose on onnxruntime. Output (1, 56, N): cx, cy, w, h, score, 17 x (x, y, conf).
+    """yolo11n-pose on onnxruntime or OpenVINO (``runtime``). Output (1, 56, N): cx, cy, w, h, score, 17 x (x, y, conf).
 
     A frame is scaled so that its longer side is ``input_size`` and letterboxed into
     ``fitted_shape`` (the exported model's input is dynamic)."""
