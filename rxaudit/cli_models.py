@@ -50,7 +50,8 @@ def cmd_dataset_real(args: argparse.Namespace) -> int:
     train_snacks = split_snacks(read_snacks(args.snacks), args.held_out_video)[0]
     groceries = split_groceries(read_groceries(args.groceries))[0] if args.groceries else []
     counts = write_real_dataset(args.out, snacks=train_snacks, groceries=groceries,
-                                composites=args.composites, seed=args.seed, backgrounds=args.backgrounds)
+                                composites=args.composites, crowded=args.crowded, seed=args.seed,
+                                backgrounds=args.backgrounds)
     print(json.dumps(counts))
     return 0
 
@@ -172,6 +173,8 @@ def register(sub, common: Callable[[argparse.ArgumentParser], None]) -> None:
     q.add_argument("--held-out-video", default=SNACK_HELD_OUT_VIDEO, help="kept out of training (scored by eval-goods)")
     q.add_argument("--groceries", type=Path, help="e.g. ../shared/datasets/groceries")
     q.add_argument("--composites", type=int, default=600, help="counter images with grocery products pasted in")
+    q.add_argument("--crowded", type=int, default=600,
+                   help="training snack frames with more real bags pasted over them (cut along their outlines)")
     q.add_argument("--seed", type=int, default=11)
     q.add_argument("--backgrounds", type=Path, nargs="*", default=[], help="video/GIF/JPEG files")
     q.set_defaults(func=cmd_dataset_real)

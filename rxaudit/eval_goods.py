@@ -17,12 +17,11 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-import cv2
 import numpy as np
 
 from reconcile.goods import UNCLEAR, resolve_classes
 from rxaudit.domain import Box, DetectedObject
-from vision.real_goods import GroceryPhoto, SnackFrame
+from vision.real_goods import GroceryPhoto, SnackFrame, read_rgb
 
 MATCH_IOU = 0.5
 GOODS_READINGS = ("drug", "non_covered", UNCLEAR)
@@ -30,13 +29,6 @@ GOODS_READINGS = ("drug", "non_covered", UNCLEAR)
 
 class FrameDetector(Protocol):
     def detect(self, frames: list[np.ndarray]) -> list[list[DetectedObject]]: ...
-
-
-def read_rgb(path: Path) -> np.ndarray:
-    bgr = cv2.imread(str(path))
-    if bgr is None:
-        raise ValueError(f"cannot read image {path}")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def counted(objects: Iterable[DetectedObject], min_score: float) -> list[DetectedObject]:

@@ -6,6 +6,9 @@ classes never do); what goes in:
 - each real snack frame as it is, its products boxed as ``non_covered``;
 - each real snack frame again, shrunk into a 640x360 counter background and degraded like CCTV
   (the audit's cameras see goods small, from above, blurred and compressed);
+- crowded counters (``sample_footage.crowded_snacks``): real bags cut along their outlines and
+  pasted over other training frames (half of these then shrunk like the frames above) or onto
+  counter backgrounds;
 - composites: packaged-drink and dairy photos (the product's central part) pasted as
   ``non_covered`` goods onto counter backgrounds, beside rendered drugs, cards and phones; fruit and
   vegetable photos pasted unlabelled (food the detector must never read as a drug).
@@ -24,43 +27,42 @@ import cv2
 import numpy as np
 
 from sample_footage import goods
+from sample_footage.crowded_snacks import bags_on_background, crowded_counter
 from sample_footage.detection_set import _degrade, _hand, background, write_data_yaml, yolo_label_lines
 from sample_footage.scene import HEIGHT, WIDTH
-from vision.real_goods import GroceryPhoto, SnackFrame
+from vision.real_goods import GroceryPhoto, SnackFrame, read_rgb
 
 NON_COVERED = goods.CLASSES.index("non_covered")
 Label = tuple[int, float, float, float, float]
 
 
-def _rgb(path: Path) -> np.ndarray:
-    bgr = cv2.imread(str(path))
-    if bgr is None:
-        raise ValueError(f"cannot read image {path}")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
-def _snack_labels(frame: SnackFrame, width: int, height: int, scale: float = 1.0,
-                  dx: float = 0.0, dy: float = 0.0) -> list[Label]:
-    return [(NON_COVERED, dx + x1 * width * scale, dy + y1 * height * scale,
-             dx + x2 * width * scale, dy + y2 * height * scale) for x1, y1, x2, y2 in frame.boxes]
+def _snack_labels(frame: SnackFrame, width: int, height: int) -> list[Label]:
+    return [(NON_COVERED, x1 * width, y1 * height, x2 * width, y2 * height) for x1, y1, x2, y2 in frame.boxes]
 
 
 def snack_on_counter(frame: SnackFrame, rng: random.Random) -> tuple[np.ndarray, list[Label]]:
     """The snack frame shrunk into a CCTV-sized background at a random place, then degraded."""
-    image = _rgb(frame.image)
+    image = read_rgb(frame.image)
+    return shrunk_onto_counter(image, _snack_labels(frame, image.shape[1], image.shape[0]), rng)
+
+
+def shrunk_onto_counter(image: np.ndarray, labels: Sequence[Label], rng: random.Random
+                        ) -> tuple[np.ndarray, list[Label]]:
+    """A close-up (pixel labels) shrunk into a CCTV-sized background at a random place, then degraded."""
     h, w = image.shape[:2]
     scale = min(WIDTH / w, HEIGHT / h) * rng.uniform(0.35, 1.0)
     nw, nh = max(8, int(w * scale)), max(8, int(h * scale))
     canvas = background(rng)
     dx, dy = rng.randint(0, WIDTH - nw), rng.randint(0, HEIGHT - nh)
     canvas[dy:dy + nh, dx:dx + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
-    labels = _snack_labels(frame, nw, nh, 1.0, dx, dy)
-    return _degrade(canvas, rng), [lb for lb in labels if lb[3] - lb[1] >= 4 and lb[4] - lb[2] >= 4]
+    moved = [(c, dx + x1 * nw / w, dy + y1 * nh / h, dx + x2 * nw / w, dy + y2 * nh / h)
+             for c, x1, y1, x2, y2 in labels]
+    return _degrade(canvas, rng), [lb for lb in moved if lb[3] - lb[1] >= 4 and lb[4] - lb[2] >= 4]
 
 
 def grocery_sprite(photo: GroceryPhoto, rng: random.Random) -> goods.Sprite:
     """The central part of a product photo (the product is held in the middle) as a sprite."""
-    image = _rgb(photo.image)
+    image = read_rgb(photo.image)
     h, w = image.shape[:2]
     keep = rng.uniform(0.45, 0.75)
     cw, ch = int(w * keep * rng.uniform(0.8, 1.0)), int(h * keep * rng.uniform(0.8, 1.0))
@@ -100,7 +102,8 @@ def _save(out: Path, split: str, name: str, image: np.ndarray, labels: Sequence[
 
 
 def write_real_dataset(out: Path, *, snacks: Sequence[SnackFrame], groceries: Sequence[GroceryPhoto],
-                       composites: int = 600, seed: int = 11, backgrounds: Sequence[Path] = ()) -> dict[str, int]:
+                       composites: int = 600, crowded: int = 0, seed: int = 11,
+                       backgrounds: Sequence[Path] = ()) -> dict[str, int]:
     """Write the training split. Its validation split stays empty on purpose: the held-out real
     frames are scored by ``rxaudit eval-goods`` only, never used to pick the best epoch, so mix
     this set with one that has a validation split (renders, reviewed boxes)."""
@@ -110,9 +113,9 @@ def write_real_dataset(out: Path, *, snacks: Sequence[SnackFrame], groceries: Se
     for split in ("train", "val"):
         (out / "images" / split).mkdir(parents=True, exist_ok=True)
         (out / "labels" / split).mkdir(parents=True, exist_ok=True)
-    counts = {"snack_frames": 0, "snack_on_counter": 0, "composites": 0, "boxes": 0}
+    counts = {"snack_frames": 0, "snack_on_counter": 0, "crowded": 0, "composites": 0, "boxes": 0}
     for k, frame in enumerate(snacks):
-        image = _rgb(frame.image)
+        image = read_rgb(frame.image)
         labels = _snack_labels(frame, image.shape[1], image.shape[0])
         _save(out, "train", f"snack_{k:05d}", image, labels)
         rng = random.Random(f"{seed}-snack-{k}")
@@ -121,6 +124,18 @@ def write_real_dataset(out: Path, *, snacks: Sequence[SnackFrame], groceries: Se
         counts["snack_frames"] += 1
         counts["snack_on_counter"] += 1
         counts["boxes"] += len(labels) + len(small_labels)
+    outlined = [f for f in snacks if f.polygons]
+    for k in range(crowded if outlined else 0):
+        rng = random.Random(f"{seed}-crowded-{k}")
+        if rng.random() < 0.35:  # on a shop or counter scene
+            image, labels = bags_on_background(background(rng), outlined, rng, NON_COVERED)
+        else:
+            image, labels = crowded_counter(outlined[rng.randrange(len(outlined))], outlined, rng, NON_COVERED)
+        if image.shape[0] > HEIGHT and rng.random() < 0.5:  # half as the close-up, half as a CCTV camera would see it
+            image, labels = shrunk_onto_counter(image, labels, rng)
+        _save(out, "train", f"crowded_{k:05d}", image, labels)
+        counts["crowded"] += 1
+        counts["boxes"] += len(labels)
     for k in range(composites if groceries else 0):
         image, labels = composite(groceries, random.Random(f"{seed}-grocery-{k}"))
         _save(out, "train", f"grocery_{k:05d}", image, labels)

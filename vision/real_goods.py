@@ -16,6 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
+import numpy as np
+
 from rxaudit.errors import InputError
 
 SNACK_HELD_OUT_VIDEO = "20250506_205726"  # the shorter of the two videos (100 frames), never trained on
@@ -28,6 +31,8 @@ class SnackFrame:
     image: Path
     video: str
     boxes: tuple[tuple[float, float, float, float], ...]  # x1, y1, x2, y2, normalised 0..1
+    # per box, its outline as (x, y) pairs normalised 0..1 (a labelled box gives its four corners)
+    polygons: tuple[tuple[tuple[float, float], ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,14 @@ class GroceryPhoto:
     image: Path
     group: str  # Fruit, Packages or Vegetables
     fine_class: str  # the folder path below the group, e.g. "Apple/Pink-Lady"
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """One image of the sets as RGB pixels; an unreadable file is a ValueError naming it."""
+    bgr = cv2.imread(str(path))
+    if bgr is None:
+        raise ValueError(f"cannot read image {path}")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def polygon_box(values: Sequence[float]) -> tuple[float, float, float, float]:
@@ -46,6 +59,14 @@ def polygon_box(values: Sequence[float]) -> tuple[float, float, float, float]:
         raise ValueError(f"expected a box or a polygon of at least 3 points, got {len(values)} numbers")
     xs, ys = values[0::2], values[1::2]
     return (max(0.0, min(xs)), max(0.0, min(ys)), min(1.0, max(xs)), min(1.0, max(ys)))
+
+
+def polygon_points(values: Sequence[float]) -> tuple[tuple[float, float], ...]:
+    """A YOLO row's coordinates -> the object's outline; a box ``cx cy w h`` gives its corners."""
+    x1, y1, x2, y2 = polygon_box(values)
+    if len(values) == 4:
+        return ((x1, y1), (x2, y1), (x2, y2), (x1, y2))
+    return tuple((min(1.0, max(0.0, x)), min(1.0, max(0.0, y))) for x, y in zip(values[0::2], values[1::2]))
 
 
 def video_of(image: Path) -> str:
@@ -60,16 +81,18 @@ def read_snacks(root: Path) -> list[SnackFrame]:
     frames = []
     for image in sorted(p for p in images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
         label = labels / f"{image.stem}.txt"
-        boxes = []
+        boxes, polygons = [], []
         if label.is_file():
             for number, line in enumerate(label.read_text(encoding="utf-8").splitlines(), start=1):
                 if not line.strip():
                     continue
                 try:
-                    boxes.append(polygon_box([float(v) for v in line.split()[1:]]))
+                    values = [float(v) for v in line.split()[1:]]
+                    boxes.append(polygon_box(values))
+                    polygons.append(polygon_points(values))
                 except ValueError as exc:
                     raise InputError(f"{label}: line {number}: {exc}") from exc
-        frames.append(SnackFrame(image, video_of(image), tuple(boxes)))
+        frames.append(SnackFrame(image, video_of(image), tuple(boxes), tuple(polygons)))
     if not frames:
         raise InputError(f"{images}: no images")
     return frames

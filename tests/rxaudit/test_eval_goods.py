@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from rxaudit.domain import Box, DetectedObject
-from rxaudit.eval_goods import calibration_pairs, eval_groceries, eval_snacks, match, read_rgb
+from rxaudit.eval_goods import calibration_pairs, eval_groceries, eval_snacks, match
 from tests.conftest import GOODS
-from vision.real_goods import read_groceries, read_snacks, split_snacks
+from vision.real_goods import read_groceries, read_rgb, read_snacks, split_snacks
 
 
 def obj(cls, x1, y1, x2, y2, score=0.9):

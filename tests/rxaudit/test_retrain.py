@@ -95,7 +95,7 @@ def test_export_then_fine_tune(reviewed, capsys):
 
     # the reviewed boxes and the real goods sets mix in one run
     assert main(["dataset", "real", "--out", str(root / "real"), "--snacks", str(GOODS / "snacks"),
-                 "--groceries", str(GOODS / "groceries"), "--composites", "2"]) == 0
+                 "--groceries", str(GOODS / "groceries"), "--composites", "2", "--crowded", "2"]) == 0
     out = root / "tuned"
     assert main(["train", "--from", str(root / "ds"), "--from", str(root / "real"), "--out", str(out),
                  "--epochs", "1", "--imgsz", "160", "--batch", "2", *env]) == 0

@@ -18,7 +18,7 @@ def written(tmp_path_factory):
     out = tmp_path_factory.mktemp("real")
     train, held = split_snacks(read_snacks(GOODS / "snacks"))
     groceries, _ = split_groceries(read_groceries(GOODS / "groceries"))
-    counts = write_real_dataset(out, snacks=train, groceries=groceries, composites=12, seed=5)
+    counts = write_real_dataset(out, snacks=train, groceries=groceries, composites=12, crowded=10, seed=5)
     return out, train, counts
 
 
@@ -29,9 +29,9 @@ def rows(path: Path) -> list[list[float]]:
 def test_training_frames_and_composites_are_written_with_boxes_inside_the_image(written):
     out, train, counts = written
     assert counts["snack_frames"] == counts["snack_on_counter"] == len(train)
-    assert counts["composites"] == 12
+    assert counts["composites"] == 12 and counts["crowded"] == 10
     labels = sorted((out / "labels" / "train").glob("*.txt"))
-    assert len(labels) == len(list((out / "images" / "train").glob("*.jpg"))) == 2 * len(train) + 12
+    assert len(labels) == len(list((out / "images" / "train").glob("*.jpg"))) == 2 * len(train) + 12 + 10
     for path in labels:
         for cls, cx, cy, w, h in rows(path):
             assert 0 <= cls < 4 and 0 < w <= 1 and 0 < h <= 1 and 0 <= cx <= 1 and 0 <= cy <= 1
@@ -53,3 +53,12 @@ def test_no_validation_images_so_held_out_frames_never_pick_the_best_epoch(writt
     out, _, _ = written
     assert not list((out / "images" / "val").iterdir())
     assert yaml.safe_load((out / "data.yaml").read_text())["names"][NON_COVERED] == "non_covered"
+
+
+def test_crowded_counters_hold_more_bags_than_their_base_frame(written):
+    out, train, _ = written
+    crowded = [rows(p) for p in sorted((out / "labels" / "train").glob("crowded_*.txt"))]
+    assert len(crowded) == 10
+    assert all(int(r[0]) == NON_COVERED for labels in crowded for r in labels)
+    most_in_a_training_frame = max(len(f.boxes) for f in train)
+    assert max(len(labels) for labels in crowded) > most_in_a_training_frame

@@ -14,7 +14,10 @@ from vision.objects import OnnxObjectDetector
 from vision.real_goods import read_groceries, read_snacks, split_snacks
 
 MIN_SCORE = Settings.model_fields["goods_min_score"].default
-RECALL_BAR = 0.7  # the full held-out video measured 0.79 (metrics file); the shipped model before it, 0.04
+RECALL_BAR = 0.85  # the full held-out video measured 0.94 (metrics file); the models before it 0.79 and 0.04
+# Precision counts a box on goods the dataset did not label as wrong: most of the held-out video's
+# unmatched boxes sit on packs inside the glass counter, which its annotators left unboxed (metrics file)
+PRECISION_BAR = 0.8
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +30,7 @@ def test_real_snacks_read_as_non_covered_goods_never_as_drugs(detector):
     held = split_snacks(read_snacks(GOODS / "snacks"))[1]
     got = eval_snacks(detector, held, MIN_SCORE)
     print(got)
-    assert got["non_covered_recall"] >= RECALL_BAR and got["non_covered_precision"] >= 0.85
+    assert got["non_covered_recall"] >= RECALL_BAR and got["non_covered_precision"] >= PRECISION_BAR
     assert got["frames_with_drug"] <= 0.05
 
 

@@ -10,6 +10,7 @@ from vision.real_goods import (
     SNACK_HELD_OUT_VIDEO,
     held_out_classes,
     polygon_box,
+    polygon_points,
     read_groceries,
     read_snacks,
     split_groceries,
@@ -24,6 +25,25 @@ from vision.real_goods import (
 ])
 def test_a_yolo_row_becomes_a_box(values, expected):
     assert polygon_box(values) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("values, expected", [
+    ([0.5, 0.5, 0.2, 0.4], ((0.4, 0.3), (0.6, 0.3), (0.6, 0.7), (0.4, 0.7))),  # a box: its corners
+    ([0.1, 0.2, 0.3, 0.2, 0.2, 0.6], ((0.1, 0.2), (0.3, 0.2), (0.2, 0.6))),
+    ([-0.1, 0.5, 0.5, 1.2, 0.9, 0.4], ((0.0, 0.5), (0.5, 1.0), (0.9, 0.4))),  # clipped to the frame
+])
+def test_a_yolo_row_becomes_an_outline(values, expected):
+    assert [v for point in polygon_points(values) for v in point] == pytest.approx([v for p in expected for v in p])
+
+
+def test_snack_frames_keep_one_outline_per_box():
+    frames = read_snacks(GOODS / "snacks")
+    assert any(f.boxes for f in frames)
+    for frame in frames:
+        assert len(frame.polygons) == len(frame.boxes)
+        for box, outline in zip(frame.boxes, frame.polygons):
+            xs, ys = [x for x, _ in outline], [y for _, y in outline]
+            assert (min(xs), min(ys), max(xs), max(ys)) == pytest.approx(box)
 
 
 @pytest.mark.parametrize("values", [[0.1, 0.2], [0.1, 0.2, 0.3, 0.4, 0.5], []])
