@@ -25,7 +25,7 @@ import numpy as np
 
 from vision.real_goods import SnackFrame, read_rgb
 
-Label = tuple[int, float, float, float, float]
+Label = tuple[int, float, float, float, float]  # class, x1, y1, x2, y2 in pixels
 MIN_VISIBLE = 0.3  # share of an object's own area that must stay visible for it to keep a label
 MIN_SIDE = 6  # pixels
 

@@ -27,13 +27,12 @@ import cv2
 import numpy as np
 
 from sample_footage import goods
-from sample_footage.crowded_snacks import bags_on_background, crowded_counter
+from sample_footage.crowded_snacks import Label, bags_on_background, crowded_counter
 from sample_footage.detection_set import _degrade, _hand, background, write_data_yaml, yolo_label_lines
 from sample_footage.scene import HEIGHT, WIDTH
 from vision.real_goods import GroceryPhoto, SnackFrame, read_rgb
 
 NON_COVERED = goods.CLASSES.index("non_covered")
-Label = tuple[int, float, float, float, float]
 
 
 def _snack_labels(frame: SnackFrame, width: int, height: int) -> list[Label]:
@@ -127,12 +126,12 @@ def write_real_dataset(out: Path, *, snacks: Sequence[SnackFrame], groceries: Se
     outlined = [f for f in snacks if f.polygons]
     for k in range(crowded if outlined else 0):
         rng = random.Random(f"{seed}-crowded-{k}")
-        if rng.random() < 0.35:  # on a shop or counter scene
+        if rng.random() < 0.35:  # on a shop or counter scene, already CCTV-sized
             image, labels = bags_on_background(background(rng), outlined, rng, NON_COVERED)
         else:
             image, labels = crowded_counter(outlined[rng.randrange(len(outlined))], outlined, rng, NON_COVERED)
-        if image.shape[0] > HEIGHT and rng.random() < 0.5:  # half as the close-up, half as a CCTV camera would see it
-            image, labels = shrunk_onto_counter(image, labels, rng)
+            if rng.random() < 0.5:  # half as the close-up, half as a CCTV camera would see it
+                image, labels = shrunk_onto_counter(image, labels, rng)
         _save(out, "train", f"crowded_{k:05d}", image, labels)
         counts["crowded"] += 1
         counts["boxes"] += len(labels)

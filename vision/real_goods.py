@@ -30,9 +30,14 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 class SnackFrame:
     image: Path
     video: str
-    boxes: tuple[tuple[float, float, float, float], ...]  # x1, y1, x2, y2, normalised 0..1
-    # per box, its outline as (x, y) pairs normalised 0..1 (a labelled box gives its four corners)
-    polygons: tuple[tuple[tuple[float, float], ...], ...] = ()
+    # per labelled product, its outline as (x, y) pairs normalised 0..1 (a labelled box: its corners)
+    polygons: tuple[tuple[tuple[float, float], ...], ...]
+
+    @property
+    def boxes(self) -> tuple[tuple[float, float, float, float], ...]:
+        """Per product, x1, y1, x2, y2 normalised 0..1: the box around its outline."""
+        return tuple((min(x for x, _ in p), min(y for _, y in p), max(x for x, _ in p), max(y for _, y in p))
+                     for p in self.polygons)
 
 
 @dataclass(frozen=True)
@@ -81,18 +86,16 @@ def read_snacks(root: Path) -> list[SnackFrame]:
     frames = []
     for image in sorted(p for p in images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
         label = labels / f"{image.stem}.txt"
-        boxes, polygons = [], []
+        polygons = []
         if label.is_file():
             for number, line in enumerate(label.read_text(encoding="utf-8").splitlines(), start=1):
                 if not line.strip():
                     continue
                 try:
-                    values = [float(v) for v in line.split()[1:]]
-                    boxes.append(polygon_box(values))
-                    polygons.append(polygon_points(values))
+                    polygons.append(polygon_points([float(v) for v in line.split()[1:]]))
                 except ValueError as exc:
                     raise InputError(f"{label}: line {number}: {exc}") from exc
-        frames.append(SnackFrame(image, video_of(image), tuple(boxes), tuple(polygons)))
+        frames.append(SnackFrame(image, video_of(image), tuple(polygons)))
     if not frames:
         raise InputError(f"{images}: no images")
     return frames

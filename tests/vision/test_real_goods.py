@@ -36,14 +36,15 @@ def test_a_yolo_row_becomes_an_outline(values, expected):
     assert [v for point in polygon_points(values) for v in point] == pytest.approx([v for p in expected for v in p])
 
 
-def test_snack_frames_keep_one_outline_per_box():
+def test_snack_frames_keep_one_outline_per_labelled_row_and_box_it():
     frames = read_snacks(GOODS / "snacks")
     assert any(f.boxes for f in frames)
     for frame in frames:
-        assert len(frame.polygons) == len(frame.boxes)
-        for box, outline in zip(frame.boxes, frame.polygons):
-            xs, ys = [x for x, _ in outline], [y for _, y in outline]
-            assert (min(xs), min(ys), max(xs), max(ys)) == pytest.approx(box)
+        label = GOODS / "snacks" / "labels" / f"{frame.image.stem}.txt"
+        rows = [[float(v) for v in line.split()[1:]] for line in label.read_text().splitlines() if line.strip()]
+        assert len(frame.polygons) == len(frame.boxes) == len(rows)
+        for box, row in zip(frame.boxes, rows):
+            assert box == pytest.approx(polygon_box(row))
 
 
 @pytest.mark.parametrize("values", [[0.1, 0.2], [0.1, 0.2, 0.3, 0.4, 0.5], []])
