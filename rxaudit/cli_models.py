@@ -38,7 +38,8 @@ def cmd_dataset_render(args: argparse.Namespace) -> int:
     from sample_footage.detection_set import render_dataset
 
     counts = render_dataset(args.out, train=args.train, val=args.val, seed=args.seed,
-                            val_seed=args.val_seed, backgrounds=args.backgrounds, workers=args.workers)
+                            val_seed=args.val_seed, backgrounds=args.backgrounds, workers=args.workers,
+                            counter_rows=args.counter_rows)
     print(f"{counts['images']} images, {counts['objects']} boxes -> {args.out / 'data.yaml'}")
     return 0
 
@@ -166,6 +167,8 @@ def register(sub, common: Callable[[argparse.ArgumentParser], None]) -> None:
     q.add_argument("--val-seed", type=int, default=2)
     q.add_argument("--backgrounds", type=Path, nargs="*", default=[], help="video/GIF/JPEG files")
     q.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    q.add_argument("--counter-rows", type=float, default=0.0,
+                   help="share of images with goods laid side by side on a counter at audit-camera size")
     q.set_defaults(func=cmd_dataset_render)
     q = p.add_parser("real", help="the real goods sets (training splits only) -> an ultralytics dataset")
     q.add_argument("--out", type=Path, required=True)

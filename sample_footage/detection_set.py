@@ -3,9 +3,13 @@
 Goods and cards (``sample_footage.goods``) are composited onto backgrounds (real frames from footage
 files, rendered pharmacy counters with real people pasted in, plain textures), at random sizes,
 angles, tilts and light, partly covered by hands, then blurred, noised, down-scaled and
-JPEG-compressed like CCTV. Writes an ultralytics dataset: images/{train,val}, labels/{train,val},
-data.yaml. Image ``i`` of a split depends only on (seed, split, i): any number of worker processes
-gives the same files.
+JPEG-compressed like CCTV. With ``counter_rows`` (``rxaudit dataset render --counter-rows``), that
+share of the images instead lays goods out side by side on a rendered counter top at the size an
+audit camera sees them (``sample_footage.baskets.WIDTH``, give or take a third): the small cans,
+bottles and jars the free-size images rarely show at that scale. Writes an ultralytics dataset:
+images/{train,val}, labels/{train,val}, data.yaml. Image ``i`` of a split depends only on (seed,
+split, i, counter_rows): any number of worker processes gives the same files, and a share of 0 gives
+the images of before the option.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import yaml
 
 from rxaudit.errors import ConfigError
 from sample_footage import goods
+from sample_footage.baskets import WIDTH as LYING_WIDTH
 from sample_footage.scene import (
     ACTOR_HEIGHT,
     DESK_TOP,
@@ -153,9 +158,12 @@ def _degrade(img: np.ndarray, rng: random.Random) -> np.ndarray:
     return cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if ok else img
 
 
-def render_image(seed: int, split: str, index: int) -> tuple[np.ndarray, list[tuple[int, float, float, float, float]]]:
+def render_image(seed: int, split: str, index: int, counter_rows: float = 0.0
+                 ) -> tuple[np.ndarray, list[tuple[int, float, float, float, float]]]:
     """One training image (RGB) and its labels (class index, x1, y1, x2, y2 in pixels)."""
     rng = random.Random(f"{seed}-{split}-{index}")
+    if counter_rows > 0 and random.Random(f"{seed}-{split}-{index}-rows").random() < counter_rows:
+        return counter_row(rng)
     canvas = background(rng)
     labels: list[tuple[int, float, float, float, float]] = []
     boxes: list[tuple[float, float, float, float]] = []
@@ -184,6 +192,34 @@ def render_image(seed: int, split: str, index: int) -> tuple[np.ndarray, list[tu
     return _degrade(canvas, rng), labels
 
 
+def counter_row(rng: random.Random) -> tuple[np.ndarray, list[tuple[int, float, float, float, float]]]:
+    """Goods, cards and phones lying side by side on a rendered counter top, each at its lying width
+    (``LYING_WIDTH``) times 0.75-1.35, as far apart as a cashier lays them (8-24 px), some held."""
+    canvas = _counter_scene(rng)
+    classes, weights = zip(*CLASS_WEIGHTS.items())
+    labels: list[tuple[int, float, float, float, float]] = []
+    x = rng.uniform(10, 160)
+    for _ in range(rng.randint(1, 6)):
+        cls = rng.choices(classes, weights)[0]
+        variant = rng.choice(goods.VARIANTS_BY_CLASS[cls])
+        width = LYING_WIDTH[variant] * rng.uniform(0.75, 1.35)
+        if x + width > WIDTH - 4:
+            break
+        upright = variant in ("drink_bottle", "can", "pill_bottle")
+        box = goods.place(canvas, goods.make(variant, rng), x + width / 2, rng.uniform(DESK_TOP + 16, HEIGHT - 12),
+                          width, angle=rng.uniform(-4, 4) if upright else rng.uniform(-15, 15),
+                          tilt=rng.uniform(0.65, 0.95), light=rng.uniform(0.7, 1.2))
+        if box is not None and box[2] - box[0] >= 6 and box[3] - box[1] >= 6:
+            if rng.random() < 0.15:
+                _hand(canvas, box, rng)
+            labels.append((goods.CLASSES.index(cls), *box))
+            x = box[2]
+        x += rng.uniform(8, 24)
+    if rng.random() < 0.5:
+        _osd(canvas, rng)
+    return _degrade(canvas, rng), labels
+
+
 def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     """Intersection over the smaller box."""
     ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
@@ -200,9 +236,9 @@ def yolo_label_lines(labels: Sequence[tuple[int, float, float, float, float]], w
     return "\n".join(lines) + ("\n" if lines else "")
 
 
-def _write(job: tuple[Path, int, str, int]) -> int:
-    out, seed, split, index = job
-    image, labels = render_image(seed, split, index)
+def _write(job: tuple[Path, int, str, int, float]) -> int:
+    out, seed, split, index, counter_rows = job
+    image, labels = render_image(seed, split, index, counter_rows)
     name = f"{split}_{index:06d}"
     cv2.imwrite(str(out / "images" / split / f"{name}.jpg"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
                 [cv2.IMWRITE_JPEG_QUALITY, 92])
@@ -219,14 +255,17 @@ def write_data_yaml(out: Path, names: Sequence[str] = goods.CLASSES) -> Path:
 
 
 def render_dataset(out: Path, *, train: int, val: int, seed: int, val_seed: int,
-                   backgrounds: Sequence[Path] = (), workers: int = 1) -> dict[str, int]:
+                   backgrounds: Sequence[Path] = (), workers: int = 1, counter_rows: float = 0.0) -> dict[str, int]:
     """Render ``train`` + ``val`` images; the validation split uses its own seed."""
+    if not 0.0 <= counter_rows <= 1.0:
+        raise ConfigError(f"--counter-rows {counter_rows}: a share between 0 and 1")
     if seed == val_seed:
         raise ConfigError(f"--val-seed {val_seed}: the validation seed must differ from the training seed")
     for split in ("train", "val"):
         (out / "images" / split).mkdir(parents=True, exist_ok=True)
         (out / "labels" / split).mkdir(parents=True, exist_ok=True)
-    jobs = [(out, seed, "train", i) for i in range(train)] + [(out, val_seed, "val", i) for i in range(val)]
+    jobs = ([(out, seed, "train", i, counter_rows) for i in range(train)]
+            + [(out, val_seed, "val", i, counter_rows) for i in range(val)])
     paths = [str(p) for p in backgrounds]
     if workers > 1:
         with ProcessPoolExecutor(workers, initializer=_init, initargs=(paths,)) as pool:
