@@ -90,6 +90,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_average_weights(args: argparse.Namespace) -> int:
+    from vision.training import average_weights
+
+    pt, onnx = average_weights(args.weights, args.out)
+    print(f"averaged {len(args.weights)} checkpoints -> {pt}\nmodel: {onnx}\n"
+          f"next: rxaudit calibrate-goods --model {onnx}; rxaudit eval-goods --model {onnx} ...")
+    return 0
+
+
 def cmd_bench_models(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     from rxaudit.bench_models import bench_models
@@ -234,3 +243,7 @@ def register(sub, common: Callable[[argparse.ArgumentParser], None]) -> None:
                    help="the epoch kept: best on the validation split, or the last")
     common(p)
     p.set_defaults(func=cmd_train)
+    p = sub.add_parser("average-weights", help="average fine-tuned checkpoints of the counter detector (a model soup)")
+    p.add_argument("weights", type=Path, nargs="+", help="two or more .pt checkpoints of one model")
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(func=cmd_average_weights)

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,44 @@ def export_onnx(weights: Path, out: Path, shape: tuple[int, int] = EXPORT_SHAPE)
     if exported.resolve() != Path(out).resolve():
         shutil.copyfile(exported, out)
     return out
+
+
+def average_weights(weights: Sequence[Path], out_dir: Path) -> tuple[Path, Path]:
+    """The uniform average of fine-tuned checkpoints of one model (a "model soup", Wortsman et al.,
+    ICML 2022): two stages fine-tuned from one another keep what each learnt better than either
+    alone. Writes ``best.pt`` (the last checkpoint's metadata, averaged weights) and
+    ``counter-objects.onnx`` into ``out_dir``; calibrate and evaluate it like a trained one."""
+    if len(weights) < 2:
+        raise ConfigError("average-weights needs at least two checkpoints")
+    _ultralytics()
+    import torch
+
+    models = []
+    for path in weights:
+        if not Path(path).is_file():
+            raise ConfigError(f"checkpoint {path} does not exist")
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+        model = checkpoint.get("ema") if isinstance(checkpoint, dict) else None
+        model = model if model is not None else (checkpoint.get("model") if isinstance(checkpoint, dict) else None)
+        if model is None or not hasattr(model, "state_dict"):
+            raise ConfigError(f"checkpoint {path} holds no ultralytics model")
+        models.append((checkpoint, model))
+    states = [model.state_dict() for _, model in models]
+    first = states[0]
+    for path, (_, model), state in zip(weights[1:], models[1:], states[1:]):
+        if state.keys() != first.keys() or any(state[k].shape != first[k].shape for k in first) \
+                or getattr(model, "names", None) != getattr(models[0][1], "names", None):
+            raise ConfigError(f"checkpoint {path} is not the same model (layers or classes) as {weights[0]}")
+    averaged = {k: (sum(s[k].double() for s in states) / len(states)).to(first[k].dtype)
+                if first[k].is_floating_point() else first[k] for k in first}
+    checkpoint, model = models[-1]
+    model.load_state_dict(averaged)
+    checkpoint["model"], checkpoint["ema"] = model, None
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pt = out_dir / "best.pt"
+    torch.save(checkpoint, pt)
+    return pt, export_onnx(pt, out_dir / "counter-objects.onnx")
 
 
 def merge_datasets(data_yamls: list[Path], out: Path) -> Path:
