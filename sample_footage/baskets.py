@@ -23,6 +23,7 @@ DRUG_VARIANTS = ("drug_box", "blister", "pill_bottle")
 # width in pixels of each variant lying on the counter (a card is ~36 px, a drug box ~50 px)
 WIDTH = {"card": 36, "phone": 24, "drug_box": 50, "blister": 44, "pill_bottle": 24, "snack_bag": 48,
          "drink_bottle": 22, "can": 22, "cosmetic_jar": 36, "cosmetic_tube": 56, "daily_box": 64}
+UPRIGHT = ("drink_bottle", "can", "pill_bottle")  # stand on the counter: never turned
 STAFF_X = (470, 600)  # the cashier's side of the counter (outside the customer zone)
 
 
@@ -49,7 +50,7 @@ class Baskets:
 
     def _item(self, variant: str, x: float, at: float, before: float, after: float) -> CounterItem:
         y = self.rng.uniform(DESK_TOP + 20, DESK_TOP + 44)
-        angle = self.rng.uniform(-12, 12) if variant not in ("drink_bottle", "can", "pill_bottle") else 0.0
+        angle = self.rng.uniform(-12, 12) if variant not in UPRIGHT else 0.0
         width = WIDTH[variant] * self.rng.uniform(0.9, 1.15)
         return CounterItem(variant, self.rng.randrange(1 << 30), x, y, width, angle, at - before, at + after)
 

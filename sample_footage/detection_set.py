@@ -26,7 +26,7 @@ import yaml
 
 from rxaudit.errors import ConfigError
 from sample_footage import goods
-from sample_footage.baskets import WIDTH as LYING_WIDTH
+from sample_footage.baskets import UPRIGHT, WIDTH as LYING_WIDTH
 from sample_footage.scene import (
     ACTOR_HEIGHT,
     DESK_TOP,
@@ -158,6 +158,18 @@ def _degrade(img: np.ndarray, rng: random.Random) -> np.ndarray:
     return cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if ok else img
 
 
+def _draw_variant(rng: random.Random) -> tuple[str, str]:
+    """A class by ``CLASS_WEIGHTS``, then one of its variants."""
+    classes, weights = zip(*CLASS_WEIGHTS.items())
+    cls = rng.choices(classes, weights)[0]
+    return cls, rng.choice(goods.VARIANTS_BY_CLASS[cls])
+
+
+def _labelled(box: tuple[float, float, float, float] | None) -> bool:
+    """A placed item big enough to label (6 px each way)."""
+    return box is not None and box[2] - box[0] >= 6 and box[3] - box[1] >= 6
+
+
 def render_image(seed: int, split: str, index: int, counter_rows: float = 0.0
                  ) -> tuple[np.ndarray, list[tuple[int, float, float, float, float]]]:
     """One training image (RGB) and its labels (class index, x1, y1, x2, y2 in pixels)."""
@@ -167,10 +179,9 @@ def render_image(seed: int, split: str, index: int, counter_rows: float = 0.0
     canvas = background(rng)
     labels: list[tuple[int, float, float, float, float]] = []
     boxes: list[tuple[float, float, float, float]] = []
-    classes, weights = zip(*CLASS_WEIGHTS.items())
     for _ in range(rng.choice([0, 1, 2, 2, 3, 3, 4, 5, 6, 8])):
-        cls = rng.choices(classes, weights)[0]
-        sprite = goods.make(rng.choice(goods.VARIANTS_BY_CLASS[cls]), rng)
+        cls, variant = _draw_variant(rng)
+        sprite = goods.make(variant, rng)
         width = math.exp(rng.uniform(math.log(16), math.log(170))) * sprite.alpha.shape[1] / 130
         cx = rng.uniform(0, WIDTH)
         cy = rng.uniform(HEIGHT * 0.2, HEIGHT) if rng.random() < 0.8 else rng.uniform(0, HEIGHT)
@@ -178,7 +189,7 @@ def render_image(seed: int, split: str, index: int, counter_rows: float = 0.0
         trial = canvas.copy()
         box = goods.place(trial, sprite, cx, cy, width, angle=angle, tilt=rng.uniform(0.55, 1.0),
                           light=rng.uniform(0.6, 1.25))
-        if box is None or (box[2] - box[0]) < 6 or (box[3] - box[1]) < 6:
+        if not _labelled(box):
             continue
         if any(_overlap(box, other) > 0.35 for other in boxes):
             continue
@@ -196,20 +207,18 @@ def counter_row(rng: random.Random) -> tuple[np.ndarray, list[tuple[int, float, 
     """Goods, cards and phones lying side by side on a rendered counter top, each at its lying width
     (``LYING_WIDTH``) times 0.75-1.35, as far apart as a cashier lays them (8-24 px), some held."""
     canvas = _counter_scene(rng)
-    classes, weights = zip(*CLASS_WEIGHTS.items())
     labels: list[tuple[int, float, float, float, float]] = []
     x = rng.uniform(10, 160)
     for _ in range(rng.randint(1, 6)):
-        cls = rng.choices(classes, weights)[0]
-        variant = rng.choice(goods.VARIANTS_BY_CLASS[cls])
+        cls, variant = _draw_variant(rng)
         width = LYING_WIDTH[variant] * rng.uniform(0.75, 1.35)
         if x + width > WIDTH - 4:
             break
-        upright = variant in ("drink_bottle", "can", "pill_bottle")
+        upright = variant in UPRIGHT
         box = goods.place(canvas, goods.make(variant, rng), x + width / 2, rng.uniform(DESK_TOP + 16, HEIGHT - 12),
                           width, angle=rng.uniform(-4, 4) if upright else rng.uniform(-15, 15),
                           tilt=rng.uniform(0.65, 0.95), light=rng.uniform(0.7, 1.2))
-        if box is not None and box[2] - box[0] >= 6 and box[3] - box[1] >= 6:
+        if _labelled(box):
             if rng.random() < 0.15:
                 _hand(canvas, box, rng)
             labels.append((goods.CLASSES.index(cls), *box))

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -81,9 +81,9 @@ def average_weights(weights: Sequence[Path], out_dir: Path) -> tuple[Path, Path]
         if not Path(path).is_file():
             raise ConfigError(f"checkpoint {path} does not exist")
         checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-        model = checkpoint.get("ema") if isinstance(checkpoint, dict) else None
-        model = model if model is not None else (checkpoint.get("model") if isinstance(checkpoint, dict) else None)
-        if model is None or not hasattr(model, "state_dict"):
+        held = checkpoint if isinstance(checkpoint, dict) else {}
+        model = held.get("ema") if held.get("ema") is not None else held.get("model")  # EMA: what training evaluates
+        if not hasattr(model, "state_dict"):
             raise ConfigError(f"checkpoint {path} holds no ultralytics model")
         models.append((checkpoint, model))
     states = [model.state_dict() for _, model in models]
