@@ -10,7 +10,7 @@
           C1:
             zone: [[0, 0], [0.62, 0], [0.62, 1], [0, 1]]   # relative polygon, customer side
             goods_zone: [[0, 0.7], [1, 0.7], [1, 1], [0, 1]]  # the counter top: goods counted here
-            clock_offset_s: 3.5                             # camera clock minus true time
+            clock_offset_s: 3.5                             # camera clock minus true time (|s| <= a day)
             clock_uncertainty_s: 1.0                        # how far it may still be off
 
 Strict: an unknown key is an error that names it.
@@ -31,6 +31,11 @@ from rxaudit.errors import ConfigError, InputError
 from rxaudit.settings import format_validation_error
 
 WHOLE_FRAME = ((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0))
+# the largest clock offset a counter may have: a day. Not the setting clock_max_offset_s (the reach of
+# the clock-health search, 120 s by default): a camera left on another time zone is hours off and a
+# confirmed offset is how it is corrected, and this file is read without the settings. Further than
+# a day is a wrong date, not a clock offset (and 1e300 s overflows every datetime).
+MAX_CLOCK_OFFSET_S = 86400.0
 
 
 class _Strict(BaseModel):
@@ -82,7 +87,8 @@ Zone = Annotated[tuple[tuple[float, float], ...], AfterValidator(_check_zone)]
 class CounterConfig(_Strict):
     zone: Zone = WHOLE_FRAME
     goods_zone: Zone = WHOLE_FRAME  # where goods and cards are counted (not shelves, not the OSD)
-    clock_offset_s: float = 0.0
+    clock_offset_s: float = Field(default=0.0, ge=-MAX_CLOCK_OFFSET_S, le=MAX_CLOCK_OFFSET_S,
+                                  allow_inf_nan=False)
     # how far the camera clock may still be off after the offset: a customer this close to a swipe
     # counts as present (None: the setting presence_tolerance_s)
     clock_uncertainty_s: float | None = Field(default=None, ge=0, le=600)

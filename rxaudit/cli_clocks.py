@@ -140,9 +140,10 @@ def _settlements_of(db_url: str, health) -> list:
 def cmd_clocks_confirm(args: argparse.Namespace) -> int:
     from rxaudit.clocks import confirm_offset
 
-    old = confirm_offset(args.cameras, pharmacy=args.pharmacy, counter=args.counter, offset_s=args.offset)
-    print(f"{args.cameras}: {args.pharmacy}/{args.counter} clock_offset_s {old:+g} -> {args.offset:+g} s "
-          f"(previous file kept as {args.cameras.name}.bak); the next audit uses it")
+    done = confirm_offset(args.cameras, pharmacy=args.pharmacy, counter=args.counter, offset_s=args.offset)
+    kept = "a new file" if done.backup is None else f"previous file kept as {done.backup}"
+    print(f"{args.cameras}: {args.pharmacy}/{args.counter} clock_offset_s {done.previous_s:+g} -> "
+          f"{args.offset:+g} s ({kept}); the next audit uses it")
     return 0
 
 
@@ -167,5 +168,6 @@ def register(sub, common: Callable[[argparse.ArgumentParser], None]) -> None:
     q.add_argument("--cameras", type=Path, required=True)
     q.add_argument("--pharmacy", required=True)
     q.add_argument("--counter", required=True)
-    q.add_argument("--offset", type=float, required=True, help="seconds, camera clock minus true time")
+    q.add_argument("--offset", type=float, required=True,
+                   help="seconds, camera clock minus true time (finite, at most a day either way)")
     q.set_defaults(func=cmd_clocks_confirm)

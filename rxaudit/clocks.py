@@ -8,9 +8,9 @@ which a person runs.
 from __future__ import annotations
 
 import math
-import os
 import statistics
 import tempfile
+import unicodedata
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,15 +21,18 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from ingest.cameras import CamerasConfig, load_cameras
+from ingest.cameras import MAX_CLOCK_OFFSET_S, CamerasConfig, load_cameras
 from ingest.csv_reader import AUTO, read_text
+from ingest.fields import MAX_LENGTH
 from ingest.video_store import VideoStore, candidates
 from reconcile.clock_health import ClockHealth, ClockOptions, assess, local_day
 from rxaudit.domain import Settlement
-from rxaudit.errors import ConfigError, InputError
+from rxaudit.errors import ConfigError
+from rxaudit.file_rewrite import real_target, rewrite
 from rxaudit.settings import Settings, format_validation_error
 
 Key = tuple[str, str, date]
+UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})  # control, format, surrogate, line/paragraph breaks
 SCAN_CHUNK_S = 300.0  # swipes re-scanned together: bounds the frames one decode span holds
 
 
@@ -178,15 +181,46 @@ def osd_checks(store: VideoStore, cameras: CamerasConfig, settlements: Sequence[
     return checks, problems
 
 
-def confirm_offset(path: Path, *, pharmacy: str, counter: str, offset_s: float) -> float:
+@dataclass(frozen=True)
+class Confirmed:
+    previous_s: float  # the counter's offset before
+    backup: Path | None  # the previous file's bytes (None: there was no file)
+
+
+def check_id(value: str, option: str) -> str:
+    """A pharmacy or counter id as a log names it: not empty, no surrounding blanks, no control
+    characters (a newline included), no longer than the stored column."""
+    limit = MAX_LENGTH.get(option.lstrip("-") + "_id", 64)
+    if not value.strip():
+        raise ConfigError(f"{option} must not be empty")
+    if any(unicodedata.category(ch) in UNPRINTABLE for ch in value):
+        raise ConfigError(f"{option} must not hold control characters or line breaks")
+    if value != value.strip():
+        raise ConfigError(f"{option} must not start or end with blanks")
+    if len(value) > limit:
+        raise ConfigError(f"{option} is longer than {limit} characters")
+    return value
+
+
+def check_offset(value: float, option: str) -> float:
+    if not (math.isfinite(value) and abs(value) <= MAX_CLOCK_OFFSET_S):
+        raise ConfigError(f"{option} must be a finite number of seconds within +-{MAX_CLOCK_OFFSET_S:g} "
+                          "(a day)")
+    return value
+
+
+def confirm_offset(path: Path, *, pharmacy: str, counter: str, offset_s: float) -> Confirmed:
     """Write ``clock_offset_s`` for one counter into ``cameras.yaml`` (the rest of the data kept,
-    comments not), validated by the strict schema before anything is written; the previous file is
-    kept as ``<name>.bak``. Returns the previous offset."""
-    if not math.isfinite(offset_s):
-        raise InputError(f"offset must be a number of seconds, got {offset_s}")
+    comments not), validated by the strict schema before anything is written. A link is written
+    through (its target keeps its mode); the previous bytes are kept as ``<target>.bak``
+    (``rxaudit.file_rewrite``)."""
+    check_id(pharmacy, "--pharmacy")
+    check_id(counter, "--counter")
+    check_offset(offset_s, "--offset")
     path = Path(path)
-    before = load_cameras(path) if path.exists() else CamerasConfig()  # refuses a broken file
-    text = read_text(path, AUTO) if path.exists() else ""
+    real = real_target(path)
+    before = load_cameras(real) if real.exists() else CamerasConfig()  # refuses a broken file
+    text = read_text(real, AUTO) if real.exists() else ""
     data = (yaml.safe_load(text) or {}) if text else {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: camera configuration must be a mapping")
@@ -205,9 +239,5 @@ def confirm_offset(path: Path, *, pharmacy: str, counter: str, offset_s: float) 
         CamerasConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, str(path))) from exc
-    if text:
-        path.with_name(path.name + ".bak").write_text(text, encoding="utf-8")
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    os.replace(tmp, path)
-    return old.clock_offset_s
+    new = yaml.safe_dump(data, sort_keys=False, allow_unicode=True).encode("utf-8")
+    return Confirmed(old.clock_offset_s, rewrite(path, new))

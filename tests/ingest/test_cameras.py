@@ -9,6 +9,9 @@ from rxaudit.errors import ConfigError
 from tests.factories import T0
 
 
+OFFSET = "pharmacies:\n  P1:\n    counters:\n      C1:\n        clock_offset_s: {}\n"
+
+
 def write(tmp_path, text):
     path = tmp_path / "cameras.yaml"
     path.write_text(text, encoding="utf-8")
@@ -22,7 +25,7 @@ def test_defaults_when_no_file():
 
 
 def test_counter_offset_is_applied_to_camera_time(tmp_path):
-    cams = load_cameras(write(tmp_path, "pharmacies:\n  P1:\n    counters:\n      C1:\n        clock_offset_s: 6.5\n"))
+    cams = load_cameras(write(tmp_path, OFFSET.format("6.5")))
     assert (cams.camera_time("P1", "C1", T0) - T0).total_seconds() == 6.5
     assert cams.camera_time("P1", "C2", T0) == T0
 
@@ -34,11 +37,25 @@ def test_counter_offset_is_applied_to_camera_time(tmp_path):
     ("pharmacies:\n  P1:\n    timezone: Mars/Olympus\n", "timezone"),
     ("pharmacies:\n  P1:\n    counters:\n      C1:\n        zone: [[0,0],[2,0],[1,1]]\n", "zone"),
     ("camera: 1\n", "camera"),
+    # clock offsets: finite and at most a day either way
+    (OFFSET.format("1.0e+300"), "C1.clock_offset_s: Input should be less than or equal to 86400"),
+    (OFFSET.format("-1.0e+300"), "C1.clock_offset_s: Input should be greater than or equal to -86400"),
+    (OFFSET.format("1e300"), "C1.clock_offset_s: Input should be less than"),  # a string to YAML 1.1
+    (OFFSET.format("86400.001"), "C1.clock_offset_s: Input should be less than"),
+    (OFFSET.format(".inf"), "C1.clock_offset_s: Input should be a finite number"),
+    (OFFSET.format("-.inf"), "C1.clock_offset_s: Input should be a finite number"),
+    (OFFSET.format(".nan"), "C1.clock_offset_s: Input should be a finite number"),
 ])
 def test_bad_key_or_value_names_it(tmp_path, text, key):
     with pytest.raises(ConfigError) as err:
         load_cameras(write(tmp_path, text))
     assert key in str(err.value)
+
+
+@pytest.mark.parametrize("value, seconds", [("86400", 86400.0), ("-86400.0", -86400.0), ("-28800", -28800.0)])
+def test_a_clock_offset_up_to_a_day_either_way_is_applied(tmp_path, value, seconds):
+    cams = load_cameras(write(tmp_path, OFFSET.format(value)))
+    assert (cams.camera_time("P1", "C1", T0) - T0).total_seconds() == seconds
 
 
 @pytest.mark.parametrize("encoding", ["gb18030", "utf-8-sig", "utf-8"])

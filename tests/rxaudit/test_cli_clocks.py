@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import json
 import random
+import stat
 from datetime import datetime, timedelta, timezone
 
 import pytest
 import yaml
 
 import rxaudit.counter_audit
+import rxaudit.pipeline
 from ingest.cameras import load_cameras
 from ingest.video_store import segment_name
 from rxaudit.cli import main
-from rxaudit.errors import ConfigError, InputError
+from rxaudit.errors import ConfigError
 from rxaudit.pipeline import Models, audit
 from tests.conftest import TEST_KEY
 from tests.fakes import BrightBlockPersons, NoFaces, scene_frame
@@ -169,7 +171,7 @@ def test_confirm_writes_one_offset_and_keeps_the_rest(tmp_path, pharmacy, counte
 
 @pytest.mark.parametrize("content, offset, error", [
     (CAMERAS.replace("clock_offset_s", "clock_ofset_s"), "5", "clock_ofset_s: unknown key"),
-    (CAMERAS, "nan", "offset must be a number"),
+    (CAMERAS, "nan", "--offset must be a finite number"),
     ("- a list\n", "5", "valid dictionary"),
 ])
 def test_confirm_refuses_bad_input_and_changes_nothing(tmp_path, content, offset, error, capsys):
@@ -187,9 +189,128 @@ def test_confirm_errors_are_config_or_input_errors(tmp_path):
 
     path = tmp_path / "cameras.yaml"
     path.write_text(CAMERAS, encoding="utf-8")
-    with pytest.raises(InputError):
+    with pytest.raises(ConfigError, match="--offset"):
         confirm_offset(path, pharmacy="PH1", counter="C1", offset_s=float("inf"))
     path.write_text("pharmacies: {PH1: {counters: {C1: {osd_crop: [0, 0, 2, 2]}}}}\n", encoding="utf-8")
     with pytest.raises(ConfigError):
         confirm_offset(path, pharmacy="PH1", counter="C1", offset_s=1.0)
     assert yaml.safe_load(path.read_text())["pharmacies"]["PH1"]["counters"]["C1"] == {"osd_crop": [0, 0, 2, 2]}
+
+
+def confirm(path, pharmacy="PH1", counter="C1", offset="12.5") -> int:
+    return main(["clocks", "confirm", "--cameras", str(path), f"--pharmacy={pharmacy}", f"--counter={counter}",
+                 f"--offset={offset}"])
+
+
+@pytest.mark.parametrize("pharmacy, counter, offset, option", [
+    ("PH1", "C1", "1e300", "--offset"),
+    ("PH1", "C1", "-1e300", "--offset"),
+    ("PH1", "C1", "1e400", "--offset"),  # inf
+    ("PH1", "C1", "-inf", "--offset"),
+    ("PH1", "C1", "nan", "--offset"),
+    ("PH1", "C1", "86400.5", "--offset"),
+    ("PH1", "C1", "-86401", "--offset"),
+    ("", "C1", "5", "--pharmacy"),
+    ("   ", "C1", "5", "--pharmacy"),
+    ("PH1\nC9", "C1", "5", "--pharmacy"),
+    ("PH1\r", "C1", "5", "--pharmacy"),
+    ("PH\x001", "C1", "5", "--pharmacy"),
+    ("PH\u20281", "C1", "5", "--pharmacy"),  # a YAML line break
+    ("PH\u202e1", "C1", "5", "--pharmacy"),  # a bidi override
+    (" PH1", "C1", "5", "--pharmacy"),
+    ("P" * 65, "C1", "5", "--pharmacy"),
+    ("PH1", "", "5", "--counter"),
+    ("PH1", "C1\n", "5", "--counter"),
+    ("PH1", "C\t1", "5", "--counter"),
+    ("PH1", "C\x1b[2J", "5", "--counter"),
+])
+def test_confirm_refuses_bad_offsets_and_ids_as_config_errors(tmp_path, capsys, pharmacy, counter, offset, option):
+    path = tmp_path / "cameras.yaml"
+    path.write_text(CAMERAS, encoding="utf-8")
+    assert confirm(path, pharmacy, counter, offset) == 3  # ConfigError's exit code
+    err = capsys.readouterr().err
+    assert f"rxaudit: error: {option} " in err and "Traceback" not in err
+    assert path.read_text(encoding="utf-8") == CAMERAS
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cameras.yaml"]
+
+
+@pytest.mark.parametrize("pharmacy, offset", [("PH1", "86400"), ("PH1", "-86400"), ("药店 1", "0.25")])
+def test_confirm_takes_offsets_up_to_a_day_and_ids_with_inner_spaces(tmp_path, pharmacy, offset):
+    path = tmp_path / "cameras.yaml"
+    path.write_text(CAMERAS, encoding="utf-8")
+    assert confirm(path, pharmacy, "C1", offset) == 0
+    assert load_cameras(path).counter(pharmacy, "C1").clock_offset_s == float(offset)
+
+
+def test_confirm_writes_through_a_linked_cameras_file_keeping_link_and_mode(tmp_path):
+    real = tmp_path / "etc" / "cams-v3.yaml"
+    real.parent.mkdir()
+    real.write_text(CAMERAS, encoding="utf-8")
+    real.chmod(0o600)
+    link = tmp_path / "cameras.yaml"
+    link.symlink_to(real)
+    assert confirm(link, offset="42") == 0
+    assert link.is_symlink() and link.resolve() == real
+    assert stat.S_IMODE(real.stat().st_mode) == 0o600
+    assert load_cameras(real).counter("PH1", "C1").clock_offset_s == 42.0
+    backup = real.with_name("cams-v3.yaml.bak")  # beside the file it backs up
+    assert backup.read_text(encoding="utf-8") == CAMERAS and stat.S_IMODE(backup.stat().st_mode) == 0o600
+    assert sorted(p.name for p in real.parent.iterdir()) == ["cams-v3.yaml", "cams-v3.yaml.bak"]  # no temp left
+
+
+def test_confirm_refuses_a_link_to_nothing(tmp_path, capsys):
+    link = tmp_path / "cameras.yaml"
+    link.symlink_to(tmp_path / "gone.yaml")
+    assert confirm(link) == 3 and "symbolic link to a missing file" in capsys.readouterr().err
+    assert not (tmp_path / "gone.yaml").exists()
+
+
+@pytest.mark.parametrize("plant", ["link", "dangling link", "folder"])
+def test_confirm_never_follows_or_replaces_a_planted_backup(tmp_path, capsys, plant):
+    path = tmp_path / "cameras.yaml"
+    path.write_text(CAMERAS, encoding="utf-8")
+    outside = tmp_path / "outside" / "authorized_keys"
+    outside.parent.mkdir()
+    bak = tmp_path / "cameras.yaml.bak"
+    if plant == "link":
+        outside.write_bytes(b"ssh-ed25519 AAAA admin\n")
+        bak.symlink_to(outside)
+    elif plant == "dangling link":
+        bak.symlink_to(outside)
+    else:
+        bak.mkdir()
+    assert confirm(path) == 3
+    err = capsys.readouterr().err
+    assert "cameras.yaml.bak: the backup path is a symbolic link or not a regular file" in err
+    assert path.read_text(encoding="utf-8") == CAMERAS  # nothing written
+    assert bak.is_symlink() == (plant != "folder")
+    if plant == "link":
+        assert outside.read_bytes() == b"ssh-ed25519 AAAA admin\n"
+    else:
+        assert not outside.exists()
+
+
+def test_confirm_keeps_a_gb18030_file_byte_for_byte_as_its_backup(tmp_path):
+    original = ("# 兰州 城关区 的 摄像头\npharmacies:\n  药店1:\n    business_hours: '08:30-20:00'\n"
+                "    counters:\n      收银台1:\n        clock_offset_s: 3.5\n").encode("gb18030")
+    path = tmp_path / "cameras.yaml"
+    path.write_bytes(original)
+    assert confirm(path, "药店1", "收银台1", "-7") == 0
+    assert (tmp_path / "cameras.yaml.bak").read_bytes() == original
+    after = load_cameras(path)
+    assert after.counter("药店1", "收银台1").clock_offset_s == -7.0
+    assert after.business_hours("药店1")[:2] == load_cameras(tmp_path / "cameras.yaml.bak").business_hours("药店1")[:2]
+
+
+def test_a_huge_offset_already_in_cameras_yaml_is_a_config_error_at_audit(tmp_path, day, monkeypatch, capsys):
+    settlements, videos = day
+    cameras = tmp_path / "cameras.yaml"
+    cameras.write_text(CAMERAS.replace("PH1:", "PHX:") + "  PH1:\n    counters:\n      C1:\n"
+                       "        clock_offset_s: 1.0e+300\n", encoding="utf-8")
+    monkeypatch.setenv("RXAUDIT_CARD_HASH_KEY", TEST_KEY)
+    monkeypatch.setattr(rxaudit.pipeline, "load_models", fake_models)
+    code = main(["audit", "--settlements", str(settlements), "--videos", str(videos), "--cameras", str(cameras),
+                 "--db", f"sqlite:///{tmp_path}/rx.db", "--evidence-dir", str(tmp_path / "ev")])
+    err = capsys.readouterr().err
+    assert code == 3, err
+    assert f"{cameras}: pharmacies.PH1.counters.C1.clock_offset_s: Input should be less than or equal" in err
