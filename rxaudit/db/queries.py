@@ -249,6 +249,11 @@ def _districts(session: Session) -> dict[str, str]:
 
 
 def stats(session: Session, principal: Principal, f: FlagFilters, tz: ZoneInfo) -> dict[str, Any]:
+    """Counts of the flags ``principal`` sees. ``head_id``: the highest flag id when counting began,
+    read first: a live feed resumed after it counts each later flag once (one committed while the
+    counts are read may be counted here and come again on the feed; a client's periodic refresh
+    sets it right)."""
+    head_id = session.scalar(select(func.max(FlagRow.id))) or 0
     by: dict[str, Counter] = defaultdict(Counter)
     total = 0
     if _counts_apply(session, f, tz):  # from the counts kept on write, grouped by the database
@@ -275,7 +280,7 @@ def stats(session: Session, principal: Principal, f: FlagFilters, tz: ZoneInfo) 
             by["day"][settled_at.astimezone(tz).date().isoformat()] += 1
     reviewed = by["status"]["confirmed"] + by["status"]["dismissed"]
     return {
-        "total": total,
+        "total": total, "head_id": head_id,
         **{f"by_{k}": dict(sorted(by[k].items())) for k in ("district", "pharmacy", "kind", "day", "status")},
         "confirmed_rate": round(by["status"]["confirmed"] / reviewed, 3) if reviewed else None,
     }
