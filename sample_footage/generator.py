@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import random
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -19,9 +19,10 @@ import av
 import yaml
 
 from ingest.video_store import segment_name
+from rxaudit.errors import RxauditError
 from sample_footage.baskets import catalogue_rows
-from sample_footage.records import RECORD_KINDS, plan_records, write_records
-from sample_footage.scenarios import Cluster, Planner
+from sample_footage.records import RECORD_KINDS, PlanConflict, RecordsPlan, plan_records, write_records
+from sample_footage.scenarios import Cluster, PlannedSettlement, Planner
 from sample_footage.scene import CUSTOMER_ZONE, GOODS_ZONE, HEIGHT, WIDTH, Appearance, Backdrop, CounterItem, render
 
 SEGMENT_S = 60.0
@@ -29,6 +30,7 @@ LEAD_S = 12.0  # footage recorded before a cluster's first event and after its l
 # (pharmacy index, counter) -> (codec, fps, clock offset in seconds)
 CAMERAS = {(1, "C2"): ("libx265", 12, 6.0)}
 DEFAULT_CAMERA = ("libx264", 10, 0.0)
+PLAN_ATTEMPTS = 20  # days drawn for one seed before giving up (about 3 % of first draws are re-planned)
 
 
 def write_segment(path: Path, start_epoch: float, length: float, codec: str, fps: int,
@@ -101,9 +103,42 @@ def clock_offsets(planner: Planner) -> dict[str, dict[str, float]]:
     return out
 
 
+@dataclass
+class BundlePlan:
+    """A seed's day, checked: its clusters, its swipes in time order and its records."""
+    planner: Planner
+    clusters: list[Cluster]
+    rows: list[tuple[datetime, Cluster, PlannedSettlement]]
+    records: RecordsPlan
+
+
+def timeline(clusters: list[Cluster]) -> list[tuple[datetime, Cluster, PlannedSettlement]]:
+    """Every planned swipe with its true time, in time order."""
+    rows = [(cluster.start + timedelta(seconds=s.rel_t), cluster, s)
+            for cluster in clusters for s in cluster.settlements]
+    rows.sort(key=lambda r: r[0])
+    return rows
+
+
+def plan_bundle(seed: int) -> BundlePlan:
+    """The seed's day (attempt 0: the day every earlier version drew); where the records cannot be
+    planned on it, the day drawn again from a sub-seed, up to PLAN_ATTEMPTS times."""
+    for attempt in range(PLAN_ATTEMPTS):
+        planner = Planner(seed, attempt)
+        clusters = planner.plan()
+        rows = timeline(clusters)
+        try:
+            records = plan_records(rows, planner.pharmacies, seed)  # purchases, stock, trace codes, places
+        except PlanConflict:
+            continue
+        return BundlePlan(planner, clusters, rows, records)
+    raise RxauditError(f"sample plan: no valid day for seed {seed} in {PLAN_ATTEMPTS} attempts; "
+                       "try another --seed")
+
+
 def write_bundle(out: Path, seed: int) -> dict:
-    planner = Planner(seed)
-    clusters = planner.plan()
+    plan = plan_bundle(seed)
+    planner, clusters, rows, records = plan.planner, plan.clusters, plan.rows, plan.records
     rng = planner.rng
     out.mkdir(parents=True, exist_ok=True)
     videos = out / "videos"
@@ -119,14 +154,6 @@ def write_bundle(out: Path, seed: int) -> dict:
     for cluster in clusters:  # a counter that exists but recorded nothing at that time
         if cluster.footage == "missing":
             (videos / cluster.pharmacy_id / cluster.counter_id).mkdir(parents=True, exist_ok=True)
-
-    rows = []
-    for cluster in clusters:
-        for s in cluster.settlements:
-            at = cluster.start + timedelta(seconds=s.rel_t)
-            rows.append((at, cluster, s))
-    rows.sort(key=lambda r: r[0])
-    records = plan_records(rows, planner.pharmacies, seed)  # purchases, stock, trace codes, places
     expected: dict[str, list] = {k: [] for k in (
         "no_customer", "card_pooling", "goods_mismatch", "unverifiable", "off_hours", "burst",
         "duplicate_settlement", *RECORD_KINDS)}

@@ -25,6 +25,10 @@ CITY = (36.0611, 103.8343)  # Lanzhou
 KM_PER_DEG_LAT = 111.2
 
 
+class PlanConflict(RuntimeError):
+    """This day's plan cannot carry the records' ground truth (the generator re-plans the day)."""
+
+
 @dataclass
 class RecordsPlan:
     codes: dict[str, list[list[str]]] = field(default_factory=dict)  # settlement id -> codes per line
@@ -56,7 +60,7 @@ def plan_card_conflict(rows, pharmacies: list[str], plan: RecordsPlan) -> None:
     pairs = [(abs((x[0] - y[0]).total_seconds()), x, y) for x in single for y in single
              if x[1].pharmacy_id != b and y[1].pharmacy_id == b]
     if not pairs:
-        raise RuntimeError("sample plan: no clean sale at pharmacy b to reuse a card for")
+        raise PlanConflict("sample plan: no clean sale at pharmacy b to reuse a card for")
     gap, (_, _, first), (_, _, second) = min(pairs, key=lambda p: p[0])
     second.card_id = first.card_id
     first.expect.add("card_conflict")
@@ -73,7 +77,7 @@ def plan_card_conflict(rows, pharmacies: list[str], plan: RecordsPlan) -> None:
                 if p1 == p2 or s1 is s2 or {id(s1), id(s2)} == {id(first), id(second)}:
                     continue
                 if abs((at2 - at1).total_seconds()) < max(MIN_GAP_S, 2 * far_km / SPEED_KMH * 3600):
-                    raise RuntimeError("sample plan: a shared card would conflict by accident")
+                    raise PlanConflict("sample plan: a shared card would conflict by accident")
 
 
 def plan_trace_codes(rows, rng: random.Random, plan: RecordsPlan) -> None:
@@ -91,6 +95,8 @@ def plan_trace_codes(rows, rng: random.Random, plan: RecordsPlan) -> None:
         plan.codes[s.settlement_id] = [[new_code() for _ in range(int(line.quantity))]
                                        if line.category == "covered" else [] for line in s.lines]
     with_codes = [(cl, s) for _, cl, s in rows if _clean(s) and any(plan.codes[s.settlement_id])]
+    if len(with_codes) < 3:
+        raise PlanConflict("sample plan: fewer than three clean sales with trace codes")
     rng.shuffle(with_codes)
     (cl_x, x), *rest = with_codes
     cl_y, y = next(((cl, s) for cl, s in rest if cl.pharmacy_id != cl_x.pharmacy_id), rest[0])

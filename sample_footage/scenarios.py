@@ -48,8 +48,10 @@ class Cluster:
 
 
 class Planner:
-    def __init__(self, seed: int) -> None:
-        self.rng = random.Random(seed)
+    def __init__(self, seed: int, attempt: int = 0) -> None:
+        # attempt 0 draws from the seed itself (so a seed gives the same day as before re-planning
+        # existed); a re-plan draws from a sub-seed derived from the seed and the attempt
+        self.rng = random.Random(seed if attempt == 0 else f"sample-{seed}-replan-{attempt}")
         self.day = date(2026, 11, 2) + timedelta(days=self.rng.randint(0, 25))
         self.pharmacies = [f"PH{n}" for n in self.rng.sample(range(100, 999), 3)]
         self._ids = self.rng.sample(range(100000, 999999), 200)
