@@ -15,7 +15,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from ingest.csv_reader import AUTO
-from ingest.settlements import RowError, _field, parse_rows
+from ingest.fields import required
+from ingest.reasons import RowError
+from ingest.tables import parse_rows
 from rxaudit.domain import ItemCategory, RejectedRow, Settlement
 
 CATALOGUE_COLUMNS = ("item_code", "category")
@@ -28,7 +30,7 @@ def read_catalogue(path: Path, *, encoding: str = AUTO) -> tuple[dict[str, ItemC
     catalogue: dict[str, ItemCategory] = {}
 
     def parse(row: dict) -> str:
-        code, word = _field(row, "item_code"), _field(row, "category").lower()
+        code, word = required(row, "item_code"), required(row, "category").lower()
         if word not in CATEGORY_WORDS:
             raise RowError("category", f"is not one of {', '.join(CATEGORY_WORDS)}", word)
         if code in catalogue and catalogue[code] != CATEGORY_WORDS[word]:
@@ -36,7 +38,7 @@ def read_catalogue(path: Path, *, encoding: str = AUTO) -> tuple[dict[str, ItemC
         catalogue[code] = CATEGORY_WORDS[word]
         return code
 
-    _, rejected, _ = parse_rows(path, CATALOGUE_COLUMNS, parse, encoding=encoding)
+    _, rejected = parse_rows(path, CATALOGUE_COLUMNS, parse, encoding=encoding)
     return catalogue, rejected
 
 

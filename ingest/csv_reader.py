@@ -21,10 +21,11 @@ longer than ``max_field`` characters, a NUL byte or another control character, o
 File-level problems are :class:`InputError`: cannot open, empty, a header lacking a required column,
 a column named twice, text that is neither UTF-8 nor GB18030 (or not the encoding named).
 
-Encodings: ``"auto"`` reads UTF-8 (with or without BOM) and GB18030 (a superset of GBK/GB2312):
-each line is tried as strict UTF-8 until a line is not, and then, if no earlier line held non-ASCII
-UTF-8, the file is GB18030 from there on; a line that fits neither (or mixes them) is an
-:class:`InputError` naming the file and the line. Any other ASCII-compatible codec may be named.
+Encodings: ``"auto"`` reads UTF-8 (with or without BOM) and GB18030 (a superset of GBK/GB2312),
+chosen from the whole file before its first row is read (:func:`sniff_encoding`): UTF-8 when every
+byte of it is, else GB18030 (a byte-order mark decides first); a line that is not text in the
+chosen encoding is an :class:`InputError` naming the file and the line. Any other ASCII-compatible
+codec may be named.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ AUTO = "auto"
 MAX_FIELD = 128 * 1024  # characters in one field (the csv module's own default limit)
 MAX_LINE = 1024 * 1024  # bytes in one physical line
 MAX_RECORD_LINES = 8  # physical lines one quoted field may span
+SNIFF_CHUNK = 1024 * 1024  # bytes read at a time to choose the encoding
 BOMS = ((codecs.BOM_UTF8, "utf-8"), (b"\x84\x31\x95\x33", "gb18030"))
 UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 # NUL and the other C0 controls except tab (and newline inside a quoted field), and DEL
@@ -84,38 +86,47 @@ def check_encoding(name: str) -> str:
     return "gb18030" if info.name in ("gbk", "gb2312") else info.name
 
 
-class _Decoder:
-    """Line by line: strict UTF-8 until a line is not, then GB18030 (``auto``); or one named codec."""
+def sniff_encoding(chunks: Iterable[bytes]) -> str:
+    """``utf-8`` when all of the text is UTF-8 (ASCII included), else ``gb18030``: decided from the
+    whole text, read up to the first byte that is not UTF-8, so a GBK file whose first Chinese
+    names happen to be valid UTF-8 (``喹茶爱``) is still read as GB18030."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        for chunk in chunks:
+            decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return "gb18030"
+    return "utf-8"
 
-    def __init__(self, path: Path, encoding: str) -> None:
+
+def _chunks(fh: BinaryIO) -> Iterator[bytes]:
+    while chunk := fh.read(SNIFF_CHUNK):
+        yield chunk
+
+
+class _Decoder:
+    """Each line in one encoding: the one named, or (``auto``) the one :func:`sniff_encoding`
+    chose; a byte-order mark on the first line overrides the choice."""
+
+    def __init__(self, path: Path, encoding: str, sniffed: str | None = None) -> None:
         self.path = path
         self.named = encoding != AUTO
-        self.encoding = None if encoding == AUTO else encoding
-        self.non_ascii_seen = False
+        self.encoding = encoding if self.named else sniffed or "utf-8"
+        self.by_bom = False
 
     def decode(self, raw: bytes, line: int) -> str:
         if raw.isascii():
             return raw.decode("ascii")
-        if self.encoding is None:  # auto, and every earlier line was ASCII
-            for candidate in ("utf-8", "gb18030"):
-                try:
-                    text = raw.decode(candidate)
-                except UnicodeDecodeError:
-                    continue
-                self.encoding, self.non_ascii_seen = candidate, True
-                return text
-            raise InputError(f"{self.path}: line {line} is neither UTF-8 nor GB18030 text; "
-                             "name its encoding with --encoding")
         try:
-            text = raw.decode(self.encoding)
+            return raw.decode(self.encoding)
         except UnicodeDecodeError as exc:
-            if self.named:
+            if self.named or self.by_bom:
+                why = "check --encoding" if self.named else "though its byte-order mark says so"
                 raise InputError(f"{self.path}: line {line} is not {self.encoding} text "
-                                 f"(byte {exc.start + 1}); check --encoding") from None
-            raise InputError(f"{self.path}: line {line} is not {self.encoding} text like the lines "
-                             "before it (mixed encodings?); name the encoding with --encoding") from None
-        self.non_ascii_seen = True
-        return text
+                                 f"(byte {exc.start + 1}); {why}") from None
+            raise InputError(f"{self.path}: line {line} is neither UTF-8 nor GB18030 text; "
+                             "name its encoding with --encoding") from None
 
 
 def _physical_lines(fh: BinaryIO, decoder: _Decoder, max_line: int) -> Iterator[tuple[int, str | None]]:
@@ -145,7 +156,7 @@ def _strip_bom(raw: bytes, decoder: _Decoder) -> bytes:
             if decoder.named and decoder.encoding not in (encoding, "utf-8-sig"):
                 raise InputError(f"{decoder.path}: starts with a {encoding} byte-order mark "
                                  f"but --encoding is {decoder.encoding}")
-            decoder.encoding = encoding
+            decoder.encoding, decoder.by_bom = encoding, True
             return raw[len(bom):]
     return raw
 
@@ -204,7 +215,13 @@ class CsvSource:
             self._fh: BinaryIO = self.path.open("rb")
         except OSError as exc:
             raise InputError(f"{self.path}: cannot open: {exc.strerror or exc}") from exc
-        self._decoder = _Decoder(self.path, encoding)
+        try:
+            sniffed = sniff_encoding(_chunks(self._fh)) if encoding == AUTO else None
+            self._fh.seek(0)
+        except OSError as exc:
+            self.close()
+            raise InputError(f"{self.path}: cannot read: {exc.strerror or exc}") from exc
+        self._decoder = _Decoder(self.path, encoding, sniffed)
         self._lines = _physical_lines(self._fh, self._decoder, max_line)
         self._pending: deque[tuple[int, str | None]] = deque()
         self.rows_read = 0
@@ -216,9 +233,14 @@ class CsvSource:
         self._width = len(self.header)
 
     @property
+    def source(self) -> str:
+        """How rejected rows name the file."""
+        return self.path.name
+
+    @property
     def encoding(self) -> str:
-        """The encoding in use: ``utf-8`` until a line says otherwise."""
-        return self._decoder.encoding or "utf-8"
+        """The encoding in use (named, or chosen from the whole file)."""
+        return self._decoder.encoding
 
     def close(self) -> None:
         self._fh.close()
@@ -249,7 +271,7 @@ class CsvSource:
         while (item := self._next_line()) is not None:
             number, text = item
             if text is None:
-                yield CsvReject(number, number, f"line is longer than {_size(self.max_line)}")
+                yield CsvReject(number, number, f"line is longer than {size_text(self.max_line)}")
                 continue
             if _BLANK.fullmatch(text):
                 continue
@@ -300,17 +322,18 @@ class CsvSource:
                                              f"header names ({width})")
                 continue
             if len(text) > max_field or _CONTROL.search(text):
-                problem = _field_problem(header, fields, max_field)
+                problem = field_problem(header, fields, max_field)
                 if problem:
                     yield CsvReject(first, last, problem)
                     continue
             yield CsvRow(first, last, dict(zip(header, fields)))
 
 
-def _field_problem(header: tuple[str, ...], fields: list[str], max_field: int) -> str | None:
+def field_problem(header: Sequence[str], fields: Sequence[str], max_field: int) -> str | None:
+    """Why a record's fields cannot be used (too long, a control character), or None."""
     for name, value in zip(header, fields):
         if len(value) > max_field:
-            return f"{name} is longer than {_size(max_field)}"
+            return f"{name} is longer than {size_text(max_field)}"
         found = _CONTROL.search(value)
         if found:
             what = "a NUL byte" if found.group() == "\x00" else "a control character"
@@ -318,7 +341,8 @@ def _field_problem(header: tuple[str, ...], fields: list[str], max_field: int) -
     return None
 
 
-def _size(n: int) -> str:
+def size_text(n: int) -> str:
+    """A limit in characters, as reasons word it: ``128 KB``, ``64 characters``."""
     return f"{n // 1024} KB" if n >= 1024 and n % 1024 == 0 else f"{n} characters"
 
 
@@ -338,7 +362,7 @@ def read_text(path: Path, encoding: str = AUTO) -> str:
         raise InputError(f"{path}: {exc}") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot open: {exc.strerror or exc}") from exc
-    decoder = _Decoder(path, encoding)
+    decoder = _Decoder(path, encoding, sniff_encoding([data]) if encoding == AUTO else None)
     lines = data.split(b"\n")
     if lines:
         lines[0] = _strip_bom(lines[0], decoder)

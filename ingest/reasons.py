@@ -34,3 +34,11 @@ class RowError(ValueError):
     def __init__(self, column: str | None, problem: str, value: str | None = None) -> None:
         super().__init__(row_reason(column, problem, value))
         self.column = column
+
+
+def reason_of(exc: Exception) -> str:
+    """Why a row was rejected: a RowError's own words; anything else by its type only (its
+    message may quote a value)."""
+    if isinstance(exc, RowError):
+        return str(exc)
+    return row_reason(None, f"row cannot be used ({type(exc).__name__})")

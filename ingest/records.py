@@ -4,9 +4,10 @@ optional ``lat,lon`` of ``pharmacies.csv``; plus the ``trace_codes`` field of a 
     purchases.csv  pharmacy_id,item_code,quantity,received_at,supplier,invoice_no
     stock.csv      pharmacy_id,item_code,quantity,counted_at
 
-CSV (UTF-8 or GB18030) or .xlsx, headers in English or Chinese (``ingest.header_map``). Each reader
-returns ``(rows, rejected)``: a bad row is rejected with its file and line (sheet row) and the rest
-are read.
+CSV (UTF-8 or GB18030) or .xlsx, headers in English or Chinese (``ingest.header_map``). Every field
+gets the log's checks (``ingest.fields``: lengths and numeric precision of the columns that store
+it, times within ``settled_at_min .. settled_at_max``, finite numbers). Each reader returns ``(rows,
+rejected)``: a bad row is rejected with its file and line (sheet row) and the rest are read.
 """
 
 from __future__ import annotations
@@ -14,21 +15,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from sys import intern
-from typing import TypeVar
 
-from ingest import times
-from ingest.csv_reader import AUTO, CsvReject
-from ingest.header_map import builtin_aliases
+from ingest.fields import QUANTITY, IngestOptions, decimal, finite_float, optional, required, time_in_range
 from ingest.reasons import RowError
-from ingest.tables import XlsxSource, beside, open_table
+from ingest.tables import beside, parse_rows
 from rxaudit.domain import RejectedRow
 from rxaudit.records import Location, Purchase, Records, StockCount
-
-T = TypeVar("T")
 
 PURCHASE_COLUMNS = ("pharmacy_id", "item_code", "quantity", "received_at")
 STOCK_COLUMNS = ("pharmacy_id", "item_code", "quantity", "counted_at")
@@ -36,33 +32,6 @@ PURCHASES_FILE, STOCK_FILE, PHARMACIES_FILE = "purchases.csv", "stock.csv", "pha
 TRACE_CODE_LENGTH = 20
 _CODE = re.compile(r"[0-9]{20}")
 _CODES = re.compile(r"[0-9]{20}(?:;[0-9]{20})*;?")
-
-
-def text(row: Mapping[str, str], column: str) -> str:
-    value = (row.get(column) or "").strip()
-    if not value:
-        raise RowError(column, "is empty")
-    return value
-
-
-# deliveries and counts repeat their times and quantities: one shared (immutable) object per text
-_time = lru_cache(maxsize=65536)(times.parse_time)
-_decimal = lru_cache(maxsize=65536)(Decimal)
-
-
-def aware_time(row: Mapping[str, str], column: str, input_timezone: str | None) -> datetime:
-    return _time(text(row, column), column, times.zone(input_timezone))
-
-
-def number(row: Mapping[str, str], column: str, *, positive: bool = False) -> Decimal:
-    raw = text(row, column)
-    try:
-        value = _decimal(raw)
-    except InvalidOperation:
-        raise RowError(column, "is not a number", raw) from None
-    if not value.is_finite() or value < 0 or (positive and value == 0):
-        raise RowError(column, "must be a positive number" if positive else "must not be negative", raw)
-    return value
 
 
 def trace_codes(raw: str | None, column: str = "trace_codes") -> tuple[str, ...]:
@@ -82,54 +51,44 @@ def trace_codes(raw: str | None, column: str = "trace_codes") -> tuple[str, ...]
     return tuple(parts)
 
 
-def read_rows(path: Path, required: tuple[str, ...], parse: Callable[[Mapping[str, str]], T], *,
-              aliases: Mapping[str, str] | None = None,
-              encoding: str = AUTO) -> tuple[list[T], list[RejectedRow]]:
-    """Every row through ``parse``; rejects (bad records and RowError/ValueError) keep their line."""
-    parsed: list[T] = []
-    rejected: list[RejectedRow] = []
-    aliases = builtin_aliases() if aliases is None else aliases
-    try:
-        with open_table(path, required=required, aliases=aliases, encoding=encoding) as rows:
-            source = f"{path.name} sheet {rows.sheet.title}" if isinstance(rows, XlsxSource) else path.name
-            for row in rows:
-                if isinstance(row, CsvReject):
-                    rejected.append(RejectedRow(source, row.line, row.reason))
-                    continue
-                try:
-                    parsed.append(parse(row.values))
-                except (RowError, ValueError) as exc:
-                    rejected.append(RejectedRow(source, row.line, str(exc)))
-    finally:  # the shared times and numbers live as long as the rows that use them, not longer
-        _time.cache_clear()
-        _decimal.cache_clear()
-    return parsed, rejected
+class _Shared:
+    """Deliveries and counts repeat their times and quantities: one (immutable) object per text,
+    for as long as the file's rows live."""
+
+    def __init__(self, time_column: str, options: IngestOptions, *, positive: bool) -> None:
+        self.time: Callable[[str], datetime] = lru_cache(maxsize=65536)(
+            lambda raw: time_in_range(time_column, raw, options))
+        self.quantity: Callable[[str], Decimal] = lru_cache(maxsize=65536)(
+            lambda raw: decimal("quantity", raw, QUANTITY, positive=positive))
 
 
-def read_purchases(path: Path, *, aliases: Mapping[str, str] | None = None,
-                   encoding: str = AUTO,
-                   input_timezone: str | None = times.DEFAULT_INPUT_TIMEZONE,
+def read_purchases(path: Path, options: IngestOptions | None = None
                    ) -> tuple[list[Purchase], list[RejectedRow]]:
+    options = options or IngestOptions()
+    shared = _Shared("received_at", options, positive=True)
+
     def parse(row: Mapping[str, str]) -> Purchase:
-        return Purchase(pharmacy_id=intern(text(row, "pharmacy_id")), item_code=intern(text(row, "item_code")),
-                        quantity=number(row, "quantity", positive=True),
-                        received_at=aware_time(row, "received_at", input_timezone),
-                        supplier=intern((row.get("supplier") or "").strip()),
-                        invoice_no=(row.get("invoice_no") or "").strip())
+        return Purchase(pharmacy_id=intern(required(row, "pharmacy_id")),
+                        item_code=intern(required(row, "item_code")),
+                        quantity=shared.quantity(required(row, "quantity")),
+                        received_at=shared.time(required(row, "received_at")),
+                        supplier=intern(optional(row, "supplier")), invoice_no=optional(row, "invoice_no"))
 
-    return read_rows(path, PURCHASE_COLUMNS, parse, aliases=aliases, encoding=encoding)
+    return parse_rows(path, PURCHASE_COLUMNS, parse, encoding=options.encoding, aliases=options.aliases)
 
 
-def read_stock(path: Path, *, aliases: Mapping[str, str] | None = None,
-               encoding: str = AUTO,
-               input_timezone: str | None = times.DEFAULT_INPUT_TIMEZONE,
+def read_stock(path: Path, options: IngestOptions | None = None
                ) -> tuple[list[StockCount], list[RejectedRow]]:
-    def parse(row: Mapping[str, str]) -> StockCount:
-        return StockCount(pharmacy_id=intern(text(row, "pharmacy_id")), item_code=intern(text(row, "item_code")),
-                          quantity=number(row, "quantity"),
-                          counted_at=aware_time(row, "counted_at", input_timezone))
+    options = options or IngestOptions()
+    shared = _Shared("counted_at", options, positive=False)
 
-    return read_rows(path, STOCK_COLUMNS, parse, aliases=aliases, encoding=encoding)
+    def parse(row: Mapping[str, str]) -> StockCount:
+        return StockCount(pharmacy_id=intern(required(row, "pharmacy_id")),
+                          item_code=intern(required(row, "item_code")),
+                        quantity=shared.quantity(required(row, "quantity")),
+                          counted_at=shared.time(required(row, "counted_at")))
+
+    return parse_rows(path, STOCK_COLUMNS, parse, encoding=options.encoding, aliases=options.aliases)
 
 
 def location(row: Mapping[str, str]) -> Location | None:
@@ -137,35 +96,30 @@ def location(row: Mapping[str, str]) -> Location | None:
     lat, lon = (row.get("lat") or "").strip(), (row.get("lon") or "").strip()
     if not lat and not lon:
         return None
-    values = []
-    for column, raw in (("lat", lat), ("lon", lon)):
-        try:
-            values.append(float(raw))
-        except ValueError:
-            raise RowError(column, "is not a number" if raw else "is empty", raw) from None
+    values = [finite_float(column, raw) for column, raw in (("lat", lat), ("lon", lon))]
     try:
         return Location(*values)
     except ValueError:
         raise RowError("lat,lon", "is not a place on Earth") from None
 
 
-def read_locations(path: Path, *, aliases: Mapping[str, str] | None = None,
-                   encoding: str = AUTO,
-                   input_timezone: str | None = None,  # (no times in it: the readers' signature)
+def read_locations(path: Path, options: IngestOptions | None = None
                    ) -> tuple[dict[str, Location], list[RejectedRow]]:
     """``pharmacy_id -> lat,lon`` from a pharmacies file; rows without coordinates are skipped,
     rows with half of them or impossible ones are rejected."""
+    options = options or IngestOptions()
+
     def parse(row: Mapping[str, str]) -> tuple[str, Location] | None:
         where = location(row)
-        return None if where is None else (text(row, "pharmacy_id"), where)
+        return None if where is None else (required(row, "pharmacy_id"), where)
 
-    parsed, rejected = read_rows(path, ("pharmacy_id",), parse, aliases=aliases, encoding=encoding)
+    parsed, rejected = parse_rows(path, ("pharmacy_id",), parse, encoding=options.encoding,
+                                  aliases=options.aliases)
     return dict(p for p in parsed if p is not None), rejected
 
 
 def read_records(log: Path, *, purchases: Path | None = None, stock: Path | None = None,
-                 pharmacies: Path | None = None, aliases: Mapping[str, str] | None = None,
-                 encoding: str = AUTO, input_timezone: str | None = times.DEFAULT_INPUT_TIMEZONE,
+                 pharmacies: Path | None = None, options: IngestOptions | None = None,
                  ) -> tuple[Records, list[RejectedRow]]:
     """The records of an audit: the files given, else ``purchases.csv``, ``stock.csv`` and
     ``pharmacies.csv`` (or their .xlsx twins) beside the log when they exist."""
@@ -178,7 +132,7 @@ def read_records(log: Path, *, purchases: Path | None = None, stock: Path | None
         path = given if given is not None else beside(log, default)
         if path is None:
             continue
-        rows, bad = reader(Path(path), aliases=aliases, encoding=encoding, input_timezone=input_timezone)
+        rows, bad = reader(Path(path), options)
         found[name] = rows
         rejected.extend(bad)
     return Records(purchases=tuple(found.get("purchases", ())), stock_counts=tuple(found.get("stock", ())),

@@ -139,8 +139,7 @@ def run_batch(settings: Settings, *, settlements_file: Path, videos: str, camera
         for task in session.scalars(select(BatchTask).where(BatchTask.batch_id == batch_id)):
             for item in (task.result or {}).get("summaries", []):
                 footage[item["settlement_id"]] = SettlementFootage.from_json(item)
-    records, bad_records = read_records(Path(settlements_file), aliases=options.aliases,  # beside the log
-                                        encoding=options.encoding, input_timezone=options.input_timezone)
+    records, bad_records = read_records(Path(settlements_file), options=options)  # beside the log
     rejected = [*log.rejected, *bad_records]  # rows the database refuses are added to it
     run_id, results, summary = reconcile_and_save(
         settings, factory, settlements=settlements, footage=footage, cameras=cameras,

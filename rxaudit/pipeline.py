@@ -175,8 +175,7 @@ def audit(settings: Settings, *, settlements_file: Path, videos: Path | str,
         log = read_settlements(Path(settlements_file), card_key, settings.item_catalogue, options=options,
                                sold_codes=sold_codes)
         records, bad_records = read_records(Path(settlements_file), purchases=purchases_file, stock=stock_file,
-                                            aliases=options.aliases, encoding=options.encoding,
-                                            input_timezone=options.input_timezone)
+                                            options=options)
     records = replace(records, sold_codes=sold_codes)
     rejected = [*log.rejected, *bad_records]
     store = store or open_store(str(videos), settings)

@@ -56,6 +56,21 @@ def test_a_gb18030_file_whose_first_lines_are_ascii(tmp_path):
     assert items[-1].values["note"] == "海淀区" and len(items) == 51
 
 
+def test_a_gbk_file_whose_first_chinese_name_is_also_utf8_is_gbk(tmp_path):
+    """喹茶爱 in GBK is e0 ad b2 e8 b0 ae, valid UTF-8 (୲谮): the file as a whole decides."""
+    names = ["喹茶爱", "阿莫西林胶囊", "薯片", "布洛芬缓释胶囊"]
+    assert "喹茶爱".encode("gbk").decode("utf-8")  # (the premise)
+    text = HEADER + "".join(f"{i},{name},x\n" for i, name in enumerate(names, 1))
+    with open_csv(write(tmp_path, text.encode("gbk"))) as rows:
+        assert [r.values["name"] for r in rows] == names and rows.encoding == "gb18030"
+
+
+def test_a_file_that_is_utf8_throughout_is_utf8_however_late_its_chinese(tmp_path):
+    text = HEADER + "".join(f"{i},a,x\n" for i in range(3000)) + "99,喹茶爱,朝阳区\n"
+    _, items, _ = read_all(write(tmp_path, text), )
+    assert items[-1].values["name"] == "喹茶爱"
+
+
 def test_a_named_encoding_is_used(tmp_path):
     path = write(tmp_path, (HEADER + "1,薯片,x\n").encode("gb18030"))
     assert read_all(path, encoding="GB18030")[1][0].values["name"] == "薯片"
@@ -145,10 +160,11 @@ def test_file_level_problems_are_input_errors(tmp_path, data, kwargs, message):
 
 
 @pytest.mark.parametrize("data, message", [
-    (HEADER.encode() + "1,阿莫西林,x\n".encode() + "2,薯片,y\n".encode("gb18030"), "line 3 is not utf-8 text like"),
     (HEADER.encode() + b"1,\xff\xfe\xff,x\n", "line 2 is neither UTF-8 nor GB18030"),
+    (HEADER.encode() + "1,薯片,y\n".encode("gb18030") + b"2,\x81\x20,x\n", "line 3 is neither UTF-8 nor GB18030"),
+    ("\ufeff".encode() + HEADER.encode() + "2,薯片,y\n".encode("gb18030"), "line 2 is not utf-8 text"),
     ("\ufeff".encode("utf-16-le") + HEADER.encode("utf-16-le"), "UTF-16"),
-], ids=["mixed", "undecodable", "utf16"])
+], ids=["undecodable", "undecodable-late", "utf8-bom-then-gbk", "utf16"])
 def test_undecodable_text_names_the_file_and_line(tmp_path, data, message):
     with pytest.raises(InputError, match="in.csv") as info:
         read_all(write(tmp_path, data))

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from ingest.fields import IngestOptions
 from ingest.header_map import load_aliases
 from ingest.reasons import RowError
 from ingest.records import read_locations, read_purchases, read_records, read_stock, trace_codes
@@ -52,7 +53,7 @@ def test_stock_counts_and_a_missing_column(tmp_path):
 def test_chinese_headers_in_gb18030(tmp_path):
     path = write(tmp_path / "stock.csv", "定点机构编码,药品编码,盘点数量,盘点时间\nPH1,D1,3,2026-11-20T07:00:00+08:00\n",
                  encoding="gb18030")
-    rows, rejected = read_stock(path, aliases=load_aliases())
+    rows, rejected = read_stock(path, IngestOptions(aliases=load_aliases()))
     assert not rejected and [(c.pharmacy_id, c.item_code, c.quantity) for c in rows] == [("PH1", "D1", 3)]
 
 
@@ -133,5 +134,5 @@ def test_an_xlsx_date_cell_and_a_local_time_are_read_in_the_input_zone(tmp_path)
     book.save(tmp_path / "stock.xlsx")
     rows, rejected = read_stock(tmp_path / "stock.xlsx")
     assert not rejected and [c.counted_at for c in rows] == [datetime(2026, 11, 20, 7, tzinfo=TZ)] * 2
-    rows, rejected = read_stock(tmp_path / "stock.xlsx", input_timezone=None)
+    rows, rejected = read_stock(tmp_path / "stock.xlsx", IngestOptions(input_timezone=None))
     assert not rows and all("counted_at" in r.reason and "no UTC offset" in r.reason for r in rejected)

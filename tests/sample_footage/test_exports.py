@@ -71,8 +71,7 @@ def test_an_xlsx_problem_names_file_sheet_row_and_column(english, tmp_path):
     sheet.cell(row=1, column=4, value="药品编码")  # 盘点时间 -> a second 药品编码
     book.save(folder / "stock.xlsx")
     from ingest.records import read_stock
-    from ingest.header_map import builtin_aliases
     from rxaudit.errors import InputError
 
     with pytest.raises(InputError, match=r"stock.xlsx: sheet 'stock', row 1, column D: .*item_code.* twice"):
-        read_stock(folder / "stock.xlsx", aliases=builtin_aliases())
+        read_stock(folder / "stock.xlsx")

@@ -1,0 +1,147 @@
+"""The one place for what a field of an input row may hold, shared by every reader (the log, its
+item lines, the catalogue, purchases, stock counts, pharmacy coordinates):
+
+- text: not empty where required, and no longer than the database column that stores it
+  (:data:`MAX_LENGTH`, read from ``rxaudit.db.models``; a field named like a stored column is held to
+  the shortest such column, in every file);
+- numbers: finite, not negative, within the NUMERIC column that stores them (:data:`AMOUNT`,
+  :data:`QUANTITY`: digits before the point and decimal places); a settlement line's quantity and
+  unit price, kept as text, within the same digits before the point;
+- times: aware (``input_timezone`` for those without an offset) and within ``settled_at_min ..
+  settled_at_max`` (settings), so none overflows on its way to UTC;
+- coordinates: finite.
+
+A field that breaks a rule is a :class:`~ingest.reasons.RowError` naming the column, never the value.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+
+from ingest import times
+from ingest.csv_reader import AUTO
+from ingest.header_map import builtin_aliases, load_aliases
+from ingest.reasons import RowError
+from rxaudit.db.models import PurchaseRow, SettlementRow, SoldTraceCode, StockCountRow
+
+_STORED_INPUTS = (SettlementRow, PurchaseRow, StockCountRow, SoldTraceCode)
+
+
+def _max_lengths() -> dict[str, int]:
+    """column name -> the shortest String(N) of that name among the tables inputs are stored in."""
+    lengths: dict[str, int] = {}
+    for model in _STORED_INPUTS:
+        for column in model.__table__.c:
+            length = getattr(column.type, "length", None)
+            if length:
+                lengths[column.name] = min(length, lengths.get(column.name, length))
+    return lengths
+
+
+MAX_LENGTH: Mapping[str, int] = _max_lengths()
+
+
+@dataclass(frozen=True, slots=True)
+class Digits:
+    """How large and how fine a number may be: digits before the point, and decimal places
+    (``None``: any, for a number kept as text)."""
+
+    before_point: int
+    decimal_places: int | None
+
+    @classmethod
+    def of_columns(cls, *columns) -> Digits:
+        """The tightest NUMERIC(precision, scale) among ``columns``."""
+        return cls(min(c.type.precision - c.type.scale for c in columns), min(c.type.scale for c in columns))
+
+    def any_places(self) -> Digits:
+        return Digits(self.before_point, None)
+
+
+AMOUNT = Digits.of_columns(SettlementRow.__table__.c.amount)
+QUANTITY = Digits.of_columns(PurchaseRow.__table__.c.quantity, StockCountRow.__table__.c.quantity)
+LINE_QUANTITY = QUANTITY.any_places()  # a settlement line's, weighed against purchases and stock
+UNIT_PRICE = AMOUNT.any_places()
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """How input files are read: their encoding, header aliases, the zone of times written without
+    an offset and the accepted range of every time (``settled_at_min .. settled_at_max``)."""
+
+    encoding: str = AUTO
+    settled_at_min: datetime = datetime(2000, 1, 1, tzinfo=UTC)
+    settled_at_max: datetime = datetime(2100, 1, 1, tzinfo=UTC)
+    aliases: Mapping[str, str] = field(default_factory=builtin_aliases)  # exported header -> column
+    input_timezone: str | None = times.DEFAULT_INPUT_TIMEZONE  # of times written without an offset
+
+    @classmethod
+    def from_settings(cls, settings) -> IngestOptions:
+        return cls(encoding=settings.input_encoding, settled_at_min=settings.settled_at_min,
+                   settled_at_max=settings.settled_at_max, aliases=load_aliases(settings.column_map),
+                   input_timezone=settings.input_timezone)
+
+
+def required(row: Mapping[str, str], column: str) -> str:
+    """``column``'s text, stripped: present, not empty, within :data:`MAX_LENGTH`."""
+    value = row.get(column)
+    if value is None:
+        raise RowError(None, f"missing field {column}")
+    value = value.strip()
+    if not value:
+        raise RowError(None, f"empty field {column}")
+    return within_length(column, value)
+
+
+def optional(row: Mapping[str, str], column: str) -> str:
+    """``column``'s text, stripped ('' when absent or blank), within :data:`MAX_LENGTH`."""
+    return within_length(column, (row.get(column) or "").strip())
+
+
+def within_length(column: str, value: str) -> str:
+    limit = MAX_LENGTH.get(column)
+    if limit is not None and len(value) > limit:
+        raise RowError(column, f"is longer than {limit} characters")
+    return value
+
+
+def decimal(column: str, text: str, digits: Digits | None = None, *, positive: bool = False) -> Decimal:
+    """A finite number, not negative (``positive``: above zero), within ``digits`` when given."""
+    try:
+        value = Decimal(text.strip())
+    except (InvalidOperation, AttributeError):
+        raise RowError(column, "is not a number", text) from None
+    if not value.is_finite() or value < 0 or (positive and value == 0):
+        raise RowError(column, "must be a positive number" if positive else "must be a non-negative number",
+                       text)
+    if digits is not None:
+        if value >= Decimal(10) ** digits.before_point:
+            raise RowError(column, f"is too large (at most {digits.before_point} digits before the point)")
+        places = digits.decimal_places
+        if places is not None and value != value.quantize(Decimal(1).scaleb(-places)):
+            raise RowError(column, f"has more than {places} decimal places")
+    return value
+
+
+def finite_float(column: str, text: str) -> float:
+    """A finite float (no ``nan``, ``inf``, ``1e999``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise RowError(column, "is not a number" if text else "is empty", text) from None
+    if not math.isfinite(value):
+        raise RowError(column, "is not a finite number", text)
+    return value
+
+
+def time_in_range(column: str, text: str, options: IngestOptions) -> datetime:
+    """An aware time within ``options.settled_at_min .. settled_at_max``."""
+    value = times.parse_time(text, column, times.zone(options.input_timezone))
+    if not options.settled_at_min <= value < options.settled_at_max:
+        raise RowError(column, f"is outside {options.settled_at_min:%Y-%m-%d} .. "
+                       f"{options.settled_at_max:%Y-%m-%d} (settings settled_at_min, settled_at_max)")
+    return value
