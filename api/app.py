@@ -1,9 +1,11 @@
 """``create_app(settings)``: the FastAPI application (review UI + monitoring-wall API).
 
 Routes stay thin; errors from the exception tree map to HTTP status codes in one handler
-(``rxaudit.errors.HTTP_STATUS``). Open without credentials: ``/health``, the sign-in form and the
-static CSS/JS it needs; everything else needs a session cookie or an API key. Every response gets
-the security headers of ``api.headers`` (no inline script may run; pages and API answers are not cached).
+(``rxaudit.errors.HTTP_STATUS``); a database held by another writer (``rxaudit.errors.database_busy``)
+goes through the same handler as ``Busy``: 503 with ``Retry-After``, never a 500. Open without
+credentials: ``/health``, the sign-in form and the static CSS/JS it needs; everything else needs a
+session cookie or an API key. Every response gets the security headers of ``api.headers`` (no inline
+script may run; pages and API answers are not cached).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import DBAPIError
 
 from api import (i18n, openapi_security, routes_api, routes_audit_page, routes_events, routes_evidence,
                  routes_pages, routes_tokens)
@@ -25,11 +28,12 @@ from api.headers import SecurityHeaders
 from api.ratelimit import LoginLimiter, networks
 from rxaudit import __version__
 from rxaudit.db.engine import make_engine, migrate, session_factory
-from rxaudit.errors import HTTP_STATUS, NotFound, RxauditError, lookup
+from rxaudit.errors import HTTP_STATUS, Busy, NotFound, RxauditError, database_busy, lookup
 from rxaudit.security import dummy_hash
 from rxaudit.settings import Settings
 
 HERE = Path(__file__).resolve().parent
+BUSY = i18n.N_("The database is busy with another job (an audit): nothing was saved. Try again in a few seconds.")
 
 
 def _wants_html(request: Request) -> bool:
@@ -62,11 +66,21 @@ def create_app(settings: Settings, *, migrate_db: bool = True) -> FastAPI:
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
         status = lookup(HTTP_STATUS, exc, 500)
         detail = "not found" if isinstance(exc, NotFound) else str(exc)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+        if isinstance(exc, Busy):
+            headers["Retry-After"] = str(exc.retry_after_s)
         if _wants_html(request):
+            if isinstance(exc, Busy):
+                detail = i18n.gettext_for(i18n.request_lang(request))(BUSY)
             return app.state.templates.TemplateResponse(
-                request, "error.html", {"status": status, "detail": detail}, status_code=status)
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+                request, "error.html", {"status": status, "detail": detail}, status_code=status, headers=headers)
         return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+    @app.exception_handler(DBAPIError)
+    async def _database_error(request: Request, exc: DBAPIError) -> Response:
+        if not database_busy(exc):
+            raise exc  # a real fault: the server error it always was
+        return await _rxaudit_error(request, Busy(BUSY))
 
     @app.exception_handler(RequestValidationError)
     async def _bad_request(request: Request, exc: RequestValidationError) -> Response:

@@ -12,13 +12,15 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import QueryParams
 
 from api import i18n, review_nav
+from api.corrections import frame_size
 from api.deps import COOKIE, CurrentUser, SessionDep, check_csrf
 from api.ratelimit import client_address
 from api.reasons import DISMISS_REASONS
 from api.schemas import DB_INT_MAX, BoxesText, FlagId, FlagQuery, Note, Password, QueryText, Token, UserName
 from api.signin import sign_in
 from rxaudit.db import accounts, audit_log, queries, verdicts
-from rxaudit.db.verdicts import parse_boxes, record_verdict
+from rxaudit.boxes import parse_boxes
+from rxaudit.db.verdicts import record_verdict
 from rxaudit.domain import FlagKind, ReviewStatus
 from rxaudit.errors import AuthError, InputError
 from rxaudit.security import Principal, VerdictAction, new_secret, same
@@ -161,16 +163,19 @@ def flag_page(flag_id: FlagId, request: Request, session: SessionDep, who: Curre
 
 
 @router.post("/flags/{flag_id}/verdict")
-def verdict(flag_id: FlagId, session: SessionDep, who: CurrentUser, action: Annotated[VerdictAction, Form()],
-            csrf: Annotated[Token, Form()], note: Annotated[Note, Form()] = "",
+def verdict(flag_id: FlagId, request: Request, session: SessionDep, who: CurrentUser,
+            action: Annotated[VerdictAction, Form()], csrf: Annotated[Token, Form()],
+            note: Annotated[Note, Form()] = "",
             boxes: Annotated[BoxesText, Form()] = "",
             reason: Annotated[DismissReason | Literal[""], Form()] = "",
             then: Annotated[FormFlagId | None, Form()] = None,
             query: Annotated[QueryText, Form()] = "") -> RedirectResponse:
     """``then``: the flag to open next (auto-advance), with the queue's filters in ``query``."""
     check_csrf(who, csrf)
-    record_verdict(session, who, flag_id=flag_id, action=action, note=note, boxes=parse_boxes(boxes),
-                   reason=reason or None)
+    corrected = None
+    if boxes.strip():  # in the pixels of the flag's frame (scoping first: 404 before 422)
+        corrected = parse_boxes(boxes, frame_size(request.app.state.settings, queries.get_flag(session, who, flag_id)))
+    record_verdict(session, who, flag_id=flag_id, action=action, note=note, boxes=corrected, reason=reason or None)
     audit_verdict(session, who, [flag_id], action=action, reason=reason, bulk=False)
     session.commit()  # before the redirect: the page it leads to shows this verdict
     if then is not None:

@@ -15,10 +15,18 @@ into a one-line message and an exit code (``EXIT_CODES``); the HTTP layer maps t
     ├── NotFound             an object that does not exist (or that the caller may not see)
     ├── AuthError            missing or wrong credentials
     ├── Forbidden            signed in, but the role may not do this (CSRF failures too)
-    └── RateLimited          too many attempts (sign-in)
+    ├── RateLimited          too many attempts (sign-in)
+    ├── Busy                 the database is held by another writer (an audit); try again shortly
+    └── ExportTimeout        a case file not built within its deadline (export fewer flags)
+
+Database drivers' own errors are not in the tree: ``database_busy`` says which of them mean "held by
+another writer, retry" (SQLite's locked/busy, PostgreSQL's lock timeout, serialization failure,
+deadlock), and the HTTP layer answers those as :class:`Busy`.
 """
 
 from __future__ import annotations
+
+import sqlite3
 
 
 class RxauditError(Exception):
@@ -69,6 +77,16 @@ class RateLimited(RxauditError):
     """Too many attempts; try again later."""
 
 
+class Busy(RxauditError):
+    """The database is held by another writer; the request changed nothing and may be sent again."""
+
+    retry_after_s = 5  # the server's SQLite busy timeout: about how long an audit's write step holds the lock
+
+
+class ExportTimeout(RxauditError):
+    """A case file was not built within its deadline; nothing of it was kept."""
+
+
 EXIT_CODES: dict[type[RxauditError], int] = {
     ConfigError: 3,
     InputError: 4,
@@ -79,6 +97,8 @@ EXIT_CODES: dict[type[RxauditError], int] = {
     AuthError: 9,
     Forbidden: 9,
     RateLimited: 9,
+    Busy: 10,
+    ExportTimeout: 11,
 }
 
 HTTP_STATUS: dict[type[RxauditError], int] = {
@@ -91,7 +111,22 @@ HTTP_STATUS: dict[type[RxauditError], int] = {
     AuthError: 401,
     Forbidden: 403,
     RateLimited: 429,
+    Busy: 503,
+    ExportTimeout: 503,
 }
+
+# PostgreSQL: lock_not_available (lock_timeout), serialization_failure, deadlock_detected
+BUSY_SQLSTATES = frozenset({"55P03", "40001", "40P01"})
+BUSY_SQLITE = ("database is locked", "database table is locked", "database is busy")
+
+
+def database_busy(exc: BaseException) -> bool:
+    """Whether a driver's error (or SQLAlchemy's error wrapping it, ``.orig``) means that another
+    writer holds the database and the same request may succeed when sent again."""
+    orig = getattr(exc, "orig", None) or exc
+    if getattr(orig, "sqlstate", None) in BUSY_SQLSTATES or getattr(orig, "pgcode", None) in BUSY_SQLSTATES:
+        return True
+    return isinstance(orig, sqlite3.OperationalError) and str(orig).lower().startswith(BUSY_SQLITE)
 
 
 def lookup(table: dict[type[RxauditError], int], exc: RxauditError, default: int) -> int:

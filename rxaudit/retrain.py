@@ -8,6 +8,9 @@ saved by the audit beside the drawn keyframe) becomes one image. Its labels are,
 3. else (dismissed without corrections) the frame is skipped: the detector was wrong somewhere,
    but nobody said what is right, and a guess would teach the model a mistake.
 
+A stored correction that fails the review form's check (``rxaudit.boxes``) skips its frame, with the
+reason in the summary; the rest of the export goes on.
+
 Images split into train/val by a hash of the settlement id (stable across exports).
 """
 
@@ -24,6 +27,7 @@ import cv2
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from rxaudit.boxes import check_boxes
 from rxaudit.counter_audit import raw_frame_name
 from rxaudit.db.models import FlagRow, Verdict
 from rxaudit.errors import InputError
@@ -81,6 +85,19 @@ def labels_for(pairs: list[tuple[FlagRow, Verdict]], names: tuple[str, ...],
     return None, "dismissed or escalated without corrected boxes"
 
 
+def stored_problem(boxes: Any, source: str, frame: tuple[int, int]) -> str | None:
+    """Why a reviewer's stored correction cannot be used (checked as the review form checks it; a
+    row written before that check may hold ``null`` or a box outside the frame); None when it can.
+    The detector's own boxes are clamped to the frame instead."""
+    if source != "corrections":
+        return None
+    try:
+        check_boxes(boxes, frame)
+    except InputError as exc:
+        return f"stored corrected boxes unusable: {exc}"
+    return None
+
+
 def split_of(settlement_id: str, val_fraction: float) -> str:
     bucket = int(hashlib.sha256(settlement_id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
     return "val" if bucket < val_fraction else "train"
@@ -103,15 +120,19 @@ def export_dataset(session: Session, evidence_dir: Path, out: Path, *, min_score
         if boxes is None:
             summary.skipped[settlement_id] = source
             continue
-        unknown = sorted({b["cls"] for b in boxes} - set(names))
-        if unknown:
-            summary.skipped[settlement_id] = f"unknown classes {unknown}; known: {list(names)}"
-            continue
         image = cv2.imread(str(frame))
         if image is None:
             summary.skipped[settlement_id] = "raw frame cannot be read"
             continue
         height, width = image.shape[:2]
+        problem = stored_problem(boxes, source, (width, height))
+        if problem is not None:
+            summary.skipped[settlement_id] = problem
+            continue
+        unknown = sorted({b["cls"] for b in boxes} - set(names))
+        if unknown:
+            summary.skipped[settlement_id] = f"unknown classes {unknown}; known: {list(names)}"
+            continue
         split = split_of(settlement_id, val_fraction)
         stem = frame.stem
         shutil.copyfile(frame, out / "images" / split / f"{stem}.jpg")

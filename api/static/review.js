@@ -143,6 +143,18 @@
   // not form.action: the buttons are named "action", which shadows the form's property
   const target = form ? form.getAttribute("action") : "";
   const send = (data) => fetch(target, { method: "POST", body: data, credentials: "same-origin" });
+  // 503: the database is held by an audit and nothing was saved; send the same verdict again after
+  // Retry-After, saying so, and keep the page from being left silently while it is unsaved
+  const BUSY_TRIES = 60;
+  let unsaved = 0;
+  window.addEventListener("beforeunload", (e) => { if (unsaved) e.preventDefault(); });
+  const post = (data, tries = 1) => send(data).then((r) => {
+    if (r.status !== 503) return r;
+    if (tries >= BUSY_TRIES) throw new Error(form.dataset.busyGaveUp);
+    const wait = Math.min(60, Math.max(1, parseInt(r.headers.get("Retry-After") || "5", 10) || 5));
+    undoText.textContent = form.dataset.busy.replace("{s}", String(wait));
+    return new Promise((resolve) => setTimeout(resolve, wait * 1000)).then(() => post(data, tries + 1));
+  });
   const flush = () => {  // leaving the page during the undo window still gives the verdict
     if (!pending) return;
     clearInterval(pending.timer);
@@ -169,7 +181,8 @@
       clearInterval(pending.timer);
       const body = pending.data;
       pending = null;
-      send(body).then((r) => {
+      unsaved += 1;
+      post(body).finally(() => { unsaved -= 1; }).then((r) => {
         if (!r.ok) {
           return r.json().catch(() => ({})).then((j) => {
             const d = j.detail;

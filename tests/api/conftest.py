@@ -131,13 +131,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def running(app) -> Iterator[str]:
+def running(app, *, log_level: str = "warning") -> Iterator[str]:
     """The app under uvicorn exactly as ``rxaudit serve`` runs it, on a free loopback port."""
     import uvicorn
 
     from api.server import server_config
 
-    srv = uvicorn.Server(server_config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
+    srv = uvicorn.Server(server_config(app, host="127.0.0.1", port=free_port(), log_level=log_level))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
