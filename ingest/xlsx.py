@@ -1,262 +1,24 @@
-"""The first sheet of an ``.xlsx`` workbook, read with bounded work and memory.
+"""The first sheet of an ``.xlsx`` workbook as a table, with the CSV reader's checks.
 
 openpyxl reads the workbook's small parts (content types, workbook, styles: which cell formats are
-dates); the shared strings and the sheet are streamed here through expat, because openpyxl would
-hold a whole shared string (or inline string) of any size, and pads every row to the sheet's
-*declared* dimension (``A1:XFD1048576``: a million rows of 16,384 cells). Here:
-
-- every part's uncompressed size (declared in the zip, and enforced by ``zipfile`` as it reads) is
-  bounded before anything is parsed: shared strings by ``shared_strings``, the sheet by ``sheet``,
-  any other XML part by ``part`` (:class:`XlsxLimits`); a workbook over a bound is an InputError;
-- a cell's text is collected up to ``max_field`` characters (the CSV limit), beyond which the cell
-  is :class:`BadCell` and its row is rejected, as the CSV reader rejects such a field;
-- the declared dimension is never read: a row holds the cells written in it, empty rows cost only
-  their own bytes, and rows must come in order within the sheet's 1,048,576 (so at most that many).
+dates); the shared strings and the sheet are streamed, bounded, by ``ingest.xlsx_xml``. A row is a
+:class:`CsvRow` or a :class:`CsvReject` as from a CSV file: a cell over the field limit, a control
+character or a cell beyond the header costs its row; a part over its bound is an InputError.
 """
 
 from __future__ import annotations
 
-import zipfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from datetime import date, datetime, time
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import date, time
 from decimal import Decimal
 from pathlib import Path
-from typing import IO
-from xml.parsers import expat
 
-from ingest.csv_reader import MAX_FIELD, CsvReject, CsvRow, check_header, field_problem, size_text
+from ingest.csv_reader import CsvReject, CsvRow, check_header, field_problem
+from ingest.xlsx_xml import (MAX_COLUMN, BadCell, CellFormats, XlsxLimits, bytes_text, check_part_sizes,
+                             iter_sheet, read_shared_strings)
 from rxaudit.errors import InputError
 
-MIB = 1024 * 1024
-MAX_COLUMN = 16384  # XFD, the last column a sheet can have
-MAX_ROW = 1_048_576  # the last row a sheet can have
-CHUNK = 1024 * 1024  # bytes fed to expat at a time
-
-
-@dataclass(frozen=True, slots=True)
-class XlsxLimits:
-    """Bounds on a workbook: ``shared_strings`` and ``sheet`` are the uncompressed sizes of those
-    parts, ``part`` of any other XML part openpyxl reads whole; ``max_field`` characters per cell.
-    The shared strings are held in memory (~3.3 bytes of memory per byte of table at worst: 13 M
-    distinct 8-digit strings in 250 MB took 830 MB); their bound fits a full-height sheet (1,048,576
-    rows) with three distinct 20-character texts per row (id, card, time). The sheet is streamed:
-    its bound fits a full-height sheet of a dozen inline-string columns."""
-
-    shared_strings: int = 128 * MIB
-    sheet: int = 1024 * MIB
-    part: int = 16 * MIB
-    max_field: int = MAX_FIELD
-
-
-@dataclass(frozen=True, slots=True)
-class BadCell:
-    """A cell that cannot be used; ``problem`` completes ``<column> ...`` (never holds the value)."""
-
-    problem: str
-
-
-def _bytes_text(n: int) -> str:
-    return f"{n // MIB} MB" if n >= MIB else f"{n // 1024} KB" if n >= 1024 else f"{n} bytes"
-
-
-def check_part_sizes(archive: zipfile.ZipFile, path: Path, content_types: dict[str, str],
-                     limits: XlsxLimits) -> None:
-    """InputError for the first XML part larger (uncompressed) than its bound."""
-    from openpyxl.xml.constants import SHARED_STRINGS, WORKSHEET_TYPE
-
-    bound_of = {SHARED_STRINGS: ("shared strings", limits.shared_strings), WORKSHEET_TYPE: ("sheet", limits.sheet)}
-    for info in archive.infolist():
-        if not info.filename.endswith((".xml", ".rels")):
-            continue  # (media and the like: never read)
-        what, bound = bound_of.get(content_types.get(info.filename, ""), ("part", limits.part))
-        if info.file_size > bound:
-            raise InputError(f"{path}: the workbook's {what} {info.filename} holds {_bytes_text(info.file_size)} "
-                             f"uncompressed, more than the {_bytes_text(bound)} an input may hold; save it as CSV")
-
-
-def _column_number(reference: str) -> int:
-    """``AB12`` -> 28; beyond the last column (or no letters) -> MAX_COLUMN + 1."""
-    number = 0
-    for char in reference:
-        if "A" <= char <= "Z":
-            number = number * 26 + ord(char) - 64
-        elif "a" <= char <= "z":
-            number = number * 26 + ord(char) - 96
-        else:
-            break
-        if number > MAX_COLUMN:
-            break
-    return number if 0 < number <= MAX_COLUMN else MAX_COLUMN + 1
-
-
-class _Text:
-    """Collects character data up to ``limit`` characters, counting the rest."""
-
-    __slots__ = ("limit", "parts", "length")
-
-    def __init__(self, limit: int) -> None:
-        self.limit, self.parts, self.length = limit, [], 0
-
-    def add(self, data: str) -> None:
-        if self.length <= self.limit:
-            self.parts.append(data)
-        self.length += len(data)
-
-    def value(self) -> str | BadCell:
-        if self.length > self.limit:
-            return BadCell(f"is longer than {size_text(self.limit)}")
-        return "".join(self.parts)
-
-
-def _parse(source: IO[bytes], start: Callable, end: Callable, chars: Callable,
-           path: Path) -> Iterator[None]:
-    """Feed ``source`` to expat a chunk at a time, yielding after each chunk (so callers can hand
-    on what the handlers collected)."""
-    parser = expat.ParserCreate(namespace_separator="}")
-    parser.buffer_text = True
-    parser.StartElementHandler, parser.EndElementHandler, parser.CharacterDataHandler = start, end, chars
-    try:
-        while chunk := source.read(CHUNK):
-            parser.Parse(chunk, False)
-            yield
-        parser.Parse(b"", True)
-    except (expat.ExpatError, zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise InputError(f"{path}: cannot read as an .xlsx workbook: {exc}") from None
-    yield
-
-
-def _local(name: str) -> str:
-    return name.rpartition("}")[2]
-
-
-def read_shared_strings(source: IO[bytes], path: Path, max_field: int = MAX_FIELD) -> list[str | BadCell]:
-    """The shared-string table: each ``<si>``'s text (its runs, not its phonetic ``rPh`` hints), as
-    openpyxl reads it; a string longer than ``max_field`` becomes a :class:`BadCell`."""
-    strings: list[str | BadCell] = []
-    state = {"text": None, "collect": False, "phonetic": False}
-
-    def start(name: str, attrs: dict) -> None:
-        local = _local(name)
-        if local == "si":
-            state["text"] = _Text(max_field)
-        elif local == "rPh":
-            state["phonetic"] = True
-        elif local == "t" and state["text"] is not None and not state["phonetic"]:
-            state["collect"] = True
-
-    def end(name: str) -> None:
-        local = _local(name)
-        if local == "t":
-            state["collect"] = False
-        elif local == "rPh":
-            state["phonetic"] = False
-        elif local == "si" and state["text"] is not None:
-            value = state["text"].value()
-            strings.append(value.replace("x005F_", "") if isinstance(value, str) else value)
-            state["text"] = None
-
-    def chars(data: str) -> None:
-        if state["collect"]:
-            state["text"].add(data)
-
-    for _ in _parse(source, start, end, chars, path):
-        pass
-    return strings
-
-
-@dataclass(frozen=True, slots=True)
-class CellFormats:
-    """What openpyxl read of the workbook's styles: which style ids are dates (or durations)."""
-
-    date_styles: frozenset[int]
-    timedelta_styles: frozenset[int]
-    epoch: datetime
-
-
-class _SheetRows:
-    """expat handlers that turn ``<row>``/``<c>`` elements into ``(row number, {column: value})``."""
-
-    def __init__(self, path: Path, shared: list[str | BadCell], formats: CellFormats, max_field: int) -> None:
-        self.path, self.shared, self.formats, self.max_field = path, shared, formats, max_field
-        self.done: list[tuple[int, dict[int, object]]] = []
-        self.row, self.cells, self.column = 0, {}, 0
-        self.kind, self.style, self.text = "n", 0, _Text(max_field)
-        self.collect = self.phonetic = False
-
-    def start(self, name: str, attrs: dict) -> None:
-        local = _local(name)
-        if local == "row":
-            number = attrs.get("r", "")
-            row = int(number) if number.isdigit() else self.row + 1
-            if not self.row < row <= MAX_ROW:
-                raise InputError(f"{self.path}: sheet row {row} follows row {self.row} (rows must be in "
-                                 f"order, at most {MAX_ROW})")
-            self.row, self.cells, self.column = row, {}, 0
-        elif local == "c":
-            reference = attrs.get("r")
-            self.column = _column_number(reference) if reference else self.column + 1
-            self.kind, style = attrs.get("t", "n"), attrs.get("s", "")
-            self.style = int(style) if style.isdigit() else 0
-            self.text = _Text(self.max_field)
-        elif local == "v" or (local == "t" and self.kind == "inlineStr" and not self.phonetic):
-            self.collect = True
-        elif local == "rPh":
-            self.phonetic = True
-
-    def end(self, name: str) -> None:
-        local = _local(name)
-        if local in ("v", "t"):
-            self.collect = False
-        elif local == "rPh":
-            self.phonetic = False
-        elif local == "c":
-            value = self._value()
-            if value is not None:
-                self.cells[self.column] = value
-        elif local == "row":
-            self.done.append((self.row, self.cells))
-
-    def chars(self, data: str) -> None:
-        if self.collect:
-            self.text.add(data)
-
-    def _value(self) -> object:
-        text = self.text.value()
-        if isinstance(text, BadCell) or self.kind in ("inlineStr", "str", "e"):
-            return text if text != "" else None
-        if text == "":
-            return None
-        try:
-            return self._typed(text)
-        except (ValueError, IndexError, OverflowError):
-            return BadCell("is not a value its cell type allows")
-
-    def _typed(self, text: str) -> object:
-        from openpyxl.utils.datetime import from_excel, from_ISO8601
-
-        if self.kind == "s":
-            index = int(text)
-            if index < 0:
-                raise IndexError(index)
-            return self.shared[index]
-        if self.kind == "b":
-            return bool(int(text))
-        if self.kind == "d":
-            return from_ISO8601(text)
-        number = float(text) if any(c in text for c in ".eE") else int(text)
-        if self.style in self.formats.date_styles:
-            return from_excel(number, self.formats.epoch, timedelta=self.style in self.formats.timedelta_styles)
-        return number
-
-
-def iter_sheet(source: IO[bytes], path: Path, shared: list[str | BadCell], formats: CellFormats,
-               max_field: int = MAX_FIELD) -> Iterator[tuple[int, dict[int, object]]]:
-    """``(row number, {column number: value})`` for each ``<row>`` of the sheet, in file order."""
-    rows = _SheetRows(path, shared, formats, max_field)
-    for _ in _parse(source, rows.start, rows.end, rows.chars, path):
-        yield from rows.done
-        rows.done.clear()
+__all__ = ["XlsxLimits", "XlsxSource"]
 
 
 def _cell_text(value: object) -> str:
@@ -294,7 +56,7 @@ def _open_parts(path: Path, limits: XlsxLimits):
         def read_manifest(self) -> None:
             info = self.archive.getinfo(ARC_CONTENT_TYPES)  # (KeyError: not a workbook)
             if info.file_size > limits.part:
-                raise InputError(f"{path}: its {ARC_CONTENT_TYPES} is larger than {_bytes_text(limits.part)}")
+                raise InputError(f"{path}: its {ARC_CONTENT_TYPES} is larger than {bytes_text(limits.part)}")
             super().read_manifest()
             types = {o.PartName.lstrip("/"): o.ContentType for o in self.package.Override}
             check_part_sizes(self.archive, path, types, limits)
