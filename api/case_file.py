@@ -14,7 +14,13 @@
 
 A clip is checked by decoding every frame before it goes in; one that cannot be cut or decoded is
 named in the summary, in ``index.json`` and by ``clip-unavailable.txt`` (which the manifest lists),
-never silently left out. Every time is local to the pharmacy (``display_timezone``), written
+never silently left out.
+
+Every export is bounded in time and size (``rxaudit.bounds``): the build runs against a deadline
+(``EXPORT_DEADLINE_S``; past it, :class:`~rxaudit.errors.ExportTimeout` and nothing is left behind), the
+summary shows each reason clipped to ``REASON_MAX`` and at most ``SUMMARY_LINES_MAX`` lines per settlement
+(``case.json`` has them all), and the PDF is rendered from at most ``PDF_TEXT_MAX`` characters, killed at its
+own deadline. Scratch folders a dead process left behind are removed by the next export. Every time is local to the pharmacy (``display_timezone``), written
 ``YYYY-MM-DD HH:MM:SS+08:00``. Card ids are never in it: the record carries the keyed hash only.
 """
 
@@ -23,8 +29,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import shutil
+import stat
 import tempfile
+import time
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -41,16 +50,21 @@ from api.evidence import clip_for, keyframe_path
 from api.i18n import gettext_for
 from api.reasons import install_filters, plain_reason
 from api.timefmt import case_time, localize
+from rxaudit import bounds
+from rxaudit.bounds import PDF_DEADLINE_S, REASON_MAX, clip_text
 from rxaudit.db import audit_log, queries
 from rxaudit.db.models import utcnow
 from rxaudit.db.queries import FlagView
-from rxaudit.errors import NotFound
+from rxaudit.errors import ExportTimeout, NotFound
 from rxaudit.hashing import sha256_file
 from rxaudit.security import Principal
 from rxaudit.settings import Settings
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 PDF_MAX_FLAGS = 50  # WeasyPrint takes ~4 s for 50 flags, ~23 s for 200 (measured here)
+SUMMARY_LINES_MAX = 100  # settlement lines one flag's page lists (case.json holds every line)
+SCRATCH_PREFIX = "rxaudit-case-"  # scratch folders (here) and zips (api.routes_evidence) in the temp dir
+STALE_SCRATCH_S = 3600.0  # older than any export may run (EXPORT_DEADLINE_S): its process died
 ZH = "zh_CN"  # the case file is Chinese, whatever the UI language of the one exporting it
 
 
@@ -74,6 +88,40 @@ def clip_problem(path: Path) -> str | None:
     except (av.FFmpegError, OSError, ValueError) as exc:
         return f"does not decode ({type(exc).__name__})"
     return None if frames else "no frame decodes"
+
+
+def clean_stale_scratch(root: Path | None = None, now: float | None = None) -> int:
+    """Remove this user's ``rxaudit-case-*`` scratch folders and zips in ``root`` (the temp dir) older
+    than ``STALE_SCRATCH_S``: no export runs that long, so a process that died left them. How many."""
+    cutoff = (time.time() if now is None else now) - STALE_SCRATCH_S
+    removed = 0
+    for path in Path(root or tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*"):
+        try:
+            info = path.lstat()
+            if info.st_mtime > cutoff or info.st_uid != os.getuid():
+                continue
+            if stat.S_ISDIR(info.st_mode):
+                shutil.rmtree(path)
+            else:  # a zip, or a link planted under the name: the link goes, never its target
+                path.unlink()
+        except OSError:
+            continue
+        removed += 1
+    return removed
+
+
+class _Deadline:
+    """When the export must be done by."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds, self.end = seconds, time.monotonic() + seconds
+
+    def left(self) -> float:
+        return self.end - time.monotonic()
+
+    def check(self) -> None:
+        if self.left() <= 0:
+            raise ExportTimeout(f"the case file was not built within {self.seconds:g} s; export fewer flags")
 
 
 @dataclass
@@ -142,19 +190,31 @@ def _summary(cases: list[_Case], principal: Principal, exported_at: str, tz: Zon
     install_filters(env)  # the labels read the template's ``lang``: ZH below
     plain = {c.view.flag.id: plain_reason(c.view.flag.kind, c.view.flag.reason, c.view.flag.evidence, gettext)
              for c in cases}
+    detail = {c.view.flag.id: clip_text(c.view.flag.reason or "", REASON_MAX) for c in cases}
+    lines = {c.view.flag.id: _lines(c.view) for c in cases}
     return env.get_template("case_summary.html").render(
-        cases=cases, exported_by=principal.name, exported_at=exported_at, zone=tz.key, plain=plain, lang=ZH)
+        cases=cases, exported_by=principal.name, exported_at=exported_at, zone=tz.key, plain=plain,
+        detail=detail, lines=lines, lang=ZH)
+
+
+def _lines(view: FlagView) -> tuple[list[dict[str, Any]], int]:
+    """(the settlement lines the summary lists, how many more ``case.json`` has)."""
+    every = (view.settlement.items or {}).get("lines") or []
+    return every[:SUMMARY_LINES_MAX], max(0, len(every) - SUMMARY_LINES_MAX)
 
 
 def build_case_zip(session: Session, settings: Settings, principal: Principal, flag_ids: list[int],
-                   tz: ZoneInfo, out: BinaryIO) -> str:
+                   tz: ZoneInfo, out: BinaryIO, *, deadline_s: float | None = None) -> str:
     """Write the case file to ``out``; returns the sha256 of its SHA256SUMS. Clips are copied to a
-    scratch folder, checked and zipped from there (never held in memory). Records the export in the
-    audit log (the caller's transaction commits it). NotFound if a flag is outside the principal's
-    districts (nothing is written to the log then)."""
+    scratch folder, checked and zipped from there (never held in memory); the folder is removed
+    whatever happens. Records the export in the audit log (the caller's transaction commits it).
+    NotFound if a flag is outside the principal's districts, ExportTimeout past ``deadline_s``
+    (default ``EXPORT_DEADLINE_S``): nothing is written to the log then."""
+    deadline = _Deadline(bounds.EXPORT_DEADLINE_S if deadline_s is None else deadline_s)
+    clean_stale_scratch()
     exported_at = local_stamp(utcnow(), tz)
     sums: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="rxaudit-case-") as scratch, \
+    with tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX) as scratch, \
             zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
 
         def add(name: str, data: bytes) -> None:
@@ -163,6 +223,7 @@ def build_case_zip(session: Session, settings: Settings, principal: Principal, f
 
         cases = []
         for flag_id in flag_ids:
+            deadline.check()
             case = _gather(session, settings, principal, flag_id, tz, Path(scratch) / f"{flag_id}.mp4")
             cases.append(case)
             case.record["clip"] = {"file": case.clip, "problem": case.clip_missing}
@@ -179,9 +240,9 @@ def build_case_zip(session: Session, settings: Settings, principal: Principal, f
                  "exported_at": exported_at, "timezone": tz.key,
                  "flags": [{"flag_id": c.view.flag.id, "folder": c.folder, "clip": c.clip,
                             "clip_problem": c.clip_missing} for c in cases]}
+        deadline.check()
         html = _summary(cases, principal, exported_at, tz)
-        pdf, pdf_problem = (render_pdf(html) if len(cases) <= PDF_MAX_FLAGS else
-                            (None, f"PDF only for up to {PDF_MAX_FLAGS} flags; print summary.html instead"))
+        pdf, pdf_problem = _pdf(html, len(cases), deadline)
         index["summary_pdf"], index["summary_pdf_problem"] = ("summary.pdf" if pdf else None), pdf_problem
         add("index.json", json.dumps(index, indent=2, ensure_ascii=False).encode())
         add("summary.html", html.encode())
@@ -195,3 +256,13 @@ def build_case_zip(session: Session, settings: Settings, principal: Principal, f
                      detail={"flag_ids": [c.view.flag.id for c in cases], "manifest_sha256": digest,
                              "clips_missing": [c.view.flag.id for c in cases if c.clip is None]})
     return digest
+
+
+def _pdf(html: str, flags: int, deadline: _Deadline) -> tuple[bytes | None, str | None]:
+    """The summary as PDF within what is left of the deadline, else (None, why not)."""
+    if flags > PDF_MAX_FLAGS:
+        return None, f"PDF only for up to {PDF_MAX_FLAGS} flags; print summary.html instead"
+    left = min(PDF_DEADLINE_S, deadline.left() - 1.0)  # a second to write the zip
+    if left <= 0:
+        return None, "no time left to render a PDF; print summary.html instead"
+    return render_pdf(html, timeout_s=left)

@@ -16,6 +16,7 @@ from typing import Any
 from jinja2 import Environment, pass_context
 
 from api.i18n import N_, gettext_for
+from rxaudit.bounds import REASON_MAX, clip_text, listing
 
 KIND_LABELS: dict[str, str] = {
     "no_customer": N_("No customer present"),
@@ -168,9 +169,15 @@ def _stock(seen: dict, text: str) -> list[Reason]:
                                        "sold": ledger.get("sold_since", "?")})]
 
 
+def _some(values: list | None, total: Any) -> str:
+    """The first few of ``values`` and how many more there are (``a, b, c … +5997``)."""
+    names = [str(v) for v in values or []] or ["?"]
+    return listing(names, total if isinstance(total, int) and total >= len(names) else len(names))
+
+
 def _trace(seen: dict, text: str) -> list[Reason]:
-    return [Reason("trace_code_reuse", {"codes": ", ".join(seen.get("reused_codes") or ["?"]),
-                                        "others": ", ".join(seen.get("linked_settlements") or ["?"])})]
+    return [Reason("trace_code_reuse", {"codes": _some(seen.get("reused_codes"), seen.get("codes_total")),
+                                        "others": _some(seen.get("linked_settlements"), seen.get("partners_total"))})]
 
 
 def _conflict(seen: dict, text: str) -> list[Reason]:
@@ -211,7 +218,8 @@ def render(reasons: list[Reason], gettext: Callable[[str], str]) -> str:
 
 
 def plain_reason(kind: str, reason: str, evidence: Mapping[str, Any] | None, gettext: Callable[[str], str]) -> str:
-    return render(reasons_of(kind, reason, evidence), gettext)
+    """The flag's reasons in plain words, at most REASON_MAX characters."""
+    return clip_text(render(reasons_of(kind, reason, evidence), gettext), REASON_MAX)
 
 
 def _label(table: dict[str, str]):

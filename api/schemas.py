@@ -10,6 +10,7 @@ from fastapi import Path
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from api.timefmt import localize
+from rxaudit.bounds import API_ROW_MAX, EVIDENCE_LIST_MAX, REASON_MAX, clip_text, fit_json, json_size
 from rxaudit.db.queries import FlagFilters, FlagView
 from rxaudit.domain import FlagKind, ReviewStatus
 
@@ -113,16 +114,17 @@ class FlagOut(BaseModel):
     def of(cls, view: FlagView, tz: ZoneInfo | None = None) -> FlagOut:
         f, s = view.flag, view.settlement
         frames, clip = evidence_urls(view)
-        evidence = [{k: v for k, v in item.items() if k not in STORAGE_KEYS}
-                    for item in f.evidence.get("items", [])]
-        if tz is not None:
-            evidence = localize(evidence, tz)
-        return cls(id=f.id, settlement_id=f.settlement_id, kind=f.kind, score=f.score, reason=f.reason,
-                   review_status=f.review_status, pharmacy_id=s.pharmacy_id,
-                   pharmacy_name=view.pharmacy_name, district=view.district, counter_id=s.counter_id,
-                   settled_at=local(s.settled_at, tz), amount=str(s.amount), evidence=evidence,
-                   keyframe_urls=frames, clip_url=clip, created_at=local(f.created_at, tz),
-                   updated_at=local(f.updated_at or f.created_at, tz))
+        row = cls(id=f.id, settlement_id=f.settlement_id, kind=f.kind, score=f.score,
+                  reason=clip_text(f.reason, REASON_MAX), review_status=f.review_status, pharmacy_id=s.pharmacy_id,
+                  pharmacy_name=view.pharmacy_name, district=view.district, counter_id=s.counter_id,
+                  settled_at=local(s.settled_at, tz), amount=str(s.amount), evidence=[],
+                  keyframe_urls=frames[:EVIDENCE_LIST_MAX], clip_url=clip, created_at=local(f.created_at, tz),
+                  updated_at=local(f.updated_at or f.created_at, tz))
+        budget = API_ROW_MAX - json_size(row.model_dump(mode="json"))  # a row stays small, whatever was stored
+        evidence = fit_json([{k: v for k, v in item.items() if k not in STORAGE_KEYS}
+                             for item in f.evidence.get("items", [])], budget)
+        row.evidence = fit_json(localize(evidence, tz), budget) if tz is not None else evidence
+        return row
 
 
 class StreamTokenIn(BaseModel):

@@ -10,6 +10,7 @@ from datetime import timedelta
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from rxaudit.bounds import EVIDENCE_LIST_MAX, REASON_MAX, clip_text, listing
 from rxaudit.db.models import (CheckRow, FlagRow, Pharmacy, PurchaseRow, SettlementRow, SoldTraceCode,
                                StockCountRow, utcnow)
 from rxaudit.db.repository import chunks
@@ -192,7 +193,8 @@ def flag_earlier_reuse(session: Session, *, settlements: Sequence[Settlement],
                         links[e.settlement_id].add(sid)
                         codes[e.settlement_id].add(code)
     _flag_earlier(session, kind=FlagKind.TRACE_CODE_REUSE, score=0.9, links=links,
-                  seen={sid: {"reused_codes": sorted(codes[sid])} for sid in links},
+                  seen={sid: {"reused_codes": sorted(codes[sid])[:EVIDENCE_LIST_MAX], "codes_total": len(codes[sid]),
+                              "partners_total": len(links[sid])} for sid in links},
                   why="a traceability code sold here was sold again in")
     return len(links)
 
@@ -200,30 +202,41 @@ def flag_earlier_reuse(session: Session, *, settlements: Sequence[Settlement],
 def _flag_earlier(session: Session, *, kind: FlagKind, score: float, links: dict[str, set[str]],
                   seen: dict[str, dict], why: str) -> None:
     """Flag settlements an earlier audit stored (``links``: earlier id -> this batch's ids it is
-    linked to), keeping a verdict already given; an open flag gains the new links."""
+    linked to), keeping a verdict already given; an open flag gains the new links. What a flag holds
+    stays bounded (``rxaudit.bounds``): the first ids, a reason of at most REASON_MAX characters, at
+    most EVIDENCE_LIST_MAX evidence items however many audits add to it."""
     for sid, later in sorted(links.items()):
         settled = session.get(SettlementRow, sid)
         if settled is None:
             continue
         blank = {"t": settled.settled_at.isoformat(), "keyframe": None, "clip": None, "boxes": []}
-        reason = f"{why} {', '.join(sorted(later))}"
+        reason = clip_text(f"{why} {listing(sorted(later), len(later), EVIDENCE_LIST_MAX)}", REASON_MAX)
         row = session.scalar(select(FlagRow).where(FlagRow.settlement_id == sid, FlagRow.kind == str(kind)))
-        evidence_seen = {**seen.get(sid, {}), "linked_settlements": sorted(later)}
+        evidence_seen = {**seen.get(sid, {}), "linked_settlements": sorted(later)[:EVIDENCE_LIST_MAX]}
         if row is None:
             session.add(FlagRow(settlement_id=sid, kind=str(kind), score=score, reason=reason,
                                 evidence={"items": [{**blank, "seen": evidence_seen}]},
                                 review_status=str(ReviewStatus.OPEN)))
-        elif row.review_status == ReviewStatus.OPEN:
-            old = set()
-            for item in row.evidence.get("items", []):
-                old.update(item.get("seen", {}).get("linked_settlements", []))
-            if not later <= old:
-                row.reason = f"{row.reason} | {reason}"
-                row.evidence = {"items": [*row.evidence.get("items", []), {**blank, "seen": evidence_seen}]}
-                row.updated_at = utcnow()
+        elif row.review_status == ReviewStatus.OPEN and not _linked_already(row, later, evidence_seen):
+            items = row.evidence.get("items", [])
+            if len(items) >= EVIDENCE_LIST_MAX:  # the rule's own first item, then the latest audits
+                items = [items[0], *items[len(items) - EVIDENCE_LIST_MAX + 2:]]
+            row.reason = clip_text(f"{row.reason} | {reason}", REASON_MAX)
+            row.evidence = {"items": [*items, {**blank, "seen": evidence_seen}]}
+            row.updated_at = utcnow()
         check = session.get(CheckRow, sid)
         if check is not None and check.status == CheckStatus.CLEAN:
             check.status = str(CheckStatus.FLAGGED)
+
+
+def _linked_already(row: FlagRow, later: set[str], seen: dict) -> bool:
+    """The flag says this already: the same finding (a re-audit), or every link listed."""
+    listed: set[str] = set()
+    for item in row.evidence.get("items", []):
+        if item.get("seen") == seen:
+            return True
+        listed.update(item.get("seen", {}).get("linked_settlements", []))
+    return later <= listed
 
 
 def flag_earlier_conflicts(session: Session, *, flagged: Iterable[tuple[str, Sequence[dict]]]) -> int:

@@ -56,7 +56,8 @@ def test_a_code_sold_in_an_earlier_audit_flags_both(db_url, make_settings):
     with factory() as session:
         flag = session.scalar(select(FlagRow).where(FlagRow.settlement_id == "S1",
                                                     FlagRow.kind == "trace_code_reuse"))
-        assert flag.evidence["items"][0]["seen"] == {"reused_codes": [CODE_A], "linked_settlements": ["S2"]}
+        assert flag.evidence["items"][0]["seen"] == {"reused_codes": [CODE_A], "codes_total": 1,
+                                                     "linked_settlements": ["S2"], "partners_total": 1}
         assert session.get(CheckRow, "S1").status != "clean"
         assert session.scalar(select(func.count()).select_from(SoldTraceCode)) == 3
     # the earlier audit run again finds the later sale in the database
