@@ -26,9 +26,9 @@ from ingest import times
 from ingest.csv_reader import AUTO
 from ingest.header_map import builtin_aliases, load_aliases
 from ingest.reasons import RowError
-from rxaudit.db.models import PurchaseRow, SettlementRow, SoldTraceCode, StockCountRow
+from rxaudit.db.models import Pharmacy, PurchaseRow, SettlementRow, SoldTraceCode, StockCountRow
 
-_STORED_INPUTS = (SettlementRow, PurchaseRow, StockCountRow, SoldTraceCode)
+_STORED_INPUTS = (SettlementRow, PurchaseRow, StockCountRow, SoldTraceCode, Pharmacy)
 
 
 def _max_lengths() -> dict[str, int]:
