@@ -1,7 +1,8 @@
-"""The supervisors' audit log page: who signed in, judged, exported, made users and keys, and when.
+"""The supervisors' audit log page: who signed in, judged, exported, made users and keys, and when;
+and ``/audit/conflicts``: log rows rejected because their settlement id is stored with other content.
 
 Supervisors and admins only (an inspector gets 403). Filters: action, actor name, local days.
-Entries come from ``rxaudit.db.audit_log``; every value is shown as text.
+Entries come from ``rxaudit.db.audit_log`` and ``rxaudit.db.conflicts``; every value is shown as text.
 """
 
 from __future__ import annotations
@@ -14,15 +15,26 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.deps import CurrentUser, SessionDep
+from api.i18n import N_
 from api.reasons import AUDIT_ACTIONS
 from api.schemas import DATE_MAX, DATE_MIN
 from rxaudit.db import audit_log
+from rxaudit.db import conflicts as conflicts_db
 from rxaudit.errors import Forbidden
 from rxaudit.security import Role
 
 router = APIRouter(include_in_schema=False)
 PAGE = 100
 ACTIONS = tuple(AUDIT_ACTIONS)  # the filter offers every action the page has a label for
+CONFLICT_FIELDS = {  # rxaudit.conflicts.FIELDS -> what the page calls them
+    "pharmacy_id": N_("pharmacy"), "counter_id": N_("counter"), "settled_at": N_("time"),
+    "card_hash": N_("card"), "amount": N_("amount"), "items": N_("item lines"),
+}
+
+
+def _supervisors_only(who) -> None:
+    if who.role not in (Role.SUPERVISOR, Role.ADMIN):
+        raise Forbidden("the audit log is for supervisors and admins")
 
 
 @router.get("/audit")
@@ -32,8 +44,7 @@ def audit_page(request: Request, session: SessionDep, who: CurrentUser,
                date_from: Annotated[date | None, Query(ge=DATE_MIN, le=DATE_MAX)] = None,
                date_to: Annotated[date | None, Query(ge=DATE_MIN, le=DATE_MAX)] = None,
                page: Annotated[int, Query(ge=1, le=10_000)] = 1) -> HTMLResponse:
-    if who.role not in (Role.SUPERVISOR, Role.ADMIN):
-        raise Forbidden("the audit log is for supervisors and admins")
+    _supervisors_only(who)
     tz = request.app.state.tz
     since = datetime.combine(date_from, time(0), tzinfo=tz) if date_from else None
     until = datetime.combine(date_to + timedelta(days=1), time(0), tzinfo=tz) if date_to else None
@@ -45,3 +56,13 @@ def audit_page(request: Request, session: SessionDep, who: CurrentUser,
         "who": who, "rows": rows[:PAGE], "more": len(rows) > PAGE, "page": page, "query": urlencode(params),
         "actions": ACTIONS, "f": {"action": action, "actor": actor, "date_from": date_from or "",
                                   "date_to": date_to or ""}})
+
+
+@router.get("/audit/conflicts")
+def conflicts_page(request: Request, session: SessionDep, who: CurrentUser,
+                   page: Annotated[int, Query(ge=1, le=10_000)] = 1) -> HTMLResponse:
+    """Rows whose settlement id was stored with other content, newest first: rejected, never audited."""
+    _supervisors_only(who)
+    rows = conflicts_db.listing(session, limit=PAGE + 1, offset=(page - 1) * PAGE)
+    return request.app.state.templates.TemplateResponse(request, "conflicts.html", {
+        "who": who, "rows": rows[:PAGE], "more": len(rows) > PAGE, "page": page, "labels": CONFLICT_FIELDS})

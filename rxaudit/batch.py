@@ -33,8 +33,8 @@ from rxaudit.db.engine import make_engine, migrate, session_factory, transaction
 from rxaudit.db.models import Batch, BatchTask, utcnow
 from rxaudit.domain import Settlement, settlement_to_json
 from rxaudit.executors import Executor, make_executor
-from rxaudit.pipeline import (AuditReport, group_by_counter, reconcile_and_save, vision_stats,
-                              write_flags_json)
+from rxaudit.pipeline import (AuditReport, group_by_counter, reconcile_and_save, screen_conflicts,
+                              vision_stats, write_flags_json)
 from rxaudit.progress import Progress
 from rxaudit.settings import Settings
 
@@ -78,11 +78,13 @@ def run_batch(settings: Settings, *, settlements_file: Path, videos: str, camera
     cameras = load_cameras(cameras_file, settings.input_encoding)
     options = IngestOptions.from_settings(settings)
     log = read_settlements(Path(settlements_file), card_key, settings.item_catalogue, options=options)
-    settlements = _on_day(log.settlements, day, ZoneInfo(settings.display_timezone))
-    by_id = {s.settlement_id: s for s in settlements}
     engine = make_engine(settings.db_url)
     migrate(engine)
     factory = session_factory(engine)
+    settlements, conflicts = screen_conflicts(  # before planning: no task decodes a conflicting row
+        factory, _on_day(log.settlements, day, ZoneInfo(settings.display_timezone)),
+        source=Path(settlements_file).name)
+    by_id = {s.settlement_id: s for s in settlements}
     location = store_location(str(videos))
     index = IndexedVideoStore(open_store(str(videos), settings), factory, location)
 
@@ -107,7 +109,9 @@ def run_batch(settings: Settings, *, settlements_file: Path, videos: str, camera
     models_key = hashlib.sha256(json.dumps(base, sort_keys=True).encode()).hexdigest()
     payloads = []
     for task_id, pharmacy_id, counter_id, ids in pending:
-        members = [by_id[i] for i in ids]
+        members = [by_id[i] for i in ids if i in by_id]  # resumed: a row may conflict since it was planned
+        if not members:
+            continue
         needed = max(cameras.camera_time(pharmacy_id, counter_id, s.settled_at) for s in members)
         index.refresh(pharmacy_id, counter_id, needed + timedelta(seconds=settings.window_after_s))
         known = index.has_counter(pharmacy_id, counter_id)
@@ -144,7 +148,7 @@ def run_batch(settings: Settings, *, settlements_file: Path, videos: str, camera
     run_id, results, summary = reconcile_and_save(
         settings, factory, settlements=settlements, footage=footage, cameras=cameras,
         rejected=rejected, rows_read=log.rows_read, settlements_file=str(settlements_file),
-        videos=location, records=records)
+        videos=location, records=records, conflicts=conflicts)
     with transaction(factory) as session:
         batch = session.get_one(Batch, batch_id)
         batch.finished_at, batch.run_id = utcnow(), run_id

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
@@ -25,8 +26,10 @@ from reconcile.engine import iter_results
 from reconcile.rules import card_conflict
 from rxaudit.counter_audit import CounterAuditor, Models, load_models
 from rxaudit import persist
+from rxaudit.conflicts import Conflict, conflict_ids
 from rxaudit.db import records as records_db
 from rxaudit.db import aggregates, repository
+from rxaudit.db import conflicts as conflicts_db
 from rxaudit.db.engine import make_engine, migrate, session_factory, transaction
 from rxaudit.domain import CheckResult, RejectedRow, Settlement
 from rxaudit.records import Records, SoldCodes
@@ -70,13 +73,16 @@ def reconcile_and_save(settings: Settings, factory, *, settlements: list[Settlem
                        footage: dict[str, SettlementFootage], cameras: CamerasConfig,
                        rejected: list[RejectedRow], rows_read: int, settlements_file: str,
                        videos: str, records: Records | None = None, keep_results: bool = True,
-                       flags_out: Path | None = None) -> tuple[int, list[CheckResult], dict[str, Any]]:
+                       flags_out: Path | None = None, conflicts: Sequence[Conflict] = (),
+                       ) -> tuple[int, list[CheckResult], dict[str, Any]]:
     """Phase 2: earlier identities, the rules over the whole batch, every outcome written
     (idempotent on settlement id and kind) in bulk, a pharmacy chunk at a time (``rxaudit.persist``).
     ``records``: purchases, stock counts and pharmacy locations read with the log (earlier
     traceability codes come from the db). ``keep_results``: return every result (else none: a big
-    run reads them from the database). ``flags_out``: write flags.json as the chunks are saved."""
+    run reads them from the database). ``flags_out``: write flags.json as the chunks are saved.
+    ``conflicts``: rows left out by :func:`screen_conflicts`, rejected, kept for admins and counted."""
     records = records or Records()
+    rejected.extend(c.rejected() for c in conflicts)  # in place: the caller's report lists them too
     cameras = persist.cached_cameras(cameras)
     ctx = AuditContext(config=RuleConfig.from_settings(settings), cameras=cameras, footage=footage)
     with transaction(factory) as session:
@@ -125,9 +131,12 @@ def reconcile_and_save(settings: Settings, factory, *, settlements: list[Settlem
                 persist.commit_and_begin(session, counts)
                 pending = 0
         summary = tally.summary(rows_read, rejected)
+        if conflicts:  # (among the rejected)
+            summary["conflicts"] = len(conflicts)
         if suspect := clock_health.suspect_summary(clocks):  # no_customer flags there are marked and lowered
             summary["clock_suspect"] = suspect
         repository.record_rejected(session, run_id=run_id, rejected=rejected)
+        conflicts_db.record(session, run_id=run_id, conflicts=conflicts)
         records_db.save_records(session, settlements=settlements, records=ctx.records)
         records_db.flag_earlier_conflicts(session, flagged=tally.earlier_conflicts)
         repository.finish_run(session, run_id=run_id, summary=summary)
@@ -145,6 +154,15 @@ def reconcile_and_save(settings: Settings, factory, *, settlements: list[Settlem
     if len(settlements) >= persist.ANALYZE_AFTER:
         persist.analyze(factory)
     return run_id, kept, summary
+
+
+def screen_conflicts(factory, settlements: Sequence[Settlement], *,
+                     source: str) -> tuple[list[Settlement], list[Conflict]]:
+    """(to audit, conflicts): a settlement whose id is stored with other content is left out before
+    any footage is decoded (``rxaudit.conflicts``), so neither its keyframes nor its outcome replace
+    the stored settlement's; pass the conflicts on to :func:`reconcile_and_save`."""
+    with factory() as session:
+        return conflicts_db.find(session, settlements=settlements, source=source)
 
 
 def _clock_review(chunk: list[CheckResult], footage, cameras: CamerasConfig, options):
@@ -181,9 +199,12 @@ def audit(settings: Settings, *, settlements_file: Path, videos: Path | str,
     store = store or open_store(str(videos), settings)
     engine = make_engine(settings.db_url)
     migrate(engine)
+    factory = session_factory(engine)
+    settlements, conflicts = screen_conflicts(factory, log.settlements, source=Path(settlements_file).name)
+    sold_codes.drop(conflict_ids(conflicts))  # their lines' codes are not this audit's
     auditor: CounterAuditor | None = None  # the models load (~250 MB) only when footage is there
     footage = persist.FootageIndex(RuleConfig.from_settings(settings), cameras)
-    for key, group in group_by_counter(log.settlements).items():
+    for key, group in group_by_counter(settlements).items():
         if store.has_counter(*key):
             if auditor is None:
                 auditor = CounterAuditor(settings, cameras, store, models or load_models(settings),
@@ -193,10 +214,10 @@ def audit(settings: Settings, *, settlements_file: Path, videos: Path | str,
             footage.add_unknown(key, group)
     with persist.frozen_heap():  # the batch read above is walked by no collection from here on
         run_id, results, summary = reconcile_and_save(
-            settings, session_factory(engine), settlements=list(log.settlements), footage=footage,
+            settings, factory, settlements=settlements, footage=footage,
             cameras=cameras, rejected=rejected, rows_read=log.rows_read,
             settlements_file=str(settlements_file), videos=store_location(str(videos)), records=records,
-            keep_results=len(log.settlements) <= persist.KEEP_RESULTS_MAX, flags_out=out)
+            keep_results=len(settlements) <= persist.KEEP_RESULTS_MAX, flags_out=out, conflicts=conflicts)
     engine.dispose()
     stats = {"wall_s": time.perf_counter() - started, "cpu_s": time.process_time() - cpu0,
              **vision_stats(auditor.stats if auditor is not None else Counter())}

@@ -363,3 +363,18 @@ class AuditLogEntry(Base):
     action: Mapped[str] = mapped_column(String(32))  # e.g. export, sign_in, verdict, key_create
     subject: Mapped[str] = mapped_column(String(255), default="")  # e.g. "flags:1,2,3"
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class SettlementConflictRow(Base):
+    """A log row rejected because its settlement id is stored with other content
+    (``rxaudit.conflicts``): kept for supervisors and admins. Which fields differ, never a value."""
+
+    __tablename__ = "settlement_conflicts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("audit_runs.id"), index=True)  # the run that rejected it
+    settlement_id: Mapped[str] = mapped_column(String(64), index=True)
+    source: Mapped[str] = mapped_column(String(255))
+    line: Mapped[int]
+    stored_run_id: Mapped[int | None]  # the run that last audited the stored settlement
+    fields: Mapped[str] = mapped_column(String(255))  # the names that differ, comma-separated
