@@ -139,7 +139,8 @@ def queue(request: Request, session: SessionDep, who: CurrentUser) -> HTMLRespon
     return render(request, "queue.html", who=who, page=page, q=q, query=urlencode(params),
                   kinds=[str(k) for k in FlagKind], statuses=[str(s) for s in ReviewStatus],
                   dismiss_reasons=DISMISS_REASONS,
-                  pages=max(1, -(-page.total // page.page_size)))
+                  pages=max(1, -(-page.total // page.page_size)),
+                  without_district=queries.flags_without_district(session, who, request.app.state.tz))
 
 
 @router.get("/flags/{flag_id}")

@@ -164,6 +164,7 @@ class SettlementOut(BaseModel):
 
 class StatsOut(BaseModel):
     total: int
+    head_id: int = Field(description="highest flag id when the counts were read: resume /events after it")
     by_district: dict[str, int]
     by_pharmacy: dict[str, int]
     by_kind: dict[str, int]

@@ -1,5 +1,5 @@
-"""Readers of the records beside a settlement log: ``purchases.csv`` (进货), ``stock.csv`` (盘点) and the
-optional ``lat,lon`` of ``pharmacies.csv``; plus the ``trace_codes`` field of a settlement line.
+"""Readers of the records beside a settlement log: ``purchases.csv`` (进货), ``stock.csv`` (盘点) and
+``pharmacies.csv`` (name, district, optional ``lat,lon``); plus the ``trace_codes`` field of a line.
 
     purchases.csv  pharmacy_id,item_code,quantity,received_at,supplier,invoice_no
     stock.csv      pharmacy_id,item_code,quantity,counted_at
@@ -24,7 +24,7 @@ from ingest.fields import QUANTITY, IngestOptions, decimal, finite_float, option
 from ingest.reasons import RowError
 from ingest.tables import beside, parse_rows
 from rxaudit.domain import RejectedRow
-from rxaudit.records import Location, Purchase, Records, StockCount
+from rxaudit.records import Location, PharmacyEntry, Purchase, Records, StockCount
 
 PURCHASE_COLUMNS = ("pharmacy_id", "item_code", "quantity", "received_at")
 STOCK_COLUMNS = ("pharmacy_id", "item_code", "quantity", "counted_at")
@@ -103,19 +103,29 @@ def location(row: Mapping[str, str]) -> Location | None:
         raise RowError("lat,lon", "is not a place on Earth") from None
 
 
-def read_locations(path: Path, options: IngestOptions | None = None
-                   ) -> tuple[dict[str, Location], list[RejectedRow]]:
-    """``pharmacy_id -> lat,lon`` from a pharmacies file; rows without coordinates are skipped,
-    rows with half of them or impossible ones are rejected."""
+def read_pharmacies(path: Path, options: IngestOptions | None = None
+                    ) -> tuple[list[PharmacyEntry], list[RejectedRow]]:
+    """The rows of a pharmacies file: ``pharmacy_id`` and, each optional, ``name``, ``district``
+    and ``lat,lon`` (half of them, or an impossible place, rejects the row)."""
     options = options or IngestOptions()
 
-    def parse(row: Mapping[str, str]) -> tuple[str, Location] | None:
-        where = location(row)
-        return None if where is None else (required(row, "pharmacy_id"), where)
+    def parse(row: Mapping[str, str], line: int) -> PharmacyEntry:
+        return PharmacyEntry(pharmacy_id=required(row, "pharmacy_id"), name=optional(row, "name"),
+                             district=optional(row, "district"), location=location(row), line=line)
 
-    parsed, rejected = parse_rows(path, ("pharmacy_id",), parse, encoding=options.encoding,
-                                  aliases=options.aliases)
-    return dict(p for p in parsed if p is not None), rejected
+    return parse_rows(path, ("pharmacy_id",), parse, encoding=options.encoding, aliases=options.aliases,
+                      with_line=True)
+
+
+def read_locations(path: Path, options: IngestOptions | None = None
+                   ) -> tuple[dict[str, Location], list[RejectedRow]]:
+    """``pharmacy_id -> lat,lon`` from a pharmacies file (rows without coordinates left out)."""
+    entries, rejected = read_pharmacies(path, options)
+    return located(entries), rejected
+
+
+def located(entries: list[PharmacyEntry] | tuple[PharmacyEntry, ...]) -> dict[str, Location]:
+    return {e.pharmacy_id: e.location for e in entries if e.location is not None}
 
 
 def read_records(log: Path, *, purchases: Path | None = None, stock: Path | None = None,
@@ -125,15 +135,18 @@ def read_records(log: Path, *, purchases: Path | None = None, stock: Path | None
     ``pharmacies.csv`` (or their .xlsx twins) beside the log when they exist."""
     rejected: list[RejectedRow] = []
     found: dict[str, object] = {}
+    names: dict[str, str] = {}
     for name, given, default, reader in (
             ("purchases", purchases, PURCHASES_FILE, read_purchases),
             ("stock", stock, STOCK_FILE, read_stock),
-            ("locations", pharmacies, PHARMACIES_FILE, read_locations)):
+            ("pharmacies", pharmacies, PHARMACIES_FILE, read_pharmacies)):
         path = given if given is not None else beside(log, default)
         if path is None:
             continue
         rows, bad = reader(Path(path), options)
-        found[name] = rows
+        found[name], names[name] = rows, Path(path).name
         rejected.extend(bad)
+    entries = tuple(found.get("pharmacies", ()))
     return Records(purchases=tuple(found.get("purchases", ())), stock_counts=tuple(found.get("stock", ())),
-                   locations=dict(found.get("locations", {}))), rejected
+                   locations=located(entries), pharmacies=entries,
+                   pharmacies_file=names.get("pharmacies", "")), rejected

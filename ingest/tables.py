@@ -38,11 +38,12 @@ def rejected_row(source: str, bad: CsvReject) -> RejectedRow:
     return RejectedRow(source=source, line=bad.line, reason=bad.reason + span)
 
 
-def parse_rows(path: Path, required: tuple[str, ...], parse: Callable[[Mapping[str, str]], T], *,
-               encoding: str = AUTO, aliases: Mapping[str, str] | None = None,
+def parse_rows(path: Path, required: tuple[str, ...], parse: Callable[..., T], *,
+               encoding: str = AUTO, aliases: Mapping[str, str] | None = None, with_line: bool = False,
                ) -> tuple[list[T], list[RejectedRow]]:
-    """Each row of the table through ``parse``; a row it rejects (RowError, ValueError,
-    ArithmeticError) is reported with its file and line (sheet row) and the rest go on."""
+    """Each row of the table through ``parse`` (given the row's line too with ``with_line``); a row
+    it rejects (RowError, ValueError, ArithmeticError) is reported with its file and line (sheet
+    row) and the rest go on."""
     parsed: list[T] = []
     rejected: list[RejectedRow] = []
     aliases = builtin_aliases() if aliases is None else aliases  # Chinese headers too
@@ -52,7 +53,7 @@ def parse_rows(path: Path, required: tuple[str, ...], parse: Callable[[Mapping[s
                 rejected.append(rejected_row(rows.source, row))
                 continue
             try:
-                parsed.append(parse(row.values))
+                parsed.append(parse(row.values, row.line) if with_line else parse(row.values))
             except (ValueError, ArithmeticError) as exc:
                 rejected.append(RejectedRow(source=rows.source, line=row.line, reason=reason_of(exc)))
     return parsed, rejected

@@ -39,6 +39,9 @@ def print_summary(report, log: Path | None = None) -> None:
         print(rows_line(summary, report.rejected, log))
     for row in report.rejected:
         print(f"rejected {row.source} line {row.line}: {row.reason}", file=sys.stderr)
+    if without := summary.get("flags_without_district"):
+        print(f"warning: {without} flags are at pharmacies without a district, which no inspector sees: "
+              "give them one in pharmacies.csv beside the log or with `rxaudit pharmacies load`", file=sys.stderr)
 
 
 def cmd_audit(args: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ import gc
 import json
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -196,18 +196,26 @@ class Tally:
         self.statuses: Counter[str] = Counter()
         self.kinds: Counter[str] = Counter()
         self.earlier_conflicts: list[tuple[str, list[dict]]] = []  # card_conflict links to earlier audits
+        self.flags_by_pharmacy: Counter[str] = Counter()
 
     def add(self, results: Iterable[CheckResult]) -> Tally:
         for r in results:
             self.audited += 1
             self.statuses[str(r.status)] += 1
             self.kinds.update(str(f.kind) for f in r.flags)
+            if r.flags:
+                self.flags_by_pharmacy[r.settlement.pharmacy_id] += len(r.flags)
             for f in r.flags:
                 if f.kind == FlagKind.CARD_CONFLICT and f.evidence:
                     conflicts = f.evidence[0].seen.get("conflicts", [])
                     if any(c.get("earlier_audit") for c in conflicts):
                         self.earlier_conflicts.append((f.settlement_id, conflicts))
         return self
+
+    def flags_without_district(self, districted: Collection[str]) -> int:
+        """Flags of this run at pharmacies outside ``districted`` (the registry's pharmacies with a
+        district): no inspector sees them."""
+        return sum(n for pharmacy_id, n in self.flags_by_pharmacy.items() if pharmacy_id not in districted)
 
     def summary(self, rows_read: int, rejected: Sequence[RejectedRow]) -> dict[str, Any]:
         return {

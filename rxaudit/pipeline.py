@@ -28,7 +28,7 @@ from rxaudit.counter_audit import CounterAuditor, Models, load_models
 from rxaudit import persist
 from rxaudit.conflicts import Conflict, conflict_ids
 from rxaudit.db import records as records_db
-from rxaudit.db import aggregates, repository
+from rxaudit.db import accounts, aggregates, repository
 from rxaudit.db import conflicts as conflicts_db
 from rxaudit.db.engine import make_engine, migrate, session_factory, transaction
 from rxaudit.domain import CheckResult, RejectedRow, Settlement
@@ -87,6 +87,9 @@ def reconcile_and_save(settings: Settings, factory, *, settlements: list[Settlem
     ctx = AuditContext(config=RuleConfig.from_settings(settings), cameras=cameras, footage=footage)
     with transaction(factory) as session:
         aggregates.ensure_timezone(session, settings.display_timezone)  # counts in the days shown
+        _, refused = accounts.register_pharmacies(  # new pharmacies get their district before any flag
+            session, entries=records.pharmacies, source=records.pharmacies_file)
+        rejected.extend(refused)
         repository.purge_face_signatures(session, retention_days=settings.face_retention_days)
         if settlements:
             period = timedelta(days=settings.pooling_period_days)
@@ -135,6 +138,8 @@ def reconcile_and_save(settings: Settings, factory, *, settlements: list[Settlem
             summary["conflicts"] = len(conflicts)
         if suspect := clock_health.suspect_summary(clocks):  # no_customer flags there are marked and lowered
             summary["clock_suspect"] = suspect
+        if without := tally.flags_without_district(accounts.districted_pharmacies(session)):
+            summary["flags_without_district"] = without  # visible to no inspector: said by the CLI, wall, queue
         repository.record_rejected(session, run_id=run_id, rejected=rejected)
         conflicts_db.record(session, run_id=run_id, conflicts=conflicts)
         records_db.save_records(session, settlements=settlements, records=ctx.records)

@@ -71,6 +71,22 @@ class Location:
 
 
 @dataclass(frozen=True, slots=True)
+class PharmacyEntry:
+    """A row of the ``pharmacies.csv`` beside a log: the registry's name and district of a pharmacy
+    (blank where the file has none) and where it is."""
+
+    pharmacy_id: str
+    name: str = ""
+    district: str = ""
+    location: Location | None = None
+    line: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.pharmacy_id:
+            raise ValueError("pharmacy_id must not be empty")
+
+
+@dataclass(frozen=True, slots=True)
 class CodeSale:
     """A traceability code on a settlement line stored by an earlier audit."""
 
@@ -240,6 +256,8 @@ class Records:
     purchases: tuple[Purchase, ...] = ()
     stock_counts: tuple[StockCount, ...] = ()
     locations: dict[str, Location] = field(default_factory=dict)
+    pharmacies: tuple[PharmacyEntry, ...] = ()  # the pharmacies file's rows, for the registry
+    pharmacies_file: str = ""  # its name, for the rows the registry refuses
     earlier_codes: dict[str, tuple[CodeSale, ...]] = field(default_factory=dict)
     earlier_cards: dict[str, tuple[CardSale, ...]] = field(default_factory=dict)  # card hash -> sales
     sold_codes: SoldCodes | None = None  # the batch's codes when its lines do not carry them

@@ -88,6 +88,9 @@
     renderCounts();
     $("open-total").textContent = String(all.by_status.open || 0);
     $("confirmed-rate").textContent = all.confirmed_rate === null ? "–" : `${Math.round(all.confirmed_rate * 100)}%`;
+    const lost = all.by_district["(none)"] || 0, warn = $("without-district");
+    warn.hidden = !lost;
+    warn.textContent = warn.dataset.text.replace("{n}", String(lost));
     renderTrend(all.by_day);
     renderFootfall(footfall);
     return all;

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from ingest.csv_reader import CsvReject, open_csv
-from ingest.header_map import builtin_aliases
-from ingest.records import location
-from ingest.reasons import RowError
+from ingest.fields import IngestOptions
+from ingest.records import read_pharmacies
+from ingest.reasons import row_reason
 from rxaudit.db.models import ApiKey, LoginSession, Pharmacy, User, utcnow
+from rxaudit.domain import RejectedRow
 from rxaudit.errors import AuthError, InputError
+from rxaudit.records import PharmacyEntry
 from rxaudit.security import (KEY_PREFIX, Principal, Role, digest, hash_password, new_secret,
                               verify_password)
 
@@ -106,35 +108,56 @@ def api_key_principal(session: Session, *, key: str) -> Principal | None:
 
 
 def load_pharmacies(session: Session, *, path: Path, encoding: str = "auto") -> tuple[int, list[str]]:
-    """Upsert ``pharmacy_id, name, district`` rows; returns (loaded, problems with line numbers).
-    Read by the shared CSV reader: UTF-8 or GB18030 (or ``encoding``), bad rows rejected."""
-    columns = Pharmacy.__table__.c
-    limits = {name: columns[name].type.length for name in ("pharmacy_id", "name", "district")}
-    loaded, problems = 0, []
-    with open_csv(path, required=("pharmacy_id", "name", "district"), encoding=encoding,
-                  aliases=builtin_aliases()) as rows:  # Chinese headers too (机构名称, 所属区县, 纬度, 经度)
-        for row in rows:
-            if isinstance(row, CsvReject):
-                problems.append(f"line {row.line}: {row.reason}")
-                continue
-            values = {k: (row.values.get(k) or "").strip() for k in limits}
-            try:
-                if not values["pharmacy_id"] or not values["district"]:
-                    raise RowError(None, "pharmacy_id and district are required")
-                for name, limit in limits.items():
-                    if len(values[name]) > limit:
-                        raise RowError(name, f"is longer than {limit} characters")
-                where = location(row.values)  # optional lat,lon (card_conflict)
-            except RowError as exc:
-                problems.append(f"line {row.line}: {exc}")
-                continue
-            existing = session.get(Pharmacy, values["pharmacy_id"])
-            coordinates = {"lat": None, "lon": None} if where is None else {"lat": where.lat, "lon": where.lon}
-            if existing is None:
-                session.add(Pharmacy(**values, **coordinates))
-                session.flush()  # a pharmacy_id repeated later in the file updates this row
-            else:
-                existing.name, existing.district = values["name"], values["district"]
-                existing.lat, existing.lon = coordinates["lat"], coordinates["lon"]
-            loaded += 1
-    return loaded, problems
+    """``rxaudit pharmacies load``: upsert ``pharmacy_id, name, district`` (and optional ``lat,lon``)
+    rows, the file's values replacing the registry's; returns (loaded, problems with line numbers).
+    Read by the shared table reader: UTF-8 or GB18030 (or ``encoding``), bad rows rejected."""
+    entries, rejected = read_pharmacies(path, IngestOptions(encoding=encoding))
+    loaded, refused = register_pharmacies(session, entries=entries, source=path.name, overwrite=True)
+    problems = sorted([*rejected, *refused], key=lambda r: r.line)
+    return loaded, [f"line {r.line}: {r.reason}" for r in problems]
+
+
+PHARMACY_FIELDS = ("name", "district", "lat", "lon")
+
+
+def register_pharmacies(session: Session, *, entries: Sequence[PharmacyEntry], source: str,
+                        overwrite: bool = False) -> tuple[int, list[RejectedRow]]:
+    """A pharmacies file's rows into the registry; returns (rows taken, rows refused).
+
+    ``overwrite`` (``rxaudit pharmacies load``, the registry's own command): each row needs a
+    district, and its name, district and place replace what the registry holds. Otherwise (the file
+    beside an audit's log): a new pharmacy is added as the file has it and a blank in the registry
+    is filled, but a district, name or place that differs from the registry's is kept as it is
+    and the row is reported (with its line, naming the fields, never their values)."""
+    taken, refused = 0, []
+    for entry in entries:
+        wanted = {"name": entry.name, "district": entry.district,
+                  "lat": entry.location.lat if entry.location else None,
+                  "lon": entry.location.lon if entry.location else None}
+        if overwrite and not entry.district:
+            refused.append(RejectedRow(source, entry.line or 0, row_reason("district", "is required")))
+            continue
+        stored = session.get(Pharmacy, entry.pharmacy_id)
+        if stored is None:
+            session.add(Pharmacy(pharmacy_id=entry.pharmacy_id, **wanted))
+            session.flush()  # a pharmacy_id repeated later in the file finds this row
+            taken += 1
+            continue
+        differing = [name for name in PHARMACY_FIELDS
+                     if wanted[name] not in (None, "") and getattr(stored, name) not in (None, "")
+                     and getattr(stored, name) != wanted[name]]
+        for name in PHARMACY_FIELDS:
+            if overwrite or (wanted[name] not in (None, "") and name not in differing):
+                setattr(stored, name, wanted[name])
+        if differing and not overwrite:
+            refused.append(RejectedRow(source, entry.line or 0, row_reason(
+                None, f"pharmacy {', '.join(differing)} differ from the registry's, which are kept "
+                      "(rxaudit pharmacies load changes them)")))
+        else:
+            taken += 1
+    return taken, refused
+
+
+def districted_pharmacies(session: Session) -> set[str]:
+    """The registry's pharmacies that have a district (what inspectors are scoped by)."""
+    return set(session.scalars(select(Pharmacy.pharmacy_id).where(Pharmacy.district != "")))

@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from rxaudit.db import aggregates
@@ -246,6 +246,21 @@ def related(session: Session, principal: Principal, view: FlagView, *, face_thre
 
 def _districts(session: Session) -> dict[str, str]:
     return {p: d for p, d in session.execute(select(Pharmacy.pharmacy_id, Pharmacy.district))}
+
+
+def flags_without_district(session: Session, principal: Principal, tz: ZoneInfo) -> int:
+    """Flags at pharmacies the registry gives no district (absent or blank): no inspector sees them.
+    Zero for a principal scoped to districts (it cannot see them either)."""
+    if principal.districts is not None:
+        return 0
+    lacking = or_(Pharmacy.district.is_(None), Pharmacy.district == "")
+    if aggregates.counts_usable(session, tz):  # a sum over the counts kept on write
+        q = (select(func.coalesce(func.sum(FlagCount.n), 0)).select_from(FlagCount)
+             .outerjoin(Pharmacy, Pharmacy.pharmacy_id == FlagCount.pharmacy_id).where(lacking))
+    else:
+        q = (select(func.count()).select_from(FlagRow)
+             .outerjoin(Pharmacy, Pharmacy.pharmacy_id == FlagRow.pharmacy_id).where(lacking))
+    return int(session.scalar(q) or 0)
 
 
 def stats(session: Session, principal: Principal, f: FlagFilters, tz: ZoneInfo) -> dict[str, Any]:

@@ -206,3 +206,15 @@ def test_openapi_documents_the_wall_api_behind_auth(client_for):
 def test_wall_page_needs_a_user(client_for):
     assert client_for("sup").get("/wall").status_code == 200
     assert client_for(None).get("/wall", follow_redirects=False).status_code == 303
+
+
+@pytest.mark.parametrize("who, shown", [("sup", True), ("adm", True), ("insp_a", False)])
+def test_the_queue_warns_of_flags_no_inspector_sees(client_for, who, shown):
+    """PHX has no district in the city: its flags reach no inspector, and the queue of those who see
+    every district says how many there are (an inspector cannot see them)."""
+    client = client_for(who)
+    page = client.get("/flags")
+    without = client.get("/api/v1/stats").json()["by_district"].get("(none)", 0)
+    assert ('id="without-district"' in page.text) is shown
+    if shown:
+        assert without > 0 and f"{without} flags are at pharmacies without a district" in page.text

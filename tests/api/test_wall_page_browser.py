@@ -53,6 +53,9 @@ def test_wall_counts_equal_stats_and_count_a_live_flag_once(city, browser):
                           page.locator("#kind-labels li").all_text_contents()))
         want = {labels[k]: n for k, n in stats["by_kind"].items()}
         assert wall_kind_totals(page) == want
+        lost = stats["by_district"]["(none)"]  # PHX has no district in the city
+        assert page.locator("#without-district").is_visible()
+        assert page.locator("#without-district").inner_text().startswith(f"{lost} flags")
 
         audit_rows(city, "third.csv", [("N1", "PH2", "C7", T0 - timedelta(days=2))])
         unverifiable = labels["unverifiable"]
