@@ -27,7 +27,7 @@ from api.deps import NotSignedIn
 from api.headers import SecurityHeaders
 from api.ratelimit import LoginLimiter, networks
 from rxaudit import __version__
-from rxaudit.db.engine import make_engine, migrate, session_factory
+from database.engine import make_engine, migrate, session_factory
 from rxaudit.errors import HTTP_STATUS, Busy, NotFound, RxauditError, database_busy, lookup
 from rxaudit.security import dummy_hash
 from rxaudit.settings import Settings

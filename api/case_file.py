@@ -52,9 +52,9 @@ from api.reasons import install_filters, plain_reason
 from api.timefmt import case_time, localize
 from rxaudit import bounds
 from rxaudit.bounds import PDF_DEADLINE_S, REASON_MAX, clip_text
-from rxaudit.db import audit_log, queries
-from rxaudit.db.models import utcnow
-from rxaudit.db.queries import FlagView
+from database import audit_log, queries
+from database.models import utcnow
+from database.queries import FlagView
 from rxaudit.errors import ExportTimeout, NotFound
 from rxaudit.hashing import sha256_file
 from rxaudit.security import Principal

@@ -7,8 +7,8 @@ from pathlib import Path
 from PIL import Image
 
 from api.evidence import inside
-from rxaudit.counter_audit import raw_frame_name
-from rxaudit.db.queries import FlagView
+from audit.counter_audit import raw_frame_name
+from database.queries import FlagView
 from rxaudit.errors import NotFound
 from rxaudit.settings import Settings
 

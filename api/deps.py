@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from rxaudit.db.accounts import api_key_principal, session_principal
+from database.accounts import api_key_principal, session_principal
 from rxaudit.errors import AuthError, Forbidden
 from rxaudit.security import Principal, same
 

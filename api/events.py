@@ -36,8 +36,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.schemas import FlagOut
 from api.verdict_events import VerdictCursor, VerdictEvent
-from rxaudit.db import feed, verdict_feed
-from rxaudit.db.queries import FlagView
+from database import feed, verdict_feed
+from database.queries import FlagView
 from rxaudit.security import Principal
 
 log = logging.getLogger(__name__)

@@ -16,9 +16,9 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from ingest.stores import open_store
-from rxaudit.counter_audit import evidence_stem
-from rxaudit.db.models import AuditRun, CheckRow
-from rxaudit.db.queries import FlagView
+from audit.counter_audit import evidence_stem
+from database.models import AuditRun, CheckRow
+from database.queries import FlagView
 from rxaudit.errors import FootageError, NotFound, StoreError
 from rxaudit.settings import Settings
 from vision.clips import cut_clip

@@ -13,40 +13,20 @@ the msgstr in ``api/locale/zh_CN/LC_MESSAGES/messages.po`` and compile again.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
-from functools import cache
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import negotiate_locale
-from babel.support import NullTranslations, Translations
 from jinja2 import Environment, pass_context
 from starlette.requests import Request
 
+from api.catalogs import DEFAULT, LANGS, LOCALE_DIR, N_, gettext_for, translations  # noqa: F401 - re-exported
+from api.reasons import install_filters
 from api.timefmt import localize
 
-LOCALE_DIR = Path(__file__).resolve().parent / "locale"
-LANGS = {"zh_CN": "中文", "en": "English"}  # code -> the name shown on the switch, in its own language
-DEFAULT = "en"
 COOKIE = "rxaudit_lang"
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-
-
-def N_(message: str) -> str:  # noqa: N802 - the gettext convention: marks a text for extraction
-    return message
-
-
-@cache
-def translations(lang: str) -> NullTranslations:
-    if lang == "en":
-        return NullTranslations()
-    return Translations.load(str(LOCALE_DIR), [lang], domain="messages")
-
-
-def gettext_for(lang: str) -> Callable[[str], str]:
-    return translations(lang if lang in LANGS else DEFAULT).gettext
 
 
 def pick_lang(cookie: str | None, accept_language: str | None) -> str:
@@ -120,6 +100,4 @@ def install(env: Environment, tz: ZoneInfo) -> None:
     env.filters["localtime"] = lambda value: local_time(value, tz)
     # stored JSON (what the camera saw) with its times in the same convention
     env.filters["localize_json"] = lambda value: localize(value, tz, local_time)
-    from api.reasons import install_filters  # reasons imports N_ from here
-
     install_filters(env)

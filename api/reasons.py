@@ -15,7 +15,7 @@ from typing import Any
 
 from jinja2 import Environment, pass_context
 
-from api.i18n import N_, gettext_for
+from api.catalogs import N_, gettext_for
 from rxaudit.bounds import REASON_MAX, clip_text, listing
 
 KIND_LABELS: dict[str, str] = {

@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from rxaudit.db.models import FlagRow
-from rxaudit.db.queries import FlagFilters, FlagView, _base, _flag_conditions, _scoped
+from database.models import FlagRow
+from database.queries import FlagFilters, FlagView, _base, _flag_conditions, _scoped
 from rxaudit.security import Principal
 
 LINKED_KINDS = ("card_pooling", "burst", "card_conflict", "trace_code_reuse", "duplicate_settlement")

@@ -11,7 +11,7 @@ from api.deps import SessionDep, Viewer
 from api.schemas import (FlagId, FlagOut, FlagPage, FlagQuery, FootfallRow, SettlementId, SettlementOut,
                          StatsOut, local)
 from api.timefmt import localize
-from rxaudit.db import queries
+from database import queries
 
 router = APIRouter(prefix="/api/v1", tags=["wall"])
 QueryDep = Annotated[FlagQuery, Query()]

@@ -2,7 +2,7 @@
 and ``/audit/conflicts``: log rows rejected because their settlement id is stored with other content.
 
 Supervisors and admins only (an inspector gets 403). Filters: action, actor name, local days.
-Entries come from ``rxaudit.db.audit_log`` and ``rxaudit.db.conflicts``; every value is shown as text.
+Entries come from ``database.audit_log`` and ``database.conflicts``; every value is shown as text.
 """
 
 from __future__ import annotations
@@ -18,15 +18,15 @@ from api.deps import CurrentUser, SessionDep
 from api.i18n import N_
 from api.reasons import AUDIT_ACTIONS
 from api.schemas import DATE_MAX, DATE_MIN
-from rxaudit.db import audit_log
-from rxaudit.db import conflicts as conflicts_db
+from database import audit_log
+from database import conflicts as conflicts_db
 from rxaudit.errors import Forbidden
 from rxaudit.security import Role
 
 router = APIRouter(include_in_schema=False)
 PAGE = 100
 ACTIONS = tuple(AUDIT_ACTIONS)  # the filter offers every action the page has a label for
-CONFLICT_FIELDS = {  # rxaudit.conflicts.FIELDS -> what the page calls them
+CONFLICT_FIELDS = {  # reconcile.conflicts.FIELDS -> what the page calls them
     "pharmacy_id": N_("pharmacy"), "counter_id": N_("counter"), "settled_at": N_("time"),
     "card_hash": N_("card"), "amount": N_("amount"), "items": N_("item lines"),
 }

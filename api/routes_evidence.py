@@ -17,7 +17,7 @@ from api.deps import SessionDep, Viewer
 from api.evidence import clip_for, keyframe_path
 from api.schemas import FlagId, FlagQuery, KeyframeIndex
 from api.token_deps import Reader
-from rxaudit.db import queries
+from database import queries
 
 router = APIRouter(tags=["evidence"])
 MAX_EXPORT = 200

@@ -18,9 +18,9 @@ from api.ratelimit import client_address
 from api.reasons import DISMISS_REASONS
 from api.schemas import DB_INT_MAX, BoxesText, FlagId, FlagQuery, Note, Password, QueryText, Token, UserName
 from api.signin import sign_in
-from rxaudit.db import accounts, audit_log, queries, verdicts
+from database import accounts, audit_log, queries, verdicts
 from rxaudit.boxes import parse_boxes
-from rxaudit.db.verdicts import record_verdict
+from database.verdicts import record_verdict
 from rxaudit.domain import FlagKind, ReviewStatus
 from rxaudit.errors import AuthError, InputError
 from rxaudit.security import Principal, VerdictAction, new_secret, same

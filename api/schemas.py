@@ -11,7 +11,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 
 from api.timefmt import localize
 from rxaudit.bounds import API_ROW_MAX, EVIDENCE_LIST_MAX, REASON_MAX, clip_text, fit_json, json_size
-from rxaudit.db.queries import FlagFilters, FlagView
+from database.queries import FlagFilters, FlagView
 from rxaudit.domain import FlagKind, ReviewStatus
 
 # Bounds of what a request may carry, so that out-of-range input is a 422, never a database error.
@@ -20,7 +20,7 @@ PAGE_MAX = 1_000_000  # page * page_size stays far inside a 64-bit OFFSET
 DATE_MIN, DATE_MAX = date(1970, 1, 1), date(2199, 12, 31)  # plausible settlement days
 ID_MAX = 64  # String(64) columns: settlement, pharmacy and counter ids, districts, user names
 LIST_MAX = 100  # values of one repeated filter
-NOTE_MAX = 2000  # characters of a verdict note (rxaudit.db.verdicts keeps this many)
+NOTE_MAX = 2000  # characters of a verdict note (database.verdicts keeps this many)
 NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"  # one line, no NUL (PostgreSQL text cannot hold NUL)
 TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # tabs and line breaks allowed
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from api.ratelimit import LoginLimiter
-from rxaudit.db import accounts
-from rxaudit.db.models import User
+from database import accounts
+from database.models import User
 from rxaudit.errors import AuthError
 
 

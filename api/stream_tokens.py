@@ -27,8 +27,8 @@ from dataclasses import dataclass, replace
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from rxaudit.db.accounts import user_principal
-from rxaudit.db.models import ApiKey, LoginSession, User, utcnow
+from database.accounts import user_principal
+from database.models import ApiKey, LoginSession, User, utcnow
 from rxaudit.errors import AuthError
 from rxaudit.security import Principal
 from rxaudit.settings import Settings

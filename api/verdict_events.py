@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from api.schemas import local
-from rxaudit.db.verdict_feed import VerdictChange
+from database.verdict_feed import VerdictChange
 
 
 @dataclass(frozen=True)

@@ -1,1 +1,2 @@
-"""Ingest: settlement logs, camera configuration and the video store."""
+"""Ingest: settlement logs, records, camera configuration and the video stores (local, S3/HTTPS).
+May import: rxaudit."""

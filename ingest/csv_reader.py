@@ -39,9 +39,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from rxaudit.encodings import AUTO, check_encoding  # noqa: F401 - read from here by the readers
 from rxaudit.errors import InputError
 
-AUTO = "auto"
 MAX_FIELD = 128 * 1024  # characters in one field (the csv module's own default limit)
 MAX_LINE = 1024 * 1024  # bytes in one physical line
 MAX_RECORD_LINES = 8  # physical lines one quoted field may span
@@ -69,21 +69,6 @@ class CsvReject:
     @property
     def lines(self) -> str:
         return f"lines {self.line}-{self.end_line}" if self.end_line != self.line else f"line {self.line}"
-
-
-def check_encoding(name: str) -> str:
-    """``name`` normalised, or ValueError: ``auto`` or a known ASCII-compatible codec."""
-    name = name.strip().lower()
-    if name == AUTO:
-        return name
-    try:
-        info = codecs.lookup(name)
-        compatible = ',\n"abc'.encode(info.name) == b',\n"abc'
-    except (LookupError, UnicodeError):
-        raise ValueError(f"unknown encoding {name!r}") from None
-    if not compatible:
-        raise ValueError(f"encoding {name!r} is not ASCII-compatible (save the file as UTF-8)")
-    return "gb18030" if info.name in ("gbk", "gb2312") else info.name
 
 
 def sniff_encoding(chunks: Iterable[bytes]) -> str:

@@ -2,8 +2,8 @@
 item lines, the catalogue, purchases, stock counts, pharmacy coordinates):
 
 - text: not empty where required, and no longer than the database column that stores it
-  (:data:`MAX_LENGTH`, read from ``rxaudit.db.models``; a field named like a stored column is held to
-  the shortest such column, in every file);
+  (:data:`MAX_LENGTH`, from ``rxaudit.limits``, which the database's columns are declared with; a
+  field named like a stored column is held to the shortest such column, in every file);
 - numbers: finite, not negative, within the NUMERIC column that stores them (:data:`AMOUNT`,
   :data:`QUANTITY`: digits before the point and decimal places); a settlement line's quantity and
   unit price, kept as text, within the same digits before the point;
@@ -26,23 +26,9 @@ from ingest import times
 from ingest.csv_reader import AUTO
 from ingest.header_map import builtin_aliases, load_aliases
 from ingest.reasons import RowError
-from rxaudit.db.models import Pharmacy, PurchaseRow, SettlementRow, SoldTraceCode, StockCountRow
+from rxaudit import limits
 
-_STORED_INPUTS = (SettlementRow, PurchaseRow, StockCountRow, SoldTraceCode, Pharmacy)
-
-
-def _max_lengths() -> dict[str, int]:
-    """column name -> the shortest String(N) of that name among the tables inputs are stored in."""
-    lengths: dict[str, int] = {}
-    for model in _STORED_INPUTS:
-        for column in model.__table__.c:
-            length = getattr(column.type, "length", None)
-            if length:
-                lengths[column.name] = min(length, lengths.get(column.name, length))
-    return lengths
-
-
-MAX_LENGTH: Mapping[str, int] = _max_lengths()
+MAX_LENGTH: Mapping[str, int] = limits.MAX_LENGTH
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,17 +39,12 @@ class Digits:
     before_point: int
     decimal_places: int | None
 
-    @classmethod
-    def of_columns(cls, *columns) -> Digits:
-        """The tightest NUMERIC(precision, scale) among ``columns``."""
-        return cls(min(c.type.precision - c.type.scale for c in columns), min(c.type.scale for c in columns))
-
     def any_places(self) -> Digits:
         return Digits(self.before_point, None)
 
 
-AMOUNT = Digits.of_columns(SettlementRow.__table__.c.amount)
-QUANTITY = Digits.of_columns(PurchaseRow.__table__.c.quantity, StockCountRow.__table__.c.quantity)
+AMOUNT = Digits(limits.NUMERIC_PRECISION - limits.NUMERIC_SCALE, limits.NUMERIC_SCALE)  # NUMERIC(12, 2)
+QUANTITY = AMOUNT  # purchases' and stock counts' quantity: the same NUMERIC(12, 2)
 LINE_QUANTITY = QUANTITY.any_places()  # a settlement line's, weighed against purchases and stock
 UNIT_PRICE = AMOUNT.any_places()
 

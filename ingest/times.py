@@ -8,25 +8,12 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, tzinfo
-from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ingest.reasons import RowError
+from rxaudit.timezones import DEFAULT_INPUT_TIMEZONE, zone  # noqa: F401 - read from here by the readers
 
-DEFAULT_INPUT_TIMEZONE = "Asia/Shanghai"  # settings.input_timezone
 _SLASHED = re.compile(r"(\d{4})/(\d{1,2})/(\d{1,2})(.*)")
 _PACKED = re.compile(r"(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})")
-
-
-@lru_cache(maxsize=16)
-def zone(name: str | None) -> tzinfo | None:
-    """The zone named (None for an empty name); a ValueError naming it when it is unknown."""
-    if not name:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"{name!r} is not a time-zone name (e.g. Asia/Shanghai)") from None
 
 
 def _iso(raw: str) -> str:

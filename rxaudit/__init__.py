@@ -1,3 +1,4 @@
-"""rxaudit: pharmacy video audit. The shared core: domain model, settings, database, pipeline, CLI."""
+"""rxaudit, the floor: domain model, settings, exception tree, security, hashing, limits and bounds.
+May import no other package of this project."""
 
 __version__ = "0.1.0"

@@ -17,7 +17,9 @@ from pydantic import (AwareDatetime, Field, SecretStr, ValidationError, field_va
                       model_validator)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from rxaudit.encodings import check_encoding
 from rxaudit.errors import ConfigError
+from rxaudit.timezones import zone
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "vision" / "models"
 # per-visit face distance that merges no two people on real clips (`rxaudit calibrate-faces`)
@@ -193,15 +195,11 @@ class Settings(BaseSettings):
     @field_validator("input_encoding")
     @classmethod
     def _known_encoding(cls, value: str) -> str:
-        from ingest.csv_reader import check_encoding
-
         return check_encoding(value)
 
     @field_validator("input_timezone")
     @classmethod
     def _known_zone(cls, value: str | None) -> str | None:
-        from ingest.times import zone
-
         zone(value or None)
         return value or None
 

@@ -1,1 +1,2 @@
-"""Synthetic audit bundles: rendered pharmacy counters with real people composited in."""
+"""Synthetic audit bundles (rendered counters, real people composited in) and detector training sets.
+May import: rxaudit, ingest, vision."""

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from rxaudit.bench import peak_rss_mb
+from benchmarks.audit import peak_rss_mb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 

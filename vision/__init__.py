@@ -1,4 +1,2 @@
-"""Vision: frame sampling (PyAV), detectors (onnxruntime, dlib), tracking and keyframe drawing.
-
-Vendor formats (PyAV frames, onnxruntime tensors, dlib rectangles) stop at this package's edges.
-"""
+"""Vision: frame sampling (PyAV), detectors (onnxruntime, OpenVINO, dlib), tracking, drawing, detect.
+May import: rxaudit, ingest. Vendor formats (PyAV frames, tensors, dlib rectangles) stop at its edges."""

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from rxaudit.errors import ModelError
-from vision.person import existing_model
+from vision.model_files import existing_model
 
 MAX_SHAPES = 8  # compiled shapes kept (each ~10 MB); the oldest is dropped beyond this
 

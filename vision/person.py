@@ -10,14 +10,7 @@ import numpy as np
 
 from rxaudit.domain import Box, Person
 from rxaudit.errors import ModelError
-
-
-def existing_model(path: Path) -> Path:
-    """``path``, or a ModelError when the model file is not there."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"model file {path} is missing (reinstall, or see vision/models/PROVENANCE.md)")
-    return path
+from vision.model_files import existing_model
 
 
 def load_onnx(path: Path, threads: int):

@@ -3,7 +3,7 @@ in time than travel between them allows (distance from their coordinates at ``tr
 and never less than ``card_conflict_min_gap_s`` apart even without coordinates), or at two counters
 of one pharmacy within ``card_conflict_counter_gap_s``. Both settlements are flagged and linked; a
 settlement stored by an earlier audit (``records.earlier_cards``) counts too and is flagged when the
-results are saved (``rxaudit.db.records.flag_earlier_conflicts``)."""
+results are saved (``database.records.flag_earlier_conflicts``)."""
 
 from __future__ import annotations
 

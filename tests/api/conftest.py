@@ -20,10 +20,10 @@ from sqlalchemy import select
 
 from api.app import create_app
 from ingest.video_store import segment_name
-from rxaudit.db.accounts import add_user, create_api_key, load_pharmacies
-from rxaudit.db.engine import make_engine, migrate, session_factory, transaction
-from rxaudit.db.models import FlagRow
-from rxaudit.pipeline import Models, audit
+from database.accounts import add_user, create_api_key, load_pharmacies
+from database.engine import make_engine, migrate, session_factory, transaction
+from database.models import FlagRow
+from audit.pipeline import Models, audit
 from rxaudit.security import Role
 from tests.fakes import BrightBlockPersons, NoFaces, scene_frame
 from tests.videos import make_clip

@@ -98,8 +98,8 @@ def test_lists_only_show_own_districts(client_for, route, who, sees, hidden):
 
 
 def test_revoked_key_is_refused(client_for, city):
-    from rxaudit.db.accounts import revoke_api_key
-    from rxaudit.db.engine import make_engine, session_factory, transaction
+    from database.accounts import revoke_api_key
+    from database.engine import make_engine, session_factory, transaction
 
     client = client_for("key_a")
     assert client.get("/api/v1/flags").status_code == 200

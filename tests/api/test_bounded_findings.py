@@ -19,8 +19,8 @@ from api.case_file import STALE_SCRATCH_S, clean_stale_scratch
 from api.case_pdf import chinese_font, render_pdf
 from rxaudit import bounds
 from rxaudit.bounds import API_ROW_MAX, PDF_TEXT_MAX, REASON_MAX, clip_text, fit_json, json_size
-from rxaudit.db.engine import make_engine, session_factory, transaction
-from rxaudit.db.models import FlagRow
+from database.engine import make_engine, session_factory, transaction
+from database.models import FlagRow
 from tests.api.test_case_file import _zip
 
 CODES = [f"8{k:019d}" for k in range(6000)]

@@ -7,8 +7,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from rxaudit.db.accounts import add_user, create_api_key
-from rxaudit.db.engine import make_engine, migrate, session_factory, transaction
+from database.accounts import add_user, create_api_key
+from database.engine import make_engine, migrate, session_factory, transaction
 from rxaudit.security import Role
 from tests.api.conftest import PASSWORD, csrf_of, sign_in
 

@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event, select
 
 from api.app import create_app
-from rxaudit.db.accounts import add_user
-from rxaudit.db.engine import make_engine, migrate, session_factory, transaction
-from rxaudit.db.models import Verdict
+from database.accounts import add_user
+from database.engine import make_engine, migrate, session_factory, transaction
+from database.models import Verdict
 from rxaudit.errors import database_busy
 from rxaudit.security import Role
 from tests.api.conftest import PASSWORD, csrf_of, sign_in

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from rxaudit.db.accounts import user_principal
-from rxaudit.db.engine import make_engine, session_factory, transaction
-from rxaudit.db.models import AuditLogEntry, AuditRun, User
-from rxaudit.db.verdicts import record_verdict
+from database.accounts import user_principal
+from database.engine import make_engine, session_factory, transaction
+from database.models import AuditLogEntry, AuditRun, User
+from database.verdicts import record_verdict
 from rxaudit.security import VerdictAction
 
 

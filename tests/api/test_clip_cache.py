@@ -12,7 +12,7 @@ import av
 from fastapi.testclient import TestClient
 
 from ingest.video_store import segment_name
-from rxaudit.pipeline import Models, audit
+from audit.pipeline import Models, audit
 from tests.api.conftest import T0
 from tests.fakes import BrightBlockPersons, NoFaces, scene_frame
 from tests.videos import make_clip

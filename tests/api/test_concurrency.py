@@ -6,11 +6,11 @@ import threading
 
 from sqlalchemy import func, select
 
-from rxaudit.db.accounts import add_user, user_principal
-from rxaudit.db.engine import make_engine, migrate, session_factory, transaction
-from rxaudit.db.models import FlagRow, Verdict
-from rxaudit.db.repository import save_result
-from rxaudit.db.verdicts import record_verdict
+from database.accounts import add_user, user_principal
+from database.engine import make_engine, migrate, session_factory, transaction
+from database.models import FlagRow, Verdict
+from database.repository import save_result
+from database.verdicts import record_verdict
 from rxaudit.domain import CheckResult, CheckStatus, Flag, FlagKind
 from rxaudit.security import Role, VerdictAction
 from tests.factories import settlement
@@ -22,7 +22,7 @@ def test_simultaneous_verdicts_are_both_kept(db_url):
     factory = session_factory(engine)
     s = settlement(1)
     with transaction(factory) as session:
-        from rxaudit.db.repository import start_run
+        from database.repository import start_run
         run = start_run(session, settlements_file="x", videos="v")
         save_result(session, run_id=run, result=CheckResult(
             s, CheckStatus.FLAGGED, (Flag("S1", FlagKind.NO_CUSTOMER, 0.9, "nobody"),), {}))

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from rxaudit.pipeline import Models, audit
+from audit.pipeline import Models, audit
 from tests.api.conftest import T0
 from tests.api.test_i18n import EN, ZH
 from tests.fakes import BrightBlockPersons, NoFaces

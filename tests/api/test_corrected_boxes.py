@@ -9,9 +9,9 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from rxaudit.counter_audit import keyframe_name
-from rxaudit.db.engine import make_engine, session_factory, transaction
-from rxaudit.db.models import Verdict
+from audit.counter_audit import keyframe_name
+from database.engine import make_engine, session_factory, transaction
+from database.models import Verdict
 from tests.api.conftest import csrf_of
 
 W, H = "{W}", "{H}"  # the flag's frame size (a stored float), filled in per test

@@ -19,9 +19,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from api.app import create_app
-from rxaudit.db.accounts import close_session, revoke_api_key
-from rxaudit.db.engine import make_engine, session_factory, transaction
-from rxaudit.db.models import ApiKey, FlagRow, SettlementRow
+from database.accounts import close_session, revoke_api_key
+from database.engine import make_engine, session_factory, transaction
+from database.models import ApiKey, FlagRow, SettlementRow
 from tests.api.conftest import T0, sign_in
 
 

@@ -214,8 +214,8 @@ def test_the_switch_refuses_oversized_input(client_for):
 def test_times_inside_what_the_camera_saw_are_local_too(client_for, city):
     from sqlalchemy import update
 
-    from rxaudit.db.engine import make_engine, session_factory, transaction
-    from rxaudit.db.models import CheckRow
+    from database.engine import make_engine, session_factory, transaction
+    from database.models import CheckRow
 
     engine = make_engine(city.settings.db_url)
     with transaction(session_factory(engine)) as session:
@@ -230,8 +230,8 @@ def test_times_inside_what_the_camera_saw_are_local_too(client_for, city):
 def test_goods_left_uncounted_are_explained_on_the_flag_page(client_for, city):
     from sqlalchemy import update
 
-    from rxaudit.db.engine import make_engine, session_factory, transaction
-    from rxaudit.db.models import CheckRow
+    from database.engine import make_engine, session_factory, transaction
+    from database.models import CheckRow
 
     page = client_for("insp_a").get(f"/flags/{city.flags['A1']}", headers=ZH).text
     assert 'id="goods-unclear"' not in page

@@ -7,9 +7,9 @@ from datetime import timedelta
 from decimal import Decimal
 
 from ingest.cameras import CamerasConfig
-from rxaudit.db.engine import make_engine, migrate, session_factory
+from database.engine import make_engine, migrate, session_factory
 from rxaudit.domain import SettlementItem
-from rxaudit.pipeline import reconcile_and_save
+from audit.pipeline import reconcile_and_save
 from rxaudit.records import Records, StockCount
 from tests.api.conftest import T0
 from tests.factories import settlement

@@ -9,8 +9,8 @@ import re
 import pytest
 from sqlalchemy import select
 
-from rxaudit.db.engine import make_engine, session_factory, transaction
-from rxaudit.db.models import FlagRow, Verdict
+from database.engine import make_engine, session_factory, transaction
+from database.models import FlagRow, Verdict
 from tests.api.conftest import csrf_of
 
 EN = {"Accept-Language": "en"}

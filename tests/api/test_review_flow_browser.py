@@ -187,8 +187,8 @@ def test_a_refused_verdict_says_why_and_stays_on_the_page(server, browser, city,
 def test_a_clip_that_cannot_be_cut_leaves_no_dead_player(server, browser, city):
     from sqlalchemy import update
 
-    from rxaudit.db.engine import make_engine, session_factory, transaction
-    from rxaudit.db.models import CheckRow
+    from database.engine import make_engine, session_factory, transaction
+    from database.models import CheckRow
 
     engine = make_engine(city.settings.db_url)
     with transaction(session_factory(engine)) as session:  # no camera time: the clip cannot be cut

@@ -8,8 +8,8 @@ import av
 import pytest
 from sqlalchemy import select
 
-from rxaudit.db.engine import make_engine, session_factory, transaction
-from rxaudit.db.models import FlagRow
+from database.engine import make_engine, session_factory, transaction
+from database.models import FlagRow
 from tests.api.conftest import csrf_of, sign_in
 
 
@@ -37,7 +37,7 @@ def test_expired_sessions_are_refused_and_cleared(app, city):
     from fastapi.testclient import TestClient
     from sqlalchemy import func, update
 
-    from rxaudit.db.models import LoginSession, utcnow
+    from database.models import LoginSession, utcnow
     client = TestClient(app)
     sign_in(client, "insp_a")
     factory = session_factory(make_engine(city.settings.db_url))

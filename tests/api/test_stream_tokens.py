@@ -12,9 +12,9 @@ from sqlalchemy import select
 
 from api.app import create_app
 from api.stream_tokens import MAX_TTL_S, BadToken, issue, verify
-from rxaudit.db.accounts import close_session, revoke_api_key
-from rxaudit.db.engine import make_engine, session_factory, transaction
-from rxaudit.db.models import ApiKey, LoginSession
+from database.accounts import close_session, revoke_api_key
+from database.engine import make_engine, session_factory, transaction
+from database.models import ApiKey, LoginSession
 from rxaudit.security import Principal, digest
 from tests.api.conftest import sign_in
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from api.verdict_events import VerdictCursor
-from rxaudit.db.verdict_feed import VerdictChange
+from database.verdict_feed import VerdictChange
 
 
 def change(i: int) -> VerdictChange:

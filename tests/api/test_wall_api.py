@@ -15,8 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from rxaudit.db.engine import make_engine, session_factory, transaction
-from rxaudit.db.models import FlagRow
+from database.engine import make_engine, session_factory, transaction
+from database.models import FlagRow
 from rxaudit.security import VerdictAction
 from tests.api.test_case_file import judge
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from api.app import create_app
-from rxaudit.pipeline import Models, audit
+from audit.pipeline import Models, audit
 from tests.api.conftest import PASSWORD, T0, running
 from tests.fakes import BrightBlockPersons, NoFaces
 

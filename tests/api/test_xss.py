@@ -8,8 +8,8 @@ import re
 import pytest
 from sqlalchemy import update
 
-from rxaudit.db.engine import make_engine, session_factory, transaction
-from rxaudit.db.models import FlagRow, Pharmacy
+from database.engine import make_engine, session_factory, transaction
+from database.models import FlagRow, Pharmacy
 from tests.api.conftest import PASSWORD, sign_in
 from tests.conftest import ROOT
 

@@ -10,7 +10,7 @@ import pytest
 from ingest.fields import (AMOUNT, LINE_QUANTITY, MAX_LENGTH, QUANTITY, IngestOptions, decimal, finite_float,
                            optional, required, time_in_range)
 from ingest.reasons import RowError
-from rxaudit.db.models import PurchaseRow, SettlementRow, SoldTraceCode
+from database.models import PurchaseRow, SettlementRow, SoldTraceCode
 
 
 def test_limits_are_the_schema_s():

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from rxaudit.cli import main
+from cli.main import main
 from sample_footage.generator import write_bundle
 from tests.conftest import TEST_KEY, pg_available, pg_url
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rxaudit.cli import main
+from cli.main import main
 from rxaudit.errors import ConfigError
 from sample_footage.baskets import WIDTH as LYING_WIDTH
 from sample_footage.detection_set import render_dataset, render_image

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from rxaudit.cli import main
+from cli.main import main
 from sample_footage import generator
 from sample_footage.generator import PLAN_ATTEMPTS, plan_bundle, timeline
 from sample_footage.records import RECORD_KINDS, PlanConflict, plan_records

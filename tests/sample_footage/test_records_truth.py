@@ -9,8 +9,8 @@ import pytest
 from ingest.cameras import CamerasConfig
 from ingest.records import read_records
 from ingest.settlements import read_settlements
-from rxaudit.db.engine import make_engine, migrate, session_factory
-from rxaudit.pipeline import reconcile_and_save
+from database.engine import make_engine, migrate, session_factory
+from audit.pipeline import reconcile_and_save
 from sample_footage import generator
 from sample_footage.records import RECORD_KINDS
 from tests.conftest import TEST_KEY

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from rxaudit.eval_goods import eval_groceries, eval_snacks
+from training.eval_goods import eval_groceries, eval_snacks
 from rxaudit.settings import MODELS_DIR, Settings
 from tests.conftest import GOODS
 from vision.objects import OnnxObjectDetector

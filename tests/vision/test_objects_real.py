@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from rxaudit.detect import frames_of
+from vision.detect import frames_of
 from rxaudit.domain import Box
 from rxaudit.errors import ModelError
 from rxaudit.settings import MODELS_DIR

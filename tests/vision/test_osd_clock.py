@@ -10,9 +10,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-import rxaudit.counter_audit
+import audit.counter_audit
 from ingest.video_store import LocalVideoStore, segment_name
-from rxaudit.cli import main
+from cli.main import main
 from rxaudit.domain import Segment
 from sample_footage.generator import write_segment
 from sample_footage.scene import Appearance, Backdrop, render
@@ -88,8 +88,8 @@ def test_rxaudit_clocks_reports_an_osd_disagreement(tmp_path, monkeypatch, capsy
     (tmp_path / "cameras.yaml").write_text(
         "pharmacies:\n  PH1:\n    counters:\n      C1:\n        osd_crop: [0, 4, 200, 24]\n", encoding="utf-8")
     monkeypatch.setenv("RXAUDIT_CARD_HASH_KEY", TEST_KEY)
-    monkeypatch.setattr(rxaudit.counter_audit, "load_models",
-                        lambda *_a, **_k: rxaudit.counter_audit.Models(BrightBlockPersons(), NoFaces()))
+    monkeypatch.setattr(audit.counter_audit, "load_models",
+                        lambda *_a, **_k: audit.counter_audit.Models(BrightBlockPersons(), NoFaces()))
     out = tmp_path / "clocks.json"
     assert main(["clocks", "--settlements", str(tmp_path / "s.csv"), "--videos", str(videos),
                  "--cameras", str(tmp_path / "cameras.yaml"), "--json", str(out)]) == 0
@@ -101,7 +101,7 @@ def test_rxaudit_clocks_reports_an_osd_disagreement(tmp_path, monkeypatch, capsy
 
 def test_rxaudit_clocks_reads_osd_for_counters_from_the_database(tmp_path, make_settings, capsys):
     """After an audit: `rxaudit clocks --db ... --cameras ... --osd-videos DIR`."""
-    from rxaudit.pipeline import audit
+    from audit.pipeline import audit
 
     t0 = datetime(2026, 11, 20, 10, 0, 0, tzinfo=TZ)
     videos = tmp_path / "videos"
@@ -114,7 +114,7 @@ def test_rxaudit_clocks_reads_osd_for_counters_from_the_database(tmp_path, make_
                        encoding="utf-8")
     settings = make_settings()
     audit(settings, settlements_file=tmp_path / "s.csv", videos=videos, cameras_file=cameras,
-          models=rxaudit.counter_audit.Models(BrightBlockPersons(), NoFaces()))
+          models=audit.counter_audit.Models(BrightBlockPersons(), NoFaces()))
     out = tmp_path / "clocks.json"
     assert main(["clocks", "--db", settings.db_url, "--cameras", str(cameras), "--osd-videos", str(videos),
                  "--json", str(out)]) == 0

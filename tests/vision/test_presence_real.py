@@ -18,7 +18,7 @@ from ingest.cameras import CamerasConfig
 from ingest.video_store import LocalVideoStore, segment_name
 from reconcile.context import AuditContext, RuleConfig
 from reconcile.engine import run_rules
-from rxaudit.counter_audit import CounterAuditor, Models
+from audit.counter_audit import CounterAuditor, Models
 from tests.conftest import FOOTAGE
 from tests.factories import T0, settlement
 from tests.videos import make_clip

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rxaudit.cli import main
+from cli.main import main
 from rxaudit.errors import ConfigError
 from rxaudit.settings import MODELS_DIR
 

@@ -1,0 +1,358 @@
+"""Phase 2 at city scale: outcomes made, written and reported a pharmacy chunk at a time.
+
+A month of a city's log (a million settlements) must not sit in memory three times over (every
+settlement's footage summary, every result with its evidence, every ORM object of one session).
+So: footage summaries of counters the store does not have are made when asked for
+(:class:`FootageIndex`), results come one at a time from :func:`reconcile.engine.iter_results` over
+the settlements in (pharmacy, counter, time) order, and are cut into chunks at pharmacy boundaries
+(every per-counter and per-pharmacy analysis sees all of its settlements in one chunk), written with
+a few bulk statements per chunk and committed every ``COMMIT_EVERY`` settlements. ``flags.json`` is
+written as the chunks go.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+from collections import Counter
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from pydantic import PrivateAttr
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from ingest.cameras import CamerasConfig, CounterConfig
+from reconcile.context import CounterFootage, CounterView, RuleConfig, SettlementFootage
+from database import aggregates, guarded, repository
+from rxaudit.domain import CheckResult, CheckStatus, FlagKind, RejectedRow, Settlement
+
+CHUNK = 5_000  # settlements per bulk write (rounded up to a pharmacy boundary)
+# settlements per transaction: each SQLite commit checkpoints every index page the transaction
+# touched (random ones: a pharmacy's month spans every id and time), so fewer, bigger commits
+COMMIT_EVERY = 250_000
+KEEP_RESULTS_MAX = 20_000  # a report carries its per-settlement results up to this many settlements
+ANALYZE_AFTER = 50_000  # settlements written: the planner's statistics are refreshed after a run this big
+
+
+class CachedCameras(CamerasConfig):
+    """The same configuration, each counter's and pharmacy's settings worked out once rather than at
+    every swipe (a counter missing from cameras.yaml otherwise builds and validates its defaults
+    every time it is asked)."""
+
+    _counters: dict[tuple[str, str], CounterConfig] = PrivateAttr(default_factory=dict)
+    _hours: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    # (the caches are read through __pydantic_private__: pydantic's attribute hook is slow)
+    def counter(self, pharmacy_id: str, counter_id: str) -> CounterConfig:
+        cache = self.__pydantic_private__["_counters"]
+        found = cache.get((pharmacy_id, counter_id))
+        if found is None:
+            found = cache[(pharmacy_id, counter_id)] = super().counter(pharmacy_id, counter_id)
+        return found
+
+    def business_hours(self, pharmacy_id: str):
+        cache = self.__pydantic_private__["_hours"]
+        found = cache.get(pharmacy_id)
+        if found is None:
+            found = cache[pharmacy_id] = super().business_hours(pharmacy_id)
+        return found
+
+
+def cached_cameras(cameras: CamerasConfig) -> CamerasConfig:
+    if isinstance(cameras, CachedCameras):
+        return cameras
+    return CachedCameras.model_construct(**{name: getattr(cameras, name) for name in CamerasConfig.model_fields})
+
+
+def _copied(value: Any) -> Any:
+    """A copy of a summary's JSON-like ``seen`` (dicts and lists copied all the way down; scalars,
+    most of it, are shared without a call each)."""
+    if isinstance(value, dict):
+        return {k: (_copied(v) if isinstance(v, _CONTAINERS) else v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [(_copied(v) if isinstance(v, _CONTAINERS) else v) for v in value]
+    return value
+
+
+_CONTAINERS = (dict, list)
+
+
+def _moved(first: SettlementFootage, settlement_id: str, t: Any) -> SettlementFootage:
+    return SettlementFootage(settlement_id, t, first.unverifiable, first.visit,
+                             {**_copied(first.seen), "camera_time": t.isoformat()}, first.keyframe)
+
+
+def _same(a: SettlementFootage, b: SettlementFootage) -> bool:
+    return (a.settlement_id, a.camera_time, a.unverifiable, a.visit, a.seen, a.keyframe) == (
+        b.settlement_id, b.camera_time, b.unverifiable, b.visit, b.seen, b.keyframe)
+
+
+class UnknownCounter:
+    """Summaries at a counter the store does not have. Nothing was decoded there, so two summaries
+    differ only in their settlement and camera time: once a second one made in full (at another
+    time) equals the first one moved to its time, the rest are made that way (a copy of the first
+    with the camera time replaced, several times faster: a city's month is a million of them).
+    When the two differ, every summary is made in full."""
+
+    def __init__(self, view: CounterView) -> None:
+        self.view = view
+        self.first: SettlementFootage | None = None
+        self.trusted: bool | None = None  # None: not decided yet
+
+    def summarise(self, s: Settlement) -> SettlementFootage:
+        if self.trusted and self.first is not None:
+            t = self.view.cameras.camera_time(s.pharmacy_id, s.counter_id, s.settled_at)
+            return _moved(self.first, s.settlement_id, t)
+        made = self.view.summarise(s)
+        if self.trusted is None:
+            if self.first is None:
+                self.first = _moved(made, made.settlement_id, made.camera_time)  # its own copy
+            elif made.camera_time != self.first.camera_time:
+                self.trusted = _same(_moved(self.first, made.settlement_id, made.camera_time), made)
+        return made
+
+
+class FootageIndex(Mapping[str, SettlementFootage]):
+    """Every settlement's footage summary: kept for counters with footage, made on demand (and not
+    kept) for counters the store does not have, which are unverifiable for a reason that needs no
+    video. The last one made is remembered: the rules ask for one settlement several times in a row."""
+
+    def __init__(self, config: RuleConfig, cameras: CamerasConfig) -> None:
+        self._stored: dict[str, SettlementFootage] = {}
+        self._unknown: dict[str, Settlement] = {}
+        self._views: dict[tuple[str, str], UnknownCounter] = {}
+        self._config, self._cameras = config, cameras
+        self._last: tuple[str | None, SettlementFootage | None] = (None, None)
+
+    def add(self, summaries: Iterable[SettlementFootage]) -> None:
+        self._stored.update((f.settlement_id, f) for f in summaries)
+
+    def verified_ids(self) -> set[str]:
+        """Settlements whose footage was good enough to judge (never one of an unknown counter)."""
+        return {sid for sid, f in self._stored.items() if f.unverifiable is None}
+
+    def is_unknown(self, settlement_id: str) -> bool:
+        """A settlement of a counter the store does not have (nothing was decoded for it)."""
+        return settlement_id in self._unknown and settlement_id not in self._stored
+
+    def add_unknown(self, key: tuple[str, str], settlements: Iterable[Settlement]) -> None:
+        self._views[key] = UnknownCounter(CounterView(self._config, self._cameras, CounterFootage(known=False)))
+        self._unknown.update((s.settlement_id, s) for s in settlements)
+
+    def get(self, settlement_id: str, default: Any = None) -> Any:
+        found = self._stored.get(settlement_id)
+        if found is not None:
+            return found
+        if self._last[0] == settlement_id:
+            return self._last[1]
+        s = self._unknown.get(settlement_id)
+        if s is None:
+            return default
+        made = self._views[s.counter_key].summarise(s)
+        self._last = (settlement_id, made)
+        return made
+
+    def __getitem__(self, settlement_id: str) -> SettlementFootage:
+        found = self.get(settlement_id)
+        if found is None:
+            raise KeyError(settlement_id)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._stored
+        yield from (sid for sid in self._unknown if sid not in self._stored)
+
+    def __len__(self) -> int:
+        return len(self._stored) + sum(1 for sid in self._unknown if sid not in self._stored)
+
+
+def audit_order(settlements: Iterable[Settlement]) -> list[Settlement]:
+    """Pharmacy, counter, time (file order among equals): the order results are made and written."""
+    return sorted(settlements, key=lambda s: (s.pharmacy_id, s.counter_id, s.settled_at))
+
+
+def pharmacy_chunks(results: Iterable[CheckResult], size: int | None = None) -> Iterator[list[CheckResult]]:
+    """Consecutive results in chunks of at least ``size`` (``CHUNK``), cut only where the pharmacy changes."""
+    size = size or CHUNK
+    chunk: list[CheckResult] = []
+    for result in results:
+        if len(chunk) >= size and result.settlement.pharmacy_id != chunk[-1].settlement.pharmacy_id:
+            yield chunk
+            chunk = []
+        chunk.append(result)
+    if chunk:
+        yield chunk
+
+
+class Tally:
+    """The run summary, counted as results go by."""
+
+    def __init__(self) -> None:
+        self.audited = 0
+        self.statuses: Counter[str] = Counter()
+        self.kinds: Counter[str] = Counter()
+        self.earlier_conflicts: list[tuple[str, list[dict]]] = []  # card_conflict links to earlier audits
+        self.flags_by_pharmacy: Counter[str] = Counter()
+
+    def add(self, results: Iterable[CheckResult]) -> Tally:
+        for r in results:
+            self.audited += 1
+            self.statuses[str(r.status)] += 1
+            self.kinds.update(str(f.kind) for f in r.flags)
+            if r.flags:
+                self.flags_by_pharmacy[r.settlement.pharmacy_id] += len(r.flags)
+            for f in r.flags:
+                if f.kind == FlagKind.CARD_CONFLICT and f.evidence:
+                    conflicts = f.evidence[0].seen.get("conflicts", [])
+                    if any(c.get("earlier_audit") for c in conflicts):
+                        self.earlier_conflicts.append((f.settlement_id, conflicts))
+        return self
+
+    def flags_without_district(self, districted: Collection[str]) -> int:
+        """Flags of this run at pharmacies outside ``districted`` (the registry's pharmacies with a
+        district): no inspector sees them."""
+        return sum(n for pharmacy_id, n in self.flags_by_pharmacy.items() if pharmacy_id not in districted)
+
+    def summary(self, rows_read: int, rejected: Sequence[RejectedRow]) -> dict[str, Any]:
+        return {
+            "rows_read": rows_read,
+            "rejected": len(rejected),
+            "audited": self.audited,
+            "clean": self.statuses.get(CheckStatus.CLEAN, 0),
+            "flagged": self.statuses.get(CheckStatus.FLAGGED, 0),
+            "unverifiable": self.statuses.get(CheckStatus.UNVERIFIABLE, 0),
+            "flags_by_kind": dict(sorted(self.kinds.items())),
+        }
+
+
+def begin_sqlite_transaction(session: Session) -> None:
+    """An explicit BEGIN on SQLite when none is open. Python's sqlite3 driver opens a transaction
+    only before INSERT/UPDATE/DELETE, not before SAVEPOINT: a chunk's savepoint opened first would
+    be the transaction itself, and releasing it would commit every chunk on its own (each commit
+    writing all the random index pages the chunk touched), whatever ``COMMIT_EVERY`` says, and a
+    rollback of the session would no longer undo them."""
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    driver = session.connection().connection.dbapi_connection
+    if driver is not None and not driver.in_transaction:
+        driver.execute("BEGIN")
+
+
+def save_chunk(session: Session, *, run_id: int, results: Sequence[CheckResult], keep_faces: bool,
+               source: str) -> tuple[list[CheckResult], list[RejectedRow]]:
+    """One chunk in bulk under a SAVEPOINT; a chunk the database refuses for a row's values goes
+    through :func:`database.guarded.save_results`, so one refused row never aborts the run."""
+    begin_sqlite_transaction(session)
+    try:
+        with session.begin_nested():
+            repository.save_results(session, run_id=run_id, results=results, keep_faces=keep_faces)
+        return list(results), []
+    except Exception as exc:  # noqa: BLE001 - sorted by guarded's rule, re-raised otherwise
+        if not guarded.row_fault(exc):
+            raise
+    return guarded.save_results(session, run_id=run_id, results=results, keep_faces=keep_faces,
+                                source=source)
+
+
+class FlagsJson:
+    """``flags.json`` written as chunks are saved: ``{"flags": [...], "summary": ..., "rejected": ...}``.
+    It appears under its name only when complete."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.part = self.path.with_name(self.path.name + ".part")
+        self.fh = self.part.open("w", encoding="utf-8")
+        self.fh.write('{\n  "flags": [')
+        self.first = True
+
+    def add(self, results: Iterable[CheckResult]) -> None:
+        for r in results:
+            for f in r.flags:
+                self.fh.write(("\n    " if self.first else ",\n    ") + json.dumps(f.to_json(), ensure_ascii=False))
+                self.first = False
+
+    def close(self, summary: dict[str, Any], rejected: Sequence[RejectedRow]) -> None:
+        rows = [{"source": r.source, "line": r.line, "reason": r.reason} for r in rejected]
+        self.fh.write(("\n  ],\n" if not self.first else "],\n")
+                      + f'  "summary": {json.dumps(summary, ensure_ascii=False)},\n'
+                      + f'  "rejected": {json.dumps(rows, ensure_ascii=False)}\n}}\n')
+        self.fh.close()
+        os.replace(self.part, self.path)
+
+    def abort(self) -> None:
+        self.fh.close()
+        self.part.unlink(missing_ok=True)
+
+
+DEFER_COUNTS_MIN = 50_000  # settlements in a run from which SQLite's counts are rebuilt in bulk
+
+
+def bulk_counts(session: Session, tz_name: str, settlements: int) -> aggregates.BulkCounts:
+    """The kept counts' triggers suspended for a big run (:class:`database.aggregates.BulkCounts`),
+    at least ``DEFER_COUNTS_MIN`` settlements and no fewer than the database holds already: a
+    rebuild scans every row there, a trigger costs only per row written. Call after ``begin``."""
+    enabled = settlements >= DEFER_COUNTS_MIN and settlements >= aggregates.kept_rows(session)
+    counts = aggregates.BulkCounts(session, tz_name, enabled=enabled)
+    begin_sqlite_transaction(session)
+    counts.suspend()
+    return counts
+
+
+def commit_and_begin(session: Session, counts: aggregates.BulkCounts) -> None:
+    """Commit with the counts rebuilt and their triggers back, and go on in a new transaction."""
+    counts.restore()
+    session.commit()
+    session.begin()
+    begin_sqlite_transaction(session)
+    counts.suspend()
+
+
+BULK_CACHE_KIB = 65536  # SQLite page cache of the writing connection (its default is 2 MiB)
+
+
+def tune_for_bulk(session: Session) -> None:
+    """A bigger page cache for the connection that writes a big run: the settlements arrive in
+    pharmacy order, so their id index is written all over; with 2 MiB of cache every insert reads.
+    And no fsync at each commit (``synchronous = NORMAL``; WAL mode, so a crash loses at most the
+    last commits, never the database's consistency): a run commits every ``COMMIT_EVERY`` rows."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text(f"PRAGMA cache_size = -{BULK_CACHE_KIB}"))
+        session.execute(text("PRAGMA synchronous = NORMAL"))
+
+
+def analyze(factory) -> None:
+    """Fresh planner statistics after a big write (SQLite has none until asked: without them it
+    may pick a low-selectivity index, e.g. review_status, for the wall's queries)."""
+    with factory() as session, session.begin():
+        if session.get_bind().dialect.name == "sqlite":
+            session.execute(text("PRAGMA analysis_limit = 2000"))  # sampled: seconds, not minutes
+        session.execute(text("ANALYZE"))
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a big batch is read: reading a month makes millions of
+    objects that live on (and next to no cycles), and every full collection meanwhile walks them all."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@contextmanager
+def frozen_heap() -> Iterator[None]:
+    """Everything alive now (the batch read, a million settlements) left out of the collector's
+    scans until the block ends (``gc.freeze``): writing the results allocates without end, and each
+    full collection would walk the whole batch again. Unfrozen after, so it can be collected."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()

@@ -1,0 +1,39 @@
+"""The ``rxaudit`` command line: one parser, each command group registered by its module's
+``register(subparsers)`` in the order listed here. Errors from the exception tree become one line and
+an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from rxaudit.errors import EXIT_CODES, RxauditError, lookup
+
+DESCRIPTION = "The ``rxaudit`` command line. Errors from the exception tree become one line and an exit code."
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # the command groups, in the order of ``rxaudit --help``; each module has ``register(subparsers)``
+    # and none imports this one (imported here, not at the top: a command loads only what it runs)
+    from benchmarks import log, memory, records, sse
+    from cli import audit, bench, clocks, models, review
+
+    parser = argparse.ArgumentParser(prog="rxaudit", description=DESCRIPTION)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for group in (audit, bench, review, models, log, records, sse, clocks, memory):
+        group.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except RxauditError as exc:
+        print(f"rxaudit: error: {exc}", file=sys.stderr)
+        return lookup(EXIT_CODES, exc, 1)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,163 @@
+"""Users, API keys, login sessions and pharmacies: keyword-only functions over a Session."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from ingest.fields import IngestOptions
+from ingest.records import read_pharmacies
+from ingest.reasons import row_reason
+from database.models import ApiKey, LoginSession, Pharmacy, User, utcnow
+from rxaudit.domain import RejectedRow
+from rxaudit.errors import AuthError, InputError
+from rxaudit.records import PharmacyEntry
+from rxaudit.security import (KEY_PREFIX, Principal, Role, digest, hash_password, new_secret,
+                              verify_password)
+
+
+def _districts(values: list[str] | None) -> dict:
+    return {"districts": sorted(set(values or []))}
+
+
+def add_user(session: Session, *, name: str, role: Role, password: str, districts: list[str]) -> User:
+    if role == Role.INSPECTOR and not districts:
+        raise InputError("an inspector needs at least one --district")
+    if session.scalar(select(User).where(User.name == name)) is not None:
+        raise InputError(f"user {name!r} exists already")
+    user = User(name=name, role=str(role), password_hash=hash_password(password),
+                districts=_districts(districts if role == Role.INSPECTOR else []))
+    session.add(user)
+    session.flush()
+    return user
+
+
+def set_password(session: Session, *, name: str, password: str) -> None:
+    user = session.scalar(select(User).where(User.name == name))
+    if user is None:
+        raise InputError(f"no user {name!r}")
+    user.password_hash = hash_password(password)
+
+
+def user_principal(user: User, csrf_token: str | None = None) -> Principal:
+    role = Role(user.role)
+    districts = frozenset(user.districts.get("districts", [])) if role == Role.INSPECTOR else None
+    return Principal("user", user.id, user.name, role, districts, csrf_token)
+
+
+def authenticate(session: Session, *, name: str, password: str) -> User:
+    """The active account ``name`` if ``password`` is its own. An unknown or disabled name still
+    runs one password check (against a dummy hash): refusing it takes as long as a wrong password."""
+    user = session.scalar(select(User).where(User.name == name, User.active.is_(True)))
+    ok = verify_password(user.password_hash if user is not None else None, password)
+    if user is None or not ok:
+        raise AuthError("wrong name or password")
+    return user
+
+
+def open_session(session: Session, *, user: User, hours: float) -> tuple[str, str]:
+    """A new login session: returns (cookie token, csrf token). Expired sessions are removed."""
+    session.execute(delete(LoginSession).where(LoginSession.expires_at < utcnow()))
+    token, csrf = new_secret(), new_secret()
+    session.add(LoginSession(token_hash=digest(token), user_id=user.id, csrf_token=csrf,
+                             expires_at=utcnow() + timedelta(hours=hours)))
+    return token, csrf
+
+
+def session_principal(session: Session, *, token: str) -> Principal | None:
+    row = session.get(LoginSession, digest(token))
+    if row is None or row.expires_at < utcnow():
+        return None
+    user = session.get(User, row.user_id)
+    if user is None or not user.active:
+        return None
+    return user_principal(user, row.csrf_token)
+
+
+def close_session(session: Session, *, token: str) -> None:
+    row = session.get(LoginSession, digest(token))
+    if row is not None:
+        session.delete(row)
+
+
+def create_api_key(session: Session, *, name: str, districts: list[str]) -> tuple[ApiKey, str]:
+    key = new_secret(KEY_PREFIX)
+    row = ApiKey(name=name, key_hash=digest(key), districts=_districts(districts))
+    session.add(row)
+    session.flush()
+    return row, key
+
+
+def revoke_api_key(session: Session, *, key_id: int) -> None:
+    row = session.get(ApiKey, key_id)
+    if row is None:
+        raise InputError(f"no API key with id {key_id}")
+    row.revoked_at = utcnow()
+
+
+def api_key_principal(session: Session, *, key: str) -> Principal | None:
+    row = session.scalar(select(ApiKey).where(ApiKey.key_hash == digest(key)))
+    if row is None or row.revoked_at is not None:
+        return None
+    districts = row.districts.get("districts", [])
+    return Principal("apikey", row.id, row.name, None, frozenset(districts) if districts else None)
+
+
+def load_pharmacies(session: Session, *, path: Path, encoding: str = "auto") -> tuple[int, list[str]]:
+    """``rxaudit pharmacies load``: upsert ``pharmacy_id, name, district`` (and optional ``lat,lon``)
+    rows, the file's values replacing the registry's; returns (loaded, problems with line numbers).
+    Read by the shared table reader: UTF-8 or GB18030 (or ``encoding``), bad rows rejected."""
+    entries, rejected = read_pharmacies(path, IngestOptions(encoding=encoding))
+    loaded, refused = register_pharmacies(session, entries=entries, source=path.name, overwrite=True)
+    problems = sorted([*rejected, *refused], key=lambda r: r.line)
+    return loaded, [f"line {r.line}: {r.reason}" for r in problems]
+
+
+PHARMACY_FIELDS = ("name", "district", "lat", "lon")
+
+
+def register_pharmacies(session: Session, *, entries: Sequence[PharmacyEntry], source: str,
+                        overwrite: bool = False) -> tuple[int, list[RejectedRow]]:
+    """A pharmacies file's rows into the registry; returns (rows taken, rows refused).
+
+    ``overwrite`` (``rxaudit pharmacies load``, the registry's own command): each row needs a
+    district, and its name, district and place replace what the registry holds. Otherwise (the file
+    beside an audit's log): a new pharmacy is added as the file has it and a blank in the registry
+    is filled, but a district, name or place that differs from the registry's is kept as it is
+    and the row is reported (with its line, naming the fields, never their values)."""
+    taken, refused = 0, []
+    for entry in entries:
+        wanted = {"name": entry.name, "district": entry.district,
+                  "lat": entry.location.lat if entry.location else None,
+                  "lon": entry.location.lon if entry.location else None}
+        if overwrite and not entry.district:
+            refused.append(RejectedRow(source, entry.line or 0, row_reason("district", "is required")))
+            continue
+        stored = session.get(Pharmacy, entry.pharmacy_id)
+        if stored is None:
+            session.add(Pharmacy(pharmacy_id=entry.pharmacy_id, **wanted))
+            session.flush()  # a pharmacy_id repeated later in the file finds this row
+            taken += 1
+            continue
+        differing = [name for name in PHARMACY_FIELDS
+                     if wanted[name] not in (None, "") and getattr(stored, name) not in (None, "")
+                     and getattr(stored, name) != wanted[name]]
+        for name in PHARMACY_FIELDS:
+            if overwrite or (wanted[name] not in (None, "") and name not in differing):
+                setattr(stored, name, wanted[name])
+        if differing and not overwrite:
+            refused.append(RejectedRow(source, entry.line or 0, row_reason(
+                None, f"pharmacy {', '.join(differing)} differ from the registry's, which are kept "
+                      "(rxaudit pharmacies load changes them)")))
+        else:
+            taken += 1
+    return taken, refused
+
+
+def districted_pharmacies(session: Session) -> set[str]:
+    """The registry's pharmacies that have a district (what inspectors are scoped by)."""
+    return set(session.scalars(select(Pharmacy.pharmacy_id).where(Pharmacy.district != "")))

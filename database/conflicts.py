@@ -1,0 +1,97 @@
+"""Stored settlements looked up by id before an audit, and the conflicts kept for admins.
+
+One ``IN`` query per ``IN_CHUNK`` ids (a million-row log: 200 queries, none when nothing is stored
+yet); the comparison itself is :mod:`reconcile.conflicts`. Keyword-only functions over a Session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from sqlalchemy import String, any_, bindparam, insert, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session
+
+from reconcile.conflicts import Conflict, Stored, screen
+from database.models import AuditRun, CheckRow, SettlementConflictRow, SettlementRow
+from database.repository import IN_CHUNK, chunks
+from rxaudit.domain import Settlement
+
+_SETTLEMENTS = SettlementRow.__table__
+_CHECKS = CheckRow.__table__
+_CONFLICTS = SettlementConflictRow.__table__
+_COMPARED = (_SETTLEMENTS.c.settlement_id, _SETTLEMENTS.c.pharmacy_id, _SETTLEMENTS.c.counter_id,
+             _SETTLEMENTS.c.settled_at, _SETTLEMENTS.c.card_hash, _SETTLEMENTS.c.amount, _SETTLEMENTS.c["items"])
+
+
+def _among(session: Session, column, ids: Sequence[str]):
+    """``column IN (ids)``; on PostgreSQL ``column = ANY(:ids)``, one array parameter rather than
+    thousands to bind."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam("ids", list(ids), type_=ARRAY(String)))
+    return column.in_(ids)
+
+
+def stored(session: Session, *, ids: Sequence[str]) -> dict[str, Stored]:
+    """The stored content of those of ``ids`` that are stored: one query, so at most ``IN_CHUNK`` ids."""
+    rows = session.execute(select(*_COMPARED).where(_among(session, _SETTLEMENTS.c.settlement_id, ids))).all()
+    return {sid: Stored.from_row(*content) for sid, *content in rows}
+
+
+def last_runs(session: Session, *, ids: Sequence[str]) -> dict[str, int]:
+    """The run that last audited each of ``ids`` (at most ``IN_CHUNK``) that has a check."""
+    rows = session.execute(select(_CHECKS.c.settlement_id, _CHECKS.c.run_id)
+                           .where(_among(session, _CHECKS.c.settlement_id, ids)))
+    return {sid: run_id for sid, run_id in rows}
+
+
+def find(session: Session, *, settlements: Sequence[Settlement],
+         source: str) -> tuple[list[Settlement], list[Conflict]]:
+    """:func:`reconcile.conflicts.screen` against what is stored, ``IN_CHUNK`` settlements at a time
+    (a million-row log holds one chunk's stored contents at once): (to audit, conflicts, each
+    naming the run that last audited the stored settlement)."""
+    if not settlements or session.scalar(select(_SETTLEMENTS.c.settlement_id).limit(1)) is None:
+        return list(settlements), []
+    kept: list[Settlement] = []
+    conflicts: list[Conflict] = []
+    for chunk in chunks(settlements, IN_CHUNK):
+        audited, rejected = screen(chunk, stored(session, ids=[s.settlement_id for s in chunk]), source=source)
+        kept.extend(audited)
+        if rejected:
+            runs = last_runs(session, ids=[c.settlement_id for c in rejected])
+            conflicts.extend(replace(c, stored_run_id=runs.get(c.settlement_id)) for c in rejected)
+    return kept, conflicts
+
+
+def record(session: Session, *, run_id: int, conflicts: Sequence[Conflict]) -> None:
+    """Keep ``conflicts`` (rejected by run ``run_id``) for the admins' list, in bulk."""
+    rows = [{"run_id": run_id, "settlement_id": c.settlement_id, "source": c.source[:255], "line": c.line,
+             "stored_run_id": c.stored_run_id, "fields": ",".join(c.fields)} for c in conflicts]
+    for chunk in chunks(rows, IN_CHUNK):
+        session.execute(insert(_CONFLICTS), list(chunk))
+
+
+@dataclass(frozen=True, slots=True)
+class ListedConflict:
+    """One row of the admins' list: the run that rejected it (and when), where, and against what."""
+
+    run_id: int
+    at: datetime
+    source: str
+    line: int
+    settlement_id: str
+    stored_run_id: int | None
+    fields: tuple[str, ...]
+
+
+def listing(session: Session, *, limit: int = 100, offset: int = 0) -> list[ListedConflict]:
+    """Newest first."""
+    rows = session.execute(
+        select(_CONFLICTS.c.run_id, AuditRun.started_at, _CONFLICTS.c.source, _CONFLICTS.c.line,
+               _CONFLICTS.c.settlement_id, _CONFLICTS.c.stored_run_id, _CONFLICTS.c.fields)
+        .join(AuditRun, AuditRun.id == _CONFLICTS.c.run_id)
+        .order_by(_CONFLICTS.c.id.desc()).offset(offset).limit(limit))
+    return [ListedConflict(run_id, at, source, line, sid, stored_run, tuple(filter(None, names.split(","))))
+            for run_id, at, source, line, sid, stored_run, names in rows]
