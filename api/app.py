@@ -10,6 +10,7 @@ script may run; pages and API answers are not cached).
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -28,12 +29,15 @@ from api.headers import SecurityHeaders
 from api.ratelimit import LoginLimiter, networks
 from rxaudit import __version__
 from rxaudit.db.engine import make_engine, migrate, session_factory
-from rxaudit.errors import HTTP_STATUS, Busy, NotFound, RxauditError, database_busy, lookup
+from rxaudit.errors import HTTP_STATUS, Busy, ExportsBusy, NotFound, RxauditError, database_busy, lookup
 from rxaudit.security import dummy_hash
 from rxaudit.settings import Settings
 
 HERE = Path(__file__).resolve().parent
 BUSY = i18n.N_("The database is busy with another job (an audit): nothing was saved. Try again in a few seconds.")
+EXPORTS_BUSY = i18n.N_("Other case files are being built right now. Try again in a few seconds.")
+PAGE_TEXT = {Busy: BUSY, ExportsBusy: EXPORTS_BUSY}  # errors whose page text is translated
+EXPORTS_AT_ONCE = 2  # case files one server process builds at once (each may use a core for its PDF)
 
 
 def _wants_html(request: Request) -> bool:
@@ -58,6 +62,7 @@ def create_app(settings: Settings, *, migrate_db: bool = True) -> FastAPI:
     app.state.login_limiter = LoginLimiter(settings.login_max_failures,
                                            settings.login_max_failures_per_address, settings.login_window_s)
     app.state.trusted_proxies = networks(settings.trusted_proxies)
+    app.state.export_slots = threading.BoundedSemaphore(EXPORTS_AT_ONCE)
     dummy_hash()  # made now, so that the first unknown name is not slower than the rest
 
     @app.exception_handler(RxauditError)
@@ -67,11 +72,12 @@ def create_app(settings: Settings, *, migrate_db: bool = True) -> FastAPI:
         status = lookup(HTTP_STATUS, exc, 500)
         detail = "not found" if isinstance(exc, NotFound) else str(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
-        if isinstance(exc, Busy):
-            headers["Retry-After"] = str(exc.retry_after_s)
+        retry_after = getattr(exc, "retry_after_s", None)
+        if retry_after is not None:
+            headers["Retry-After"] = str(retry_after)
         if _wants_html(request):
-            if isinstance(exc, Busy):
-                detail = i18n.gettext_for(i18n.request_lang(request))(BUSY)
+            if type(exc) in PAGE_TEXT:
+                detail = i18n.gettext_for(i18n.request_lang(request))(PAGE_TEXT[type(exc)])
             return app.state.templates.TemplateResponse(
                 request, "error.html", {"status": status, "detail": detail}, status_code=status, headers=headers)
         return JSONResponse({"detail": detail}, status_code=status, headers=headers)
