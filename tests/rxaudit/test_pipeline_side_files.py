@@ -96,7 +96,8 @@ def test_a_bad_side_row_is_rejected_and_the_rest_audited(tmp_path, make_settings
     assert [(r.source, r.line) for r in report.rejected] == [(bad_file, bad_line)]
     assert column in report.rejected[0].reason and bad_row not in report.rejected[0].reason
     summary = report.summary
-    assert summary["rows_read"] == 3 and summary["audited"] == 3 and summary["rejected"] == 1
+    assert summary["rows_read"] == 3 and summary["audited"] == 3 and summary["rejected"] == 0  # the log's rows
+    assert summary["rejected_records"] == {bad_file: 1}
     counts = stored(db_url)
     # every good row of each side file is stored (items: one sold code per good line)
     assert counts == {"purchases.csv": 2, "stock.csv": 2, "settlement_items.csv": 3, "rejected": 1}
