@@ -116,7 +116,8 @@ def reconcile_and_save(settings: Settings, factory, *, settlements: list[Settlem
         persist.tune_for_bulk(session)
         counts = persist.bulk_counts(session, settings.display_timezone, len(settlements))
         verified = footage.verified_ids() if isinstance(footage, persist.FootageIndex) else None
-        for chunk in persist.pharmacy_chunks(iter_results(persist.audit_order(settlements), ctx, verified)):
+        for chunk in persist.pharmacy_chunks(iter_results(persist.audit_order(settlements), ctx, verified),
+                                             ahead=persist.made_ahead_for(session)):
             # a chunk holds whole pharmacies, so every counter-day's clock is judged on all its swipes
             chunk, health = _clock_review(chunk, footage, cameras, options)
             clocks.update(health)
