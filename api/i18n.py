@@ -26,6 +26,7 @@ from jinja2 import Environment, pass_context
 from starlette.requests import Request
 
 from api.timefmt import localize
+from rxaudit.bounds import clipped_json
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 LANGS = {"zh_CN": "中文", "en": "English"}  # code -> the name shown on the switch, in its own language
@@ -120,6 +121,7 @@ def install(env: Environment, tz: ZoneInfo) -> None:
     env.filters["localtime"] = lambda value: local_time(value, tz)
     # stored JSON (what the camera saw) with its times in the same convention
     env.filters["localize_json"] = lambda value: localize(value, tz, local_time)
+    env.filters["clipped"] = clipped_json  # stored text and lists within rxaudit.bounds' caps, however old
     from api.reasons import install_filters  # reasons imports N_ from here
 
     install_filters(env)
