@@ -10,6 +10,7 @@ script may run; pages and API answers are not cached).
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -18,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from sqlalchemy import Engine, event
 from sqlalchemy.exc import DBAPIError
 
 from api import (i18n, openapi_security, routes_api, routes_audit_page, routes_events, routes_evidence,
@@ -28,16 +30,35 @@ from api.headers import SecurityHeaders
 from api.ratelimit import LoginLimiter, networks
 from rxaudit import __version__
 from database.engine import make_engine, migrate, session_factory
-from rxaudit.errors import HTTP_STATUS, Busy, NotFound, RxauditError, database_busy, lookup
+from rxaudit.errors import HTTP_STATUS, Busy, ExportsBusy, NotFound, RxauditError, database_busy, lookup
 from rxaudit.security import dummy_hash
 from rxaudit.settings import Settings
 
 HERE = Path(__file__).resolve().parent
 BUSY = i18n.N_("The database is busy with another job (an audit): nothing was saved. Try again in a few seconds.")
+EXPORTS_BUSY = i18n.N_("Other case files are being built right now. Try again in a few seconds.")
+PAGE_TEXT = {Busy: BUSY, ExportsBusy: EXPORTS_BUSY}  # errors whose page text is translated
+LOCK_TIMEOUT_MS = 5_000  # PostgreSQL: a request waits this long for a held lock (SQLite's busy_timeout too)
+EXPORTS_AT_ONCE = 2  # case files one server process builds at once (each may use a core for its PDF)
 
 
 def _wants_html(request: Request) -> bool:
     return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
+
+
+def _bound_lock_waits(engine: Engine) -> None:
+    """PostgreSQL: the server's own connections give up on a held lock after ``LOCK_TIMEOUT_MS``
+    (lock_not_available, answered as Busy: 503 + Retry-After) rather than waiting for a long audit's
+    transaction to end. Added to the connection's startup ``options``, so a rollback keeps it; the
+    audit job's engines are not the server's and keep waiting."""
+    if engine.dialect.name != "postgresql":
+        return
+
+    @event.listens_for(engine, "do_connect")
+    def _lock_timeout(_dialect, _record, _cargs, cparams: dict) -> None:
+        cparams["options"] = f"{cparams.get('options', '')} -c lock_timeout={LOCK_TIMEOUT_MS}".strip()
+
+    engine.dispose()  # connections pooled before (migrations) were opened without it
 
 
 def create_app(settings: Settings, *, migrate_db: bool = True) -> FastAPI:
@@ -48,6 +69,7 @@ def create_app(settings: Settings, *, migrate_db: bool = True) -> FastAPI:
     engine = make_engine(settings.db_url)
     if migrate_db:
         migrate(engine)
+    _bound_lock_waits(engine)
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
@@ -58,6 +80,7 @@ def create_app(settings: Settings, *, migrate_db: bool = True) -> FastAPI:
     app.state.login_limiter = LoginLimiter(settings.login_max_failures,
                                            settings.login_max_failures_per_address, settings.login_window_s)
     app.state.trusted_proxies = networks(settings.trusted_proxies)
+    app.state.export_slots = threading.BoundedSemaphore(EXPORTS_AT_ONCE)
     dummy_hash()  # made now, so that the first unknown name is not slower than the rest
 
     @app.exception_handler(RxauditError)
@@ -67,11 +90,12 @@ def create_app(settings: Settings, *, migrate_db: bool = True) -> FastAPI:
         status = lookup(HTTP_STATUS, exc, 500)
         detail = "not found" if isinstance(exc, NotFound) else str(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
-        if isinstance(exc, Busy):
-            headers["Retry-After"] = str(exc.retry_after_s)
+        retry_after = getattr(exc, "retry_after_s", None)
+        if retry_after is not None:
+            headers["Retry-After"] = str(retry_after)
         if _wants_html(request):
-            if isinstance(exc, Busy):
-                detail = i18n.gettext_for(i18n.request_lang(request))(BUSY)
+            if type(exc) in PAGE_TEXT:
+                detail = i18n.gettext_for(i18n.request_lang(request))(PAGE_TEXT[type(exc)])
             return app.state.templates.TemplateResponse(
                 request, "error.html", {"status": status, "detail": detail}, status_code=status, headers=headers)
         return JSONResponse({"detail": detail}, status_code=status, headers=headers)

@@ -61,8 +61,10 @@ def audit_page(request: Request, session: SessionDep, who: CurrentUser,
 @router.get("/audit/conflicts")
 def conflicts_page(request: Request, session: SessionDep, who: CurrentUser,
                    page: Annotated[int, Query(ge=1, le=10_000)] = 1) -> HTMLResponse:
-    """Rows whose settlement id was stored with other content, newest first: rejected, never audited."""
+    """Rows whose settlement id was stored with other content, newest first: rejected, never audited.
+    Scoped like every page: a conflict shows when the stored settlement's pharmacy is in the
+    caller's districts (an unscoped caller sees all)."""
     _supervisors_only(who)
-    rows = conflicts_db.listing(session, limit=PAGE + 1, offset=(page - 1) * PAGE)
+    rows = conflicts_db.listing(session, districts=who.districts, limit=PAGE + 1, offset=(page - 1) * PAGE)
     return request.app.state.templates.TemplateResponse(request, "conflicts.html", {
         "who": who, "rows": rows[:PAGE], "more": len(rows) > PAGE, "page": page, "labels": CONFLICT_FIELDS})

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -18,6 +21,7 @@ from api.evidence import clip_for, keyframe_path
 from api.schemas import FlagId, FlagQuery, KeyframeIndex
 from api.token_deps import Reader
 from database import queries
+from rxaudit.errors import ExportsBusy
 
 router = APIRouter(tags=["evidence"])
 MAX_EXPORT = 200
@@ -39,16 +43,30 @@ def clip(flag_id: FlagId, request: Request, session: SessionDep, who: Reader) ->
                         headers={"X-Swipe-Offset": f"{offset:.2f}", "Cache-Control": "private"})
 
 
+@contextmanager
+def _export_slot(slots: threading.BoundedSemaphore) -> Iterator[None]:
+    """One of the process's export slots (``api.app.EXPORTS_AT_ONCE``) while a case file is built;
+    none free: :class:`ExportsBusy` (503 + Retry-After) at once, rather than every export slowing
+    down past its deadline."""
+    if not slots.acquire(blocking=False):
+        raise ExportsBusy("other case files are being built; try again shortly")
+    try:
+        yield
+    finally:
+        slots.release()
+
+
 def _zip(session: SessionDep, request: Request, who, ids: list[int], name: str) -> FileResponse:
     """The case file, built in a temporary file (removed once sent)."""
-    fd, path = tempfile.mkstemp(prefix="rxaudit-case-", suffix=".zip")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            manifest = build_case_zip(session, request.app.state.settings, who, ids, request.app.state.tz, out)
-        session.commit()  # the audit-log record is written before the case file leaves
-    except BaseException:
-        os.unlink(path)
-        raise
+    with _export_slot(request.app.state.export_slots):
+        fd, path = tempfile.mkstemp(prefix="rxaudit-case-", suffix=".zip")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                manifest = build_case_zip(session, request.app.state.settings, who, ids, request.app.state.tz, out)
+            session.commit()  # the audit-log record is written before the case file leaves
+        except BaseException:
+            os.unlink(path)
+            raise
     return FileResponse(path, media_type="application/zip", filename=name,
                         headers={"X-Manifest-SHA256": manifest}, background=BackgroundTask(os.unlink, path))
 

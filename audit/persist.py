@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from ingest.cameras import CamerasConfig, CounterConfig
 from reconcile.context import CounterFootage, CounterView, RuleConfig, SettlementFootage
+from audit.ahead import made_ahead
 from database import aggregates, guarded, repository
 from rxaudit.domain import CheckResult, CheckStatus, FlagKind, RejectedRow, Settlement
 
@@ -175,9 +176,23 @@ def audit_order(settlements: Iterable[Settlement]) -> list[Settlement]:
     return sorted(settlements, key=lambda s: (s.pharmacy_id, s.counter_id, s.settled_at))
 
 
-def pharmacy_chunks(results: Iterable[CheckResult], size: int | None = None) -> Iterator[list[CheckResult]]:
-    """Consecutive results in chunks of at least ``size`` (``CHUNK``), cut only where the pharmacy changes."""
-    size = size or CHUNK
+def pharmacy_chunks(results: Iterable[CheckResult], size: int | None = None, *,
+                    ahead: bool = False) -> Iterator[list[CheckResult]]:
+    """Consecutive results in chunks of at least ``size`` (``CHUNK``), cut only where the pharmacy
+    changes; ``ahead``: the next one made (the rules run) while the last one is written
+    (:mod:`audit.ahead`; see :func:`made_ahead_for`)."""
+    chunks = _cut(results, size or CHUNK)
+    return made_ahead(chunks) if ahead else chunks
+
+
+def made_ahead_for(session: Session) -> bool:
+    """Whether chunks are best made ahead while this session writes: where the database works in a
+    process of its own (PostgreSQL). SQLite works in ours and lets the GIL go at every row, and each
+    time it takes it back it waits out the other thread's switch interval: three times slower."""
+    return session.get_bind().dialect.name != "sqlite"
+
+
+def _cut(results: Iterable[CheckResult], size: int) -> Iterator[list[CheckResult]]:
     chunk: list[CheckResult] = []
     for result in results:
         if len(chunk) >= size and result.settlement.pharmacy_id != chunk[-1].settlement.pharmacy_id:
@@ -212,21 +227,39 @@ class Tally:
                         self.earlier_conflicts.append((f.settlement_id, conflicts))
         return self
 
-    def flags_without_district(self, districted: Collection[str]) -> int:
-        """Flags of this run at pharmacies outside ``districted`` (the registry's pharmacies with a
-        district): no inspector sees them."""
-        return sum(n for pharmacy_id, n in self.flags_by_pharmacy.items() if pharmacy_id not in districted)
+    def unseen_flags(self, districts: Mapping[str, str], inspected: Collection[str] | None) -> dict[str, Any]:
+        """What of this run's flags no inspector sees: ``flags_without_district`` (at pharmacies the
+        registry gives no district) and ``flags_in_uninspected_districts`` (district -> flags, in
+        districts no active inspector covers; ``inspected`` None: not judged)."""
+        without, uninspected = 0, Counter()
+        for pharmacy_id, n in self.flags_by_pharmacy.items():
+            district = districts.get(pharmacy_id)
+            if not district:
+                without += n
+            elif inspected is not None and district not in inspected:
+                uninspected[district] += n
+        out: dict[str, Any] = {"flags_without_district": without} if without else {}
+        if uninspected:
+            out["flags_in_uninspected_districts"] = dict(sorted(uninspected.items()))
+        return out
 
-    def summary(self, rows_read: int, rejected: Sequence[RejectedRow]) -> dict[str, Any]:
-        return {
+    def summary(self, rows_read: int, rejected: Sequence[RejectedRow], log_source: str | None = None
+                ) -> dict[str, Any]:
+        """``rejected``: the log's rows (source ``log_source``; every row when None), so that rows
+        read = audited + rejected; the rows of the records beside it under ``rejected_records``."""
+        side = Counter(r.source for r in rejected if log_source is not None and r.source != log_source)
+        out = {
             "rows_read": rows_read,
-            "rejected": len(rejected),
+            "rejected": len(rejected) - sum(side.values()),
             "audited": self.audited,
             "clean": self.statuses.get(CheckStatus.CLEAN, 0),
             "flagged": self.statuses.get(CheckStatus.FLAGGED, 0),
             "unverifiable": self.statuses.get(CheckStatus.UNVERIFIABLE, 0),
             "flags_by_kind": dict(sorted(self.kinds.items())),
         }
+        if side:
+            out["rejected_records"] = dict(sorted(side.items()))
+        return out
 
 
 def begin_sqlite_transaction(session: Session) -> None:

@@ -116,7 +116,8 @@ def reconcile_and_save(settings: Settings, factory, *, settlements: list[Settlem
         persist.tune_for_bulk(session)
         counts = persist.bulk_counts(session, settings.display_timezone, len(settlements))
         verified = footage.verified_ids() if isinstance(footage, persist.FootageIndex) else None
-        for chunk in persist.pharmacy_chunks(iter_results(persist.audit_order(settlements), ctx, verified)):
+        for chunk in persist.pharmacy_chunks(iter_results(persist.audit_order(settlements), ctx, verified),
+                                             ahead=persist.made_ahead_for(session)):
             # a chunk holds whole pharmacies, so every counter-day's clock is judged on all its swipes
             chunk, health = _clock_review(chunk, footage, cameras, options)
             clocks.update(health)
@@ -133,13 +134,13 @@ def reconcile_and_save(settings: Settings, factory, *, settlements: list[Settlem
             if pending >= persist.COMMIT_EVERY:
                 persist.commit_and_begin(session, counts)
                 pending = 0
-        summary = tally.summary(rows_read, rejected)
+        summary = tally.summary(rows_read, rejected, Path(settlements_file).name)
         if conflicts:  # (among the rejected)
             summary["conflicts"] = len(conflicts)
         if suspect := clock_health.suspect_summary(clocks):  # no_customer flags there are marked and lowered
             summary["clock_suspect"] = suspect
-        if without := tally.flags_without_district(accounts.districted_pharmacies(session)):
-            summary["flags_without_district"] = without  # visible to no inspector: said by the CLI, wall, queue
+        # flags visible to no inspector: said by the CLI (and the wall and queue for those without a district)
+        summary.update(tally.unseen_flags(accounts.pharmacy_districts(session), accounts.inspected_districts(session)))
         repository.record_rejected(session, run_id=run_id, rejected=rejected)
         conflicts_db.record(session, run_id=run_id, conflicts=conflicts)
         records_db.save_records(session, settlements=settlements, records=ctx.records)

@@ -9,6 +9,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import select
 
+from rxaudit.bounds import clipped_json
 from database.engine import make_engine, migrate, session_factory
 from database.models import AuditRun, CheckRow, FlagRow, SettlementRow
 
@@ -36,6 +37,7 @@ def write_report(db_url: str, out: Path, evidence_dir: Path) -> int:
     cases, summary = load_flagged(db_url)
     env = Environment(loader=PackageLoader("audit", "templates"),
                       autoescape=select_autoescape(["html", "j2"]))
+    env.filters["clipped"] = clipped_json  # reasons and lists stored before the caps, shown within them
     rel = Path(os.path.relpath(evidence_dir.resolve(), out.resolve().parent))
     html = env.get_template("report.html.j2").render(
         cases=cases, summary=summary, evidence=rel.as_posix())

@@ -35,6 +35,7 @@ def print_summary(report, log: Path | None = None) -> None:
             ("audited", summary["audited"]), ("  clean", summary["clean"]),
             ("  flagged", summary["flagged"]), ("  unverifiable", summary["unverifiable"])]
     rows += [(f"flag {kind}", count) for kind, count in summary["flags_by_kind"].items()]
+    rows += [(f"rejected in {source}", count) for source, count in summary.get("rejected_records", {}).items()]
     width = max(len(label) for label, _ in rows) + 2
     for label, count in rows:
         print(f"{label:<{width}}{count:>6}")
@@ -45,6 +46,9 @@ def print_summary(report, log: Path | None = None) -> None:
     if without := summary.get("flags_without_district"):
         print(f"warning: {without} flags are at pharmacies without a district, which no inspector sees: "
               "give them one in pharmacies.csv beside the log or with `rxaudit pharmacies load`", file=sys.stderr)
+    for district, n in summary.get("flags_in_uninspected_districts", {}).items():
+        print(f"warning: {n} flags are in district {district!r}, which no active inspector covers "
+              "(`rxaudit user add ... --district`)", file=sys.stderr)
 
 
 def session(args: argparse.Namespace):

@@ -158,6 +158,18 @@ def register_pharmacies(session: Session, *, entries: Sequence[PharmacyEntry], s
     return taken, refused
 
 
-def districted_pharmacies(session: Session) -> set[str]:
-    """The registry's pharmacies that have a district (what inspectors are scoped by)."""
-    return set(session.scalars(select(Pharmacy.pharmacy_id).where(Pharmacy.district != "")))
+def pharmacy_districts(session: Session) -> dict[str, str]:
+    """``pharmacy_id -> district`` of the registry's pharmacies that have one (what inspectors are
+    scoped by)."""
+    rows = session.execute(select(Pharmacy.pharmacy_id, Pharmacy.district).where(Pharmacy.district != ""))
+    return {pharmacy_id: district for pharmacy_id, district in rows}
+
+
+def inspected_districts(session: Session) -> set[str] | None:
+    """The districts some active inspector covers; None when there is no inspector yet (a new
+    installation: every district counts as covered until the first one is added)."""
+    inspectors = list(session.scalars(select(User.districts).where(User.active.is_(True),
+                                                                 User.role == str(Role.INSPECTOR))))
+    if not inspectors:
+        return None
+    return {d for districts in inspectors for d in (districts or {}).get("districts", [])}

@@ -6,7 +6,7 @@ yet); the comparison itself is :mod:`reconcile.conflicts`. Keyword-only function
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from reconcile.conflicts import Conflict, Stored, screen
-from database.models import AuditRun, CheckRow, SettlementConflictRow, SettlementRow
+from database.models import AuditRun, CheckRow, Pharmacy, SettlementConflictRow, SettlementRow
 from database.repository import IN_CHUNK, chunks
 from rxaudit.domain import Settlement
 
@@ -75,23 +75,33 @@ def record(session: Session, *, run_id: int, conflicts: Sequence[Conflict]) -> N
 
 @dataclass(frozen=True, slots=True)
 class ListedConflict:
-    """One row of the admins' list: the run that rejected it (and when), where, and against what."""
+    """One row of the admins' list: the run that rejected it (when, from which file), where, and
+    against what (the stored settlement's pharmacy, the run that stored it)."""
 
     run_id: int
     at: datetime
+    settlements_file: str
     source: str
     line: int
     settlement_id: str
+    stored_pharmacy_id: str | None
     stored_run_id: int | None
     fields: tuple[str, ...]
 
 
-def listing(session: Session, *, limit: int = 100, offset: int = 0) -> list[ListedConflict]:
-    """Newest first."""
-    rows = session.execute(
-        select(_CONFLICTS.c.run_id, AuditRun.started_at, _CONFLICTS.c.source, _CONFLICTS.c.line,
-               _CONFLICTS.c.settlement_id, _CONFLICTS.c.stored_run_id, _CONFLICTS.c.fields)
-        .join(AuditRun, AuditRun.id == _CONFLICTS.c.run_id)
-        .order_by(_CONFLICTS.c.id.desc()).offset(offset).limit(limit))
-    return [ListedConflict(run_id, at, source, line, sid, stored_run, tuple(filter(None, names.split(","))))
-            for run_id, at, source, line, sid, stored_run, names in rows]
+def listing(session: Session, *, districts: Collection[str] | None = None, limit: int = 100,
+            offset: int = 0) -> list[ListedConflict]:
+    """Newest first; with ``districts``, only conflicts whose STORED settlement's pharmacy is in one
+    of them (``None``: every conflict)."""
+    query = (select(_CONFLICTS.c.run_id, AuditRun.started_at, AuditRun.settlements_file, _CONFLICTS.c.source,
+                    _CONFLICTS.c.line, _CONFLICTS.c.settlement_id, _SETTLEMENTS.c.pharmacy_id,
+                    _CONFLICTS.c.stored_run_id, _CONFLICTS.c.fields)
+             .join(AuditRun, AuditRun.id == _CONFLICTS.c.run_id)
+             .outerjoin(_SETTLEMENTS, _SETTLEMENTS.c.settlement_id == _CONFLICTS.c.settlement_id))
+    if districts is not None:
+        query = query.where(_SETTLEMENTS.c.pharmacy_id.in_(
+            select(Pharmacy.pharmacy_id).where(Pharmacy.district.in_(sorted(districts)))))
+    rows = session.execute(query.order_by(_CONFLICTS.c.id.desc()).offset(offset).limit(limit))
+    return [ListedConflict(run_id, at, path, source, line, sid, pharmacy, stored_run,
+                           tuple(filter(None, names.split(","))))
+            for run_id, at, path, source, line, sid, pharmacy, stored_run, names in rows]

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from rxaudit.bounds import EVIDENCE_LIST_MAX, REASON_MAX, clip_text, listing
 from database.models import (CheckRow, FlagRow, Pharmacy, PurchaseRow, SettlementRow, SoldTraceCode,
                                StockCountRow, utcnow)
-from database.repository import chunks
+from database import bulk
+from database.repository import among, chunks
 from rxaudit.domain import CheckStatus, FlagKind, ReviewStatus, Settlement
 from rxaudit.records import CardSale, CodeSale, Location, Purchase, Records, SoldCodes, StockCount
 
@@ -92,31 +93,42 @@ def load_records(session: Session, *, settlements: Sequence[Settlement], purchas
                    sold_codes=sold_codes)
 
 
+PURCHASE_KEY = ("pharmacy_id", "item_code", "received_at", "invoice_no")
+
+
 def save_purchases(session: Session, *, purchases: Sequence[Purchase]) -> int:
-    """Insert the delivery lines not stored yet (key: pharmacy, item, time, invoice); returns how many."""
-    existing = set()
-    pharmacies = sorted({p.pharmacy_id for p in purchases})
-    for chunk in chunks(pharmacies, CHUNK):
-        existing.update(tuple(r) for r in session.execute(select(
-            PurchaseRow.pharmacy_id, PurchaseRow.item_code, PurchaseRow.received_at, PurchaseRow.invoice_no)
-            .where(PurchaseRow.pharmacy_id.in_(chunk))).all())
-    new, seen = [], set()
+    """Insert the delivery lines not stored yet (key: pharmacy, item, time, invoice; the first of a
+    key given twice); returns how many."""
+    new: dict[tuple, dict] = {}
     for p in purchases:
-        key = (p.pharmacy_id, p.item_code, p.received_at, p.invoice_no)
-        if key in existing or key in seen:
-            continue
-        seen.add(key)
-        new.append({"pharmacy_id": p.pharmacy_id, "item_code": p.item_code, "quantity": p.quantity,
-                    "received_at": p.received_at, "supplier": p.supplier, "invoice_no": p.invoice_no})
-    for chunk in chunks(new, 5000):
-        session.execute(insert(PurchaseRow.__table__), list(chunk))
-    return len(new)
+        new.setdefault((p.pharmacy_id, p.item_code, p.received_at, p.invoice_no), {
+            "pharmacy_id": p.pharmacy_id, "item_code": p.item_code, "quantity": p.quantity,
+            "received_at": p.received_at, "supplier": p.supplier, "invoice_no": p.invoice_no})
+    table = PurchaseRow.__table__
+    if bulk.wanted(session, len(new)):  # the stored ones left out by the database itself
+        rows = list(new.values())
+        staged = bulk.stage(session, table, list(rows[0]), rows)
+        stored = select(table.c.id).where(*(table.c[k] == staged.c[k] for k in PURCHASE_KEY)).exists()
+        return session.execute(insert(table).from_select(
+            list(rows[0]), bulk.source(staged, table, list(rows[0])).where(~stored))).rowcount
+    pharmacies = sorted({p for p, _, _, _ in new})
+    for chunk in chunks(pharmacies, CHUNK):
+        for key in session.execute(select(*(table.c[k] for k in PURCHASE_KEY)).where(
+                table.c.pharmacy_id.in_(chunk))):
+            new.pop(tuple(key), None)
+    rows = list(new.values())
+    for chunk in chunks(rows, 5000):
+        session.execute(insert(table), list(chunk))
+    return len(rows)
 
 
 def save_stock_counts(session: Session, *, counts: Sequence[StockCount]) -> int:
     """Upsert counts on (pharmacy, item, counted_at): a corrected count replaces the stored one.
     Returns how many rows were written (new or changed)."""
     latest = {(c.pharmacy_id, c.item_code, c.counted_at): c.quantity for c in counts}
+    if bulk.wanted(session, len(latest)):
+        return _upsert_counts(session, [{"pharmacy_id": p, "item_code": i, "counted_at": t, "quantity": q}
+                                        for (p, i, t), q in latest.items()])
     stored: dict[tuple, object] = {}
     for chunk in chunks(sorted({p for p, _, _ in latest}), CHUNK):
         for pharmacy, item, at, quantity in session.execute(select(
@@ -135,6 +147,20 @@ def save_stock_counts(session: Session, *, counts: Sequence[StockCount]) -> int:
     return len(rows) + len(changed)
 
 
+def _upsert_counts(session: Session, rows: list[dict]) -> int:
+    """PostgreSQL: the counts through COPY, one upsert that rewrites only a changed quantity (its
+    row count: new and changed rows)."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+    table = StockCountRow.__table__
+    columns = list(rows[0])
+    staged = bulk.stage(session, table, columns, rows)
+    stmt = pg_insert(table).from_select(columns, bulk.source(staged, table, columns))
+    return session.execute(stmt.on_conflict_do_update(
+        index_elements=["pharmacy_id", "item_code", "counted_at"], set_={"quantity": stmt.excluded.quantity},
+        where=table.c.quantity.is_distinct_from(stmt.excluded.quantity))).rowcount
+
+
 def save_trace_codes(session: Session, *, settlements: Sequence[Settlement],
                      sold: SoldCodes | None = None) -> int:
     """Store the codes each settlement line carried (replacing what an earlier audit stored for these
@@ -142,8 +168,8 @@ def save_trace_codes(session: Session, *, settlements: Sequence[Settlement],
     ``sold``: the batch's codes, when its lines do not carry them."""
     ids = [s.settlement_id for s in settlements]
     if session.scalar(select(SoldTraceCode.code).limit(1)) is not None:
-        for chunk in chunks(ids, CHUNK):
-            session.execute(delete(SoldTraceCode).where(SoldTraceCode.settlement_id.in_(chunk)))
+        for chunk in chunks(ids):
+            session.execute(delete(SoldTraceCode).where(among(session, SoldTraceCode.settlement_id, chunk)))
     sold = sold if sold is not None else SoldCodes.of(settlements)
     write = _code_writer(session)
     rows: list[tuple[str, str, int, str]] = []
@@ -151,7 +177,7 @@ def save_trace_codes(session: Session, *, settlements: Sequence[Settlement],
     for sid, line_no, item_code, codes in sold.lines():
         for code in dict.fromkeys(codes):  # a code twice on one line is stored once
             rows.append((code, sid, line_no, item_code))
-        if len(rows) >= 5000:
+        if len(rows) >= CODE_ROWS:
             write(rows)
             stored, rows = stored + len(rows), []
     if rows:
@@ -160,18 +186,24 @@ def save_trace_codes(session: Session, *, settlements: Sequence[Settlement],
 
 
 CODE_COLUMNS = ("code", "settlement_id", "line_no", "item_code")
+CODE_ROWS = 50_000  # rows per write (one COPY on PostgreSQL, an executemany on SQLite)
 
 
 def _code_writer(session: Session):
     """Inserts rows of :data:`CODE_COLUMNS`. On SQLite straight through the driver's executemany (a
-    month is millions of rows, and the SQL layer's per-row work costs more than SQLite's);
-    elsewhere through SQLAlchemy, which batches them into multi-row statements."""
-    if session.get_bind().dialect.name == "sqlite":
-        sql = (f"INSERT INTO {SoldTraceCode.__tablename__} ({', '.join(CODE_COLUMNS)}) "
+    month is millions of rows, and the SQL layer's per-row work costs more than SQLite's); on
+    PostgreSQL through COPY into the table (:mod:`database.bulk`); elsewhere through SQLAlchemy."""
+    table = SoldTraceCode.__table__
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        sql = (f"INSERT INTO {table.name} ({', '.join(CODE_COLUMNS)}) "
                f"VALUES ({', '.join('?' for _ in CODE_COLUMNS)})")
         connection = session.connection()
         return lambda rows: connection.exec_driver_sql(sql, rows)
-    statement = insert(SoldTraceCode.__table__)
+    if dialect == "postgresql":
+        columns = [table.c[name] for name in CODE_COLUMNS]
+        return lambda rows: bulk.copy_rows(session, table, columns, rows)
+    statement = insert(table)
     return lambda rows: session.execute(statement, [dict(zip(CODE_COLUMNS, row)) for row in rows])
 
 

@@ -65,6 +65,9 @@ class CsvReject:
     line: int
     end_line: int
     reason: str  # names columns and lines only, never a field's value
+    # the record's fields as far as they could be split (never printed): lets a reader tell whose
+    # row it was, e.g. which settlement a rejected item line belongs to; () when unknown
+    fields: tuple[str, ...] = ()
 
     @property
     def lines(self) -> str:
@@ -114,9 +117,19 @@ class _Decoder:
                              "name its encoding with --encoding") from None
 
 
-def _physical_lines(fh: BinaryIO, decoder: _Decoder, max_line: int) -> Iterator[tuple[int, str | None]]:
-    """(line number, text without its line break), or (n, None) for a line longer than ``max_line``
-    bytes, which is skipped without being held in memory."""
+@dataclass(frozen=True, slots=True)
+class _LongLine:
+    """A line longer than the limit, skipped: only its ``head`` (its first fields) is kept."""
+
+    head: str
+
+
+LONG_LINE_HEAD = 4096  # bytes of a skipped long line kept to tell whose row it was
+
+
+def _physical_lines(fh: BinaryIO, decoder: _Decoder, max_line: int) -> Iterator[tuple[int, str | _LongLine]]:
+    """(line number, text without its line break), or (n, _LongLine) for a line longer than
+    ``max_line`` bytes, which is skipped without being held in memory."""
     number = 0
     while True:
         raw = fh.readline(max_line + 1)
@@ -126,9 +139,10 @@ def _physical_lines(fh: BinaryIO, decoder: _Decoder, max_line: int) -> Iterator[
         if number == 1:
             raw = _strip_bom(raw, decoder)
         if len(raw) > max_line and not raw.endswith(b"\n"):
+            head = _LongLine(raw[:LONG_LINE_HEAD].decode(decoder.encoding, errors="ignore"))
             while raw and not raw.endswith(b"\n"):
                 raw = fh.readline(max_line + 1)
-            yield number, None
+            yield number, head
             continue
         yield number, decoder.decode(raw.rstrip(b"\r\n"), number)
 
@@ -208,7 +222,7 @@ class CsvSource:
             raise InputError(f"{self.path}: cannot read: {exc.strerror or exc}") from exc
         self._decoder = _Decoder(self.path, encoding, sniffed)
         self._lines = _physical_lines(self._fh, self._decoder, max_line)
-        self._pending: deque[tuple[int, str | None]] = deque()
+        self._pending: deque[tuple[int, str | _LongLine]] = deque()
         self.rows_read = 0
         try:
             self.header = self._read_header(tuple(required), aliases or {})
@@ -246,7 +260,7 @@ class CsvSource:
                 f"{self.path}: header" if index is None else f"{self.path}: header column {index}"))
         raise InputError(f"{self.path}: is empty (no header line)")
 
-    def _next_line(self) -> tuple[int, str | None] | None:
+    def _next_line(self) -> tuple[int, str | _LongLine] | None:
         if self._pending:
             return self._pending.popleft()
         return next(self._lines, None)
@@ -255,8 +269,9 @@ class CsvSource:
         """(first line, last line, fields, text) per record, or a CsvReject; blank lines skipped."""
         while (item := self._next_line()) is not None:
             number, text = item
-            if text is None:
-                yield CsvReject(number, number, f"line is longer than {size_text(self.max_line)}")
+            if isinstance(text, _LongLine):  # its last (cut) field left out
+                yield CsvReject(number, number, f"line is longer than {size_text(self.max_line)}",
+                                tuple(text.head.split(",")[:-1]))
                 continue
             if _BLANK.fullmatch(text):
                 continue
@@ -276,10 +291,10 @@ class CsvSource:
                 break  # the quote closed somewhere in later rows: not a legitimate span
             if isinstance(result, str):
                 if len(parts) == 1:
-                    return CsvReject(number, number, result)
+                    return CsvReject(number, number, result, tuple(text.split(",")))
                 break
             following = self._next_line() if len(parts) < self.max_record_lines else None
-            if following is None or following[1] is None or self._looks_like_row(following[1]):
+            if following is None or isinstance(following[1], _LongLine) or self._looks_like_row(following[1]):
                 if following is not None:
                     self._pending.appendleft(following)
                 break
@@ -288,7 +303,7 @@ class CsvSource:
         # read the lines it swallowed again, as rows of their own
         self._pending.extendleft(reversed(parts[1:]))
         return CsvReject(number, number, "row has an unbalanced quote (a quoted field does not "
-                                         "close on this line)")
+                                         "close on this line)", tuple(text.split(",")))
 
     def _looks_like_row(self, text: str) -> bool:
         return self._width >= 3 and text.count(",") >= self._width - 1
@@ -304,12 +319,12 @@ class CsvSource:
             if len(fields) != width:
                 more = "more" if len(fields) > width else "fewer"
                 yield CsvReject(first, last, f"row has {more} fields ({len(fields)}) than the "
-                                             f"header names ({width})")
+                                             f"header names ({width})", tuple(fields))
                 continue
             if len(text) > max_field or _CONTROL.search(text):
                 problem = field_problem(header, fields, max_field)
                 if problem:
-                    yield CsvReject(first, last, problem)
+                    yield CsvReject(first, last, problem, tuple(fields))
                     continue
             yield CsvRow(first, last, dict(zip(header, fields)))
 

@@ -10,7 +10,7 @@ that would fail at the database is rejected here, with its line.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -40,10 +40,13 @@ class SettlementLog:
     rows_read: int
 
 
-def read_items(path: Path, options: IngestOptions | None = None, *, sold_codes: SoldCodes | None = None
+def read_items(path: Path, options: IngestOptions | None = None, *, sold_codes: SoldCodes | None = None,
+               bad_lines: dict[str, RejectedRow] | None = None
                ) -> tuple[dict[str, list[SettlementItem]], list[RejectedRow]]:
     """``settlement_id -> lines``. With ``sold_codes``, each line's traceability codes go there
-    (compact) instead of onto the line, and equal lines share one SettlementItem."""
+    (compact) instead of onto the line, and equal lines share one SettlementItem. ``bad_lines``
+    gets, for each settlement id with a rejected line, the first such line (when its
+    ``settlement_id`` field could be read): that settlement's bill is incomplete."""
     # millions of lines repeat a few thousand codes, names, quantities and prices: share one object
     # of each (immutable) instead of holding millions of copies
     quantity_of = lru_cache(maxsize=16384)(lambda text: decimal("quantity", text, LINE_QUANTITY))
@@ -73,8 +76,14 @@ def read_items(path: Path, options: IngestOptions | None = None, *, sold_codes: 
         lines.append(item)
         sold_codes.add(sid, len(lines), item_code, item.quantity, codes)
 
+    def note_bad_line(bad: RejectedRow, fields: Mapping[str, str]) -> None:
+        sid = (fields.get("settlement_id") or "").strip()
+        if sid and bad_lines is not None:
+            bad_lines.setdefault(sid, bad)
+
     options = options or IngestOptions()
-    _, rejected = parse_rows(path, ITEM_COLUMNS, parse, encoding=options.encoding, aliases=options.aliases)
+    _, rejected = parse_rows(path, ITEM_COLUMNS, parse, encoding=options.encoding, aliases=options.aliases,
+                             on_reject=note_bad_line)
     return items, rejected
 
 
@@ -119,26 +128,38 @@ def iter_settlements(path: Path, card_key: bytes, options: IngestOptions | None 
             yield settlement
 
 
+def _incomplete_bill(path: Path, settlement: Settlement, bad_line: RejectedRow) -> RejectedRow:
+    return RejectedRow(source=path.name, line=settlement.line, reason=(
+        f"settlement_id not audited: its item line {bad_line.line} in {bad_line.source} was rejected "
+        "(correct that line and audit the export again)"))
+
+
 def read_settlements(path: Path, card_key: bytes, catalogue: Path | None = None, *,
                      options: IngestOptions | None = None, sold_codes: SoldCodes | None = None) -> SettlementLog:
     """Read ``settlements.csv`` (and ``settlement_items.csv`` beside it when present), and give each
     billed item its category from ``catalogue`` (default: ``item_catalogue.csv`` beside the log).
     ``sold_codes``: where the lines' traceability codes go (compact), instead of onto the lines.
     The items are read first and each settlement is made with its lines, so no settlement exists
-    twice."""
+    twice. A settlement with a rejected item line is rejected too (its bill would be incomplete,
+    and stored so it would make the corrected export a conflict); both rows are listed."""
     path = Path(path)
     options = options or IngestOptions()
     items_path = beside(path, ITEMS_FILE)  # settlement_items.csv, or .xlsx
-    items, bad_items = (read_items(items_path, options, sold_codes=sold_codes) if items_path is not None
-                        else (None, []))
+    bad_lines: dict[str, RejectedRow] = {}
+    items, bad_items = (read_items(items_path, options, sold_codes=sold_codes, bad_lines=bad_lines)
+                        if items_path is not None else (None, []))
     settlements: list[Settlement] = []
     rejected: list[RejectedRow] = []
+    incomplete: set[str] = set()
     for item in iter_settlements(path, card_key, options, items=items):
+        if isinstance(item, Settlement) and item.settlement_id in bad_lines:
+            incomplete.add(item.settlement_id)
+            item = _incomplete_bill(path, item, bad_lines[item.settlement_id])
         (settlements if isinstance(item, Settlement) else rejected).append(item)
     rows_read = len(settlements) + len(rejected)
     rejected.extend(bad_items)
-    if items and sold_codes is not None:  # lines left over: of rows rejected, or of no row at all
-        sold_codes.drop(set(items))
+    if (items or incomplete) and sold_codes is not None:  # lines of rows rejected, or of no row at all
+        sold_codes.drop(set(items or ()) | incomplete)
     del items
     from ingest.catalogue import CATALOGUE_FILE, categorise, read_catalogue
 

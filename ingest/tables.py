@@ -38,12 +38,16 @@ def rejected_row(source: str, bad: CsvReject) -> RejectedRow:
     return RejectedRow(source=source, line=bad.line, reason=bad.reason + span)
 
 
+OnReject = Callable[[RejectedRow, Mapping[str, str]], None]
+
+
 def parse_rows(path: Path, required: tuple[str, ...], parse: Callable[..., T], *,
                encoding: str = AUTO, aliases: Mapping[str, str] | None = None, with_line: bool = False,
-               ) -> tuple[list[T], list[RejectedRow]]:
+               on_reject: OnReject | None = None) -> tuple[list[T], list[RejectedRow]]:
     """Each row of the table through ``parse`` (given the row's line too with ``with_line``); a row
     it rejects (RowError, ValueError, ArithmeticError) is reported with its file and line (sheet
-    row) and the rest go on."""
+    row) and the rest go on. ``on_reject(rejected, fields)`` hears of each rejected row with its
+    fields as far as they were read (``{}`` when not at all)."""
     parsed: list[T] = []
     rejected: list[RejectedRow] = []
     aliases = builtin_aliases() if aliases is None else aliases  # Chinese headers too
@@ -51,11 +55,16 @@ def parse_rows(path: Path, required: tuple[str, ...], parse: Callable[..., T], *
         for row in rows:
             if isinstance(row, CsvReject):
                 rejected.append(rejected_row(rows.source, row))
-                continue
-            try:
-                parsed.append(parse(row.values, row.line) if with_line else parse(row.values))
-            except (ValueError, ArithmeticError) as exc:
-                rejected.append(RejectedRow(source=rows.source, line=row.line, reason=reason_of(exc)))
+                fields: Mapping[str, str] = dict(zip(rows.header, row.fields))
+            else:
+                try:
+                    parsed.append(parse(row.values, row.line) if with_line else parse(row.values))
+                    continue
+                except (ValueError, ArithmeticError) as exc:
+                    rejected.append(RejectedRow(source=rows.source, line=row.line, reason=reason_of(exc)))
+                    fields = row.values
+            if on_reject is not None:
+                on_reject(rejected[-1], fields)
     return parsed, rejected
 
 

@@ -153,15 +153,15 @@ class XlsxSource:
 
     def _record(self, number: int, cells: dict[int, object], width: int,
                 header: tuple[str, ...]) -> CsvRow | CsvReject:
+        values = ["" if isinstance(v := cells.get(c), BadCell) else _cell_text(v) for c in range(1, width + 1)]
         beyond = sorted(c for c, v in cells.items() if c > width and (isinstance(v, BadCell) or _cell_text(v)))
         if beyond:
             return CsvReject(number, number, f"sheet {self.title!r} row {number}: cell in column "
-                                             f"{_letter(beyond[0])} beyond the header")
+                                             f"{_letter(beyond[0])} beyond the header", tuple(values))
         for column in sorted(cells):
             if isinstance(cells[column], BadCell):
-                return CsvReject(number, number, f"{header[column - 1]} {cells[column].problem}")
-        values = [_cell_text(cells.get(c)) for c in range(1, width + 1)]
+                return CsvReject(number, number, f"{header[column - 1]} {cells[column].problem}", tuple(values))
         problem = field_problem(header, values, self.limits.max_field)
         if problem:
-            return CsvReject(number, number, problem)
+            return CsvReject(number, number, problem, tuple(values))
         return CsvRow(number, number, dict(zip(header, values)))

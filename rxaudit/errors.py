@@ -17,7 +17,8 @@ into a one-line message and an exit code (``EXIT_CODES``); the HTTP layer maps t
     ├── Forbidden            signed in, but the role may not do this (CSRF failures too)
     ├── RateLimited          too many attempts (sign-in)
     ├── Busy                 the database is held by another writer (an audit); try again shortly
-    └── ExportTimeout        a case file not built within its deadline (export fewer flags)
+    ├── ExportTimeout        a case file not built within its deadline (export fewer flags)
+    └── ExportsBusy          as many case files are being built as the server allows; try again shortly
 
 Database drivers' own errors are not in the tree: ``database_busy`` says which of them mean "held by
 another writer, retry" (SQLite's locked/busy, PostgreSQL's lock timeout, serialization failure,
@@ -87,6 +88,12 @@ class ExportTimeout(RxauditError):
     """A case file was not built within its deadline; nothing of it was kept."""
 
 
+class ExportsBusy(RxauditError):
+    """As many case files are being built at once as one server process allows; nothing was built."""
+
+    retry_after_s = 10  # about how long a typical case file takes to build
+
+
 EXIT_CODES: dict[type[RxauditError], int] = {
     ConfigError: 3,
     InputError: 4,
@@ -99,6 +106,7 @@ EXIT_CODES: dict[type[RxauditError], int] = {
     RateLimited: 9,
     Busy: 10,
     ExportTimeout: 11,
+    ExportsBusy: 10,
 }
 
 HTTP_STATUS: dict[type[RxauditError], int] = {
@@ -113,6 +121,7 @@ HTTP_STATUS: dict[type[RxauditError], int] = {
     RateLimited: 429,
     Busy: 503,
     ExportTimeout: 503,
+    ExportsBusy: 503,
 }
 
 # PostgreSQL: lock_not_available (lock_timeout), serialization_failure, deadlock_detected

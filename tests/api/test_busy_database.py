@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -12,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event, select
 
-from api.app import create_app
+from api.app import LOCK_TIMEOUT_MS, create_app
 from database.accounts import add_user
 from database.engine import make_engine, migrate, session_factory, transaction
 from database.models import Verdict
@@ -103,6 +105,40 @@ def test_sign_in_waits_for_a_table_lock_on_postgresql(db_url, make_settings):
         holder.execute("LOCK TABLE login_sessions IN EXCLUSIVE MODE")
         assert_busy(client.post("/login", data=login, follow_redirects=False))
         holder.rollback()
+    assert sign_in(client, "sup").status_code == 303
+    app.state.engine.dispose()
+
+
+def test_the_server_gives_up_on_a_held_postgresql_lock_after_its_lock_timeout(db_url, make_settings):
+    """No test-only shortening: the server's own connections carry lock_timeout, so a request behind
+    a long transaction's lock answers 503 after about LOCK_TIMEOUT_MS, not when the holder ends."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite: busy_timeout, above")
+    import psycopg
+
+    engine = make_engine(db_url)
+    migrate(engine)
+    with transaction(session_factory(engine)) as session:
+        add_user(session, name="sup", role=Role.SUPERVISOR, password=PASSWORD, districts=[])
+    engine.dispose()
+    app = create_app(make_settings(db_url=db_url))
+    client = TestClient(app, raise_server_exceptions=False)
+    login = login_form(client)
+    options = re.search(r"options=(.*)$", db_url).group(1).replace("%3D", "=")
+    holder = psycopg.connect(db_url.split("?")[0], options=options)
+    holder.execute("LOCK TABLE login_sessions IN EXCLUSIVE MODE")
+    release = threading.Timer(LOCK_TIMEOUT_MS / 1000 * 4, holder.rollback)  # the old server waited for this
+    release.start()
+    try:
+        started = time.monotonic()
+        answer = client.post("/login", data=login, follow_redirects=False)
+        waited = time.monotonic() - started
+    finally:
+        release.cancel()
+        holder.rollback()
+        holder.close()
+    assert_busy(answer)
+    assert LOCK_TIMEOUT_MS / 1000 * 0.9 <= waited < LOCK_TIMEOUT_MS / 1000 * 2, waited
     assert sign_in(client, "sup").status_code == 303
     app.state.engine.dispose()
 

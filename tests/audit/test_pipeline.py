@@ -66,7 +66,8 @@ def test_audit_end_to_end(tmp_path, make_settings, models):
     assert "unreadable" in by_id["S4"]["reason"] and "unknown counter" in by_id["S5"]["reason"]
     assert "no footage" in by_id["S3"]["reason"]
     assert data["summary"] == {"rows_read": 6, "rejected": 1, "audited": 5, "clean": 1, "flagged": 1,
-                               "unverifiable": 3, "flags_by_kind": {"no_customer": 1, "unverifiable": 3}}
+                               "unverifiable": 3, "flags_by_kind": {"no_customer": 1, "unverifiable": 3},
+                               "flags_without_district": 4}  # no pharmacies.csv, no registry
     assert data["rejected"] == [{"source": "settlements.csv", "line": 4,
                                  "reason": "settled_at 'xxx-x-xxxx' is not ISO 8601"}]  # masked shape
     assert (settings.evidence_dir / by_id["S2"]["evidence"][0]["keyframe"]).is_file()

@@ -84,7 +84,7 @@ def test_a_district_that_differs_from_the_registry_is_kept_and_the_row_reported(
     [row] = report.rejected
     assert (row.source, row.line) == ("pharmacies.csv", 2)
     assert "district" in row.reason and "B" not in row.reason.split("(")[0].split()  # names, never values
-    assert report.summary["rejected"] == 1
+    assert report.summary["rejected"] == 0 and report.summary["rejected_records"] == {"pharmacies.csv": 1}
 
 
 @pytest.mark.parametrize("content, problem", [
@@ -99,3 +99,20 @@ def test_a_bad_pharmacies_row_is_rejected_and_the_audit_goes_on(tmp_path, make_s
     [row] = report.rejected
     assert row.source == "pharmacies.csv" and row.line == 2 and problem in row.reason
     assert report.summary["audited"] == 2
+
+
+def test_flags_in_a_district_no_inspector_covers_are_counted(tmp_path, make_settings, db_url):
+    """A log's own pharmacies.csv may put a new pharmacy in a district nobody inspects: said too."""
+    from database.accounts import add_user
+    from rxaudit.security import Role
+
+    settings = make_settings(db_url=db_url)
+    engine = make_engine(db_url)
+    migrate(engine)
+    with transaction(session_factory(engine)) as session:
+        add_user(session, name="insp", role=Role.INSPECTOR, password="correct horse battery", districts=["城关"])
+    engine.dispose()
+    log = bundle(tmp_path / "b", "pharmacy_id,name,district\nPH1,East,城关\nPH2,West,NO-SUCH-DISTRICT\n")
+    report = run(settings, log)
+    assert report.summary["flags_in_uninspected_districts"] == {"NO-SUCH-DISTRICT": 1}
+    assert "flags_without_district" not in report.summary

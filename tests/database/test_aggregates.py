@@ -90,7 +90,8 @@ def test_kept_counts_follow_every_kind_of_write(db_url, monkeypatch):
     with transaction(factory) as session:  # verdicts change a status through the ORM
         for flag in session.scalars(select(FlagRow).where(FlagRow.kind == "burst").limit(2)):
             flag.review_status = "confirmed"
-    with transaction(factory) as session:  # a re-audit: S1 raises nothing now, S2 moved a day on
+    with transaction(factory) as session:  # a re-audit: S1 raises nothing now, S2 given with another
+        # pharmacy and day (it stays as stored: so do its check's and flags' copies)
         repository.save_results(session, run_id=run, results=[
             result(settlement(1, pharmacy="PA", counter="C1", seconds=7800)),
             result(settlement(2, pharmacy="PB", counter="C0", seconds=2 * 7800 + 86400),

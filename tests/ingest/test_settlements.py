@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from ingest.csv_reader import MAX_LINE
 from ingest.settlements import read_settlements
 from rxaudit.errors import InputError
 
@@ -57,15 +58,39 @@ def test_missing_file_is_an_input_error(tmp_path):
         read_settlements(tmp_path / "nope.csv", KEY)
 
 
-def test_items_file_beside_is_attached_and_its_bad_rows_reported(tmp_path):
+ITEM_HEADER = "settlement_id,item_code,item_name,quantity,unit_price\n"
+S2 = GOOD.replace("S1", "S2")
+
+
+def test_items_file_beside_is_attached(tmp_path):
     path = write(tmp_path, GOOD)
-    (tmp_path / "settlement_items.csv").write_text(
-        "settlement_id,item_code,item_name,quantity,unit_price\n"
-        "S1,86900001,阿莫西林,2,6.25\nS1,86900002,bad,two,1\n", encoding="utf-8")
-    log = read_settlements(path, KEY)
-    (s,) = log.settlements
+    (tmp_path / "settlement_items.csv").write_text(ITEM_HEADER + "S1,86900001,阿莫西林,2,6.25\n", encoding="utf-8")
+    (s,) = read_settlements(path, KEY).settlements
     assert [i.item_code for i in s.items] == ["86900001"]
-    assert log.rejected[0].source == "settlement_items.csv" and log.rejected[0].line == 3
+
+
+@pytest.mark.parametrize("bad_line", [
+    "S1,86900002,bad,two,1\n",                              # a number that is not one
+    "S1,86900002,bad,2,5.OO\n",                             # a letter O typo
+    "S1,86900002,bad,2\n",                                  # fewer fields
+    "S1,86900002,bad,2,1,more\n",                           # more fields
+    "S1,86900002,\"bad,2,1\n",                              # an unbalanced quote
+    "S1,86900002,bad\x01,2,1\n",                            # a control character
+    "S1,86900002," + "x" * (MAX_LINE + 1) + ",2,1\n",       # a line too long to read
+])
+def test_a_settlement_with_a_rejected_item_line_is_rejected_and_listed_with_it(tmp_path, bad_line):
+    """Audited without the line, its bill would be stored incomplete, and the corrected export
+    would conflict with it for ever; so it is not audited, and says which item line is to blame."""
+    path = write(tmp_path, GOOD + S2)
+    (tmp_path / "settlement_items.csv").write_text(
+        ITEM_HEADER + "S1,86900001,drug,2,6.25\nS2,86900001,drug,1,6.25\n" + bad_line, encoding="utf-8")
+    log = read_settlements(path, KEY)
+    assert [s.settlement_id for s in log.settlements] == ["S2"]
+    settlement_row, item_row = log.rejected
+    assert (settlement_row.source, settlement_row.line) == ("settlements.csv", 2)
+    assert "item line 4 in settlement_items.csv" in settlement_row.reason
+    assert (item_row.source, item_row.line) == ("settlement_items.csv", 4)
+    assert log.rows_read == 2  # log rows: 1 audited + 1 rejected; the item line is listed besides
 
 
 CARD = "6222021234567890123"

@@ -60,3 +60,15 @@ def test_the_rule_flags_the_same_from_the_index(tmp_path):
     assert flagged["S2"][1] == {"reused_codes": [A], "linked_settlements": ["S1"], **one}  # both ways
     assert "carries 2 traceability codes for 1 unit(s)" in flagged["S4"][0]
     assert "sold by 1 other settlement(s): S1 at PH1" in flagged["S2"][0]
+
+
+def test_a_settlement_rejected_for_an_item_line_leaves_no_codes(tmp_path):
+    """S2's second line is bad: S2 is rejected, and its good line's code (A) leaves the index too,
+    so S1 is no longer linked to a settlement that was never audited."""
+    (tmp_path / "settlements.csv").write_text(LOG, encoding="utf-8")
+    (tmp_path / "settlement_items.csv").write_text(ITEMS.replace("S2,D2,other,1,5.00,", "S2,D2,other,1,5.OO,"),
+                                                   encoding="utf-8")
+    sold = SoldCodes()
+    log = read_settlements(tmp_path / "settlements.csv", KEY, sold_codes=sold)
+    assert [s.settlement_id for s in log.settlements] == ["S1", "S4"]
+    assert list(sold.lines()) == [("S1", 1, "D1", (A,)), ("S4", 1, "D1", (B, C))]

@@ -1,0 +1,125 @@
+"""Bulk writes on PostgreSQL with ``COPY ... FROM STDIN`` (psycopg 3).
+
+Through SQLAlchemy's ``executemany`` psycopg sends one INSERT per row, and each one fires the kept
+counts' statement triggers (migration 0005) once: a city's month is millions of each.
+Here a chunk is one COPY into a temporary staging table and one ``INSERT ... SELECT`` from it (the
+triggers fire once), or, for a plain append, one COPY into the table itself.
+
+The staging table has the target's columns without its limits (strings as ``text``, JSON as its
+text), so a value the schema refuses fails in the ``INSERT ... SELECT`` with the same ``DataError``
+as the statement path (``database.guarded`` sorts it); an error in the COPY itself is raised as
+SQLAlchemy's wrapper of the driver's error too. Nothing here runs on SQLite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, MetaData, Select, Table, cast, select
+from sqlalchemy import types as sqltypes
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from database import json_codec
+from database.models import UTCDateTime
+
+COPY_MIN_ROWS = 200  # fewer rows than this go through plain statements (a temp table costs a few ms)
+ANALYZE_STAGE_MIN = 20_000  # a staging table this big gets statistics before it is joined
+
+
+def wanted(session: Session, rows: int) -> bool:
+    """Whether ``rows`` rows are written through COPY here (PostgreSQL, enough of them)."""
+    return rows >= COPY_MIN_ROWS and session.get_bind().dialect.name == "postgresql"
+
+
+# a column's type: its staging type (the same without limits) and what binary COPY sends for it;
+# the first that matches, in this order (a Float is a Numeric, a BigInteger an Integer)
+_KINDS: tuple[tuple[type, sqltypes.TypeEngine, str], ...] = (
+    (sqltypes.DateTime, sqltypes.DateTime(timezone=True), "timestamptz"),
+    (sqltypes.Float, sqltypes.Float(), "float8"),
+    (sqltypes.Numeric, sqltypes.Numeric(), "numeric"),
+    (sqltypes.BigInteger, BigInteger(), "int8"),
+    (sqltypes.Integer, BigInteger(), "int4"),
+    (sqltypes.LargeBinary, sqltypes.LargeBinary(), "bytea"),
+    (sqltypes.Boolean, sqltypes.Boolean(), "bool"),
+)
+_TEXT = (sqltypes.Text(), "text")  # strings, and JSON as its text
+
+
+def _kind(column: Column) -> tuple[sqltypes.TypeEngine, str]:
+    kind = column.type.impl if isinstance(column.type, UTCDateTime) else column.type
+    return next(((stage_type, name) for cls, stage_type, name in _KINDS if isinstance(kind, cls)), _TEXT)
+
+
+def _converter(column: Column) -> Callable[[Any], Any] | None:
+    """How COPY must get a value of ``column`` so that it is stored as the column's own bind
+    processing stores it (None: as it is): JSON as the codec's text (None as JSON ``null``); a
+    naive time refused (ValueError), as :class:`database.models.UTCDateTime` refuses it (an aware
+    one is sent as it is: PostgreSQL keeps the instant)."""
+    if isinstance(column.type, JSON):
+        return json_codec.dumps
+    if isinstance(column.type, UTCDateTime):
+        return _aware
+    return None
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise ValueError("naive datetime given to the database")
+    return value
+
+
+def copy_rows(session: Session, into: Table, columns: Sequence[Column], rows: Iterable[Sequence[Any]],
+              *, ordinal: bool = False) -> None:
+    """Binary ``COPY into (columns) FROM STDIN`` of ``rows`` (values in the order of ``columns``, the
+    columns they are for), each value as its column stores it; ``ordinal``: the row's position in
+    ``into``'s ``ord`` column too."""
+    names = [*(["ord"] if ordinal else []), *(c.name for c in columns)]
+    sql = f"COPY {into.name} ({', '.join(names)}) FROM STDIN (FORMAT BINARY)"
+    types = [_kind(into.c[name])[1] for name in names]
+    converters = [(n, f) for n, c in enumerate(columns) if (f := _converter(c)) is not None]
+    driver = session.connection().connection.dbapi_connection
+    import psycopg
+
+    try:
+        with driver.cursor() as cursor, cursor.copy(sql) as copy:
+            copy.set_types(types)
+            for position, row in enumerate(rows):
+                values = list(row)
+                for n, convert in converters:
+                    values[n] = convert(values[n])
+                copy.write_row([position, *values] if ordinal else values)
+    except psycopg.Error as exc:  # as the statement path raises it (DataError, IntegrityError, ...)
+        raise DBAPIError.instance(sql, None, exc, psycopg.Error) from exc
+
+
+def append(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """``rows`` (dicts with the same keys) straight into ``table`` by COPY."""
+    columns = list(rows[0])
+    copy_rows(session, table, [table.c[name] for name in columns], ([row[name] for name in columns] for row in rows))
+
+
+def stage(session: Session, table: Table, columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> Table:
+    """A fresh temporary ``rx_stage_<table>`` (dropped at commit) holding ``rows`` in ``columns``
+    and ``ord`` (their position); returns it."""
+    staged = Table(f"rx_stage_{table.name}", MetaData(), Column("ord", BigInteger),
+                   *(Column(name, _kind(table.c[name])[0]) for name in columns),
+                   prefixes=["TEMPORARY"], postgresql_on_commit="drop")
+    connection = session.connection()
+    connection.exec_driver_sql(f"DROP TABLE IF EXISTS {staged.name}")
+    staged.create(connection)
+    copy_rows(session, staged, [table.c[name] for name in columns],
+              ([row[name] for name in columns] for row in rows), ordinal=True)
+    if len(rows) >= ANALYZE_STAGE_MIN:
+        connection.exec_driver_sql(f"ANALYZE {staged.name}")
+    return staged
+
+
+def source(staged: Table, table: Table, columns: Sequence[str]) -> Select:
+    """``SELECT columns FROM staged ORDER BY ord``, JSON cast back to JSON: rows for ``table`` in
+    the order given (serial ids as the statement path assigns them)."""
+    picked = [cast(staged.c[name], table.c[name].type) if isinstance(table.c[name].type, JSON)
+              else staged.c[name] for name in columns]
+    return select(*picked).order_by(staged.c.ord)
