@@ -19,18 +19,17 @@ Every non-blank line after the header ends up in exactly one yielded record.
 A record is rejected (never an exception) when it has more or fewer fields than the header, a field
 longer than ``max_field`` characters, a NUL byte or another control character, or broken quoting.
 File-level problems are :class:`InputError`: cannot open, empty, a header lacking a required column,
-a column named twice, text that is neither UTF-8 nor GB18030 (or not the encoding named).
+a column named twice, text that is neither UTF-8 nor GB18030, or both mixed (or not the encoding named).
 
-Encodings: ``"auto"`` reads UTF-8 (with or without BOM) and GB18030 (a superset of GBK/GB2312),
-chosen from the whole file before its first row is read (:func:`sniff_encoding`): UTF-8 when every
-byte of it is, else GB18030 (a byte-order mark decides first); a line that is not text in the
-chosen encoding is an :class:`InputError` naming the file and the line. Any other ASCII-compatible
-codec may be named.
+Encodings (``ingest.encodings``): ``"auto"`` reads UTF-8 (with or without BOM) and GB18030 (a
+superset of GBK/GB2312), chosen from the whole file before its first row is read: UTF-8 when every
+line is, refused as mixed when the file is mostly UTF-8 but some line is not, else GB18030 (a
+byte-order mark decides first); a line that is not text in the chosen encoding is an
+:class:`InputError` naming the file and the line. Any other ASCII-compatible codec may be named.
 """
 
 from __future__ import annotations
 
-import codecs
 import csv
 import re
 from collections import deque
@@ -39,15 +38,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from rxaudit.encodings import AUTO, check_encoding  # noqa: F401 - read from here by the readers
+from ingest.encodings import AUTO, Decoder, check_encoding, sniff_encoding
 from rxaudit.errors import InputError
+
+__all__ = ["AUTO", "CsvReject", "CsvRow", "CsvSource", "check_encoding", "check_header", "field_problem",
+           "open_csv", "read_text", "size_text"]
 
 MAX_FIELD = 128 * 1024  # characters in one field (the csv module's own default limit)
 MAX_LINE = 1024 * 1024  # bytes in one physical line
 MAX_RECORD_LINES = 8  # physical lines one quoted field may span
 SNIFF_CHUNK = 1024 * 1024  # bytes read at a time to choose the encoding
-BOMS = ((codecs.BOM_UTF8, "utf-8"), (b"\x84\x31\x95\x33", "gb18030"))
-UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 # NUL and the other C0 controls except tab (and newline inside a quoted field), and DEL
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _BLANK = re.compile(r"[\s,]*")
@@ -74,47 +74,9 @@ class CsvReject:
         return f"lines {self.line}-{self.end_line}" if self.end_line != self.line else f"line {self.line}"
 
 
-def sniff_encoding(chunks: Iterable[bytes]) -> str:
-    """``utf-8`` when all of the text is UTF-8 (ASCII included), else ``gb18030``: decided from the
-    whole text, read up to the first byte that is not UTF-8, so a GBK file whose first Chinese
-    names happen to be valid UTF-8 (``喹茶爱``) is still read as GB18030."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    try:
-        for chunk in chunks:
-            decoder.decode(chunk)
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return "gb18030"
-    return "utf-8"
-
-
 def _chunks(fh: BinaryIO) -> Iterator[bytes]:
     while chunk := fh.read(SNIFF_CHUNK):
         yield chunk
-
-
-class _Decoder:
-    """Each line in one encoding: the one named, or (``auto``) the one :func:`sniff_encoding`
-    chose; a byte-order mark on the first line overrides the choice."""
-
-    def __init__(self, path: Path, encoding: str, sniffed: str | None = None) -> None:
-        self.path = path
-        self.named = encoding != AUTO
-        self.encoding = encoding if self.named else sniffed or "utf-8"
-        self.by_bom = False
-
-    def decode(self, raw: bytes, line: int) -> str:
-        if raw.isascii():
-            return raw.decode("ascii")
-        try:
-            return raw.decode(self.encoding)
-        except UnicodeDecodeError as exc:
-            if self.named or self.by_bom:
-                why = "check --encoding" if self.named else "though its byte-order mark says so"
-                raise InputError(f"{self.path}: line {line} is not {self.encoding} text "
-                                 f"(byte {exc.start + 1}); {why}") from None
-            raise InputError(f"{self.path}: line {line} is neither UTF-8 nor GB18030 text; "
-                             "name its encoding with --encoding") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +89,7 @@ class _LongLine:
 LONG_LINE_HEAD = 4096  # bytes of a skipped long line kept to tell whose row it was
 
 
-def _physical_lines(fh: BinaryIO, decoder: _Decoder, max_line: int) -> Iterator[tuple[int, str | _LongLine]]:
+def _physical_lines(fh: BinaryIO, decoder: Decoder, max_line: int) -> Iterator[tuple[int, str | _LongLine]]:
     """(line number, text without its line break), or (n, _LongLine) for a line longer than
     ``max_line`` bytes, which is skipped without being held in memory."""
     number = 0
@@ -137,7 +99,7 @@ def _physical_lines(fh: BinaryIO, decoder: _Decoder, max_line: int) -> Iterator[
             return
         number += 1
         if number == 1:
-            raw = _strip_bom(raw, decoder)
+            raw = decoder.strip_bom(raw)
         if len(raw) > max_line and not raw.endswith(b"\n"):
             head = _LongLine(raw[:LONG_LINE_HEAD].decode(decoder.encoding, errors="ignore"))
             while raw and not raw.endswith(b"\n"):
@@ -145,19 +107,6 @@ def _physical_lines(fh: BinaryIO, decoder: _Decoder, max_line: int) -> Iterator[
             yield number, head
             continue
         yield number, decoder.decode(raw.rstrip(b"\r\n"), number)
-
-
-def _strip_bom(raw: bytes, decoder: _Decoder) -> bytes:
-    if raw.startswith(UTF16_BOMS):
-        raise InputError(f"{decoder.path}: is UTF-16 text; save it as UTF-8 (or GB18030) CSV")
-    for bom, encoding in BOMS:
-        if raw.startswith(bom):
-            if decoder.named and decoder.encoding not in (encoding, "utf-8-sig"):
-                raise InputError(f"{decoder.path}: starts with a {encoding} byte-order mark "
-                                 f"but --encoding is {decoder.encoding}")
-            decoder.encoding, decoder.by_bom = encoding, True
-            return raw[len(bom):]
-    return raw
 
 
 _OPEN = object()  # the record text ends inside a quoted field
@@ -217,10 +166,13 @@ class CsvSource:
         try:
             sniffed = sniff_encoding(_chunks(self._fh)) if encoding == AUTO else None
             self._fh.seek(0)
+            self._decoder = Decoder(self.path, encoding, sniffed)
         except OSError as exc:
             self.close()
             raise InputError(f"{self.path}: cannot read: {exc.strerror or exc}") from exc
-        self._decoder = _Decoder(self.path, encoding, sniffed)
+        except BaseException:
+            self.close()
+            raise
         self._lines = _physical_lines(self._fh, self._decoder, max_line)
         self._pending: deque[tuple[int, str | _LongLine]] = deque()
         self.rows_read = 0
@@ -362,8 +314,8 @@ def read_text(path: Path, encoding: str = AUTO) -> str:
         raise InputError(f"{path}: {exc}") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot open: {exc.strerror or exc}") from exc
-    decoder = _Decoder(path, encoding, sniff_encoding([data]) if encoding == AUTO else None)
+    decoder = Decoder(path, encoding, sniff_encoding([data]) if encoding == AUTO else None)
     lines = data.split(b"\n")
     if lines:
-        lines[0] = _strip_bom(lines[0], decoder)
+        lines[0] = decoder.strip_bom(lines[0])
     return "\n".join(decoder.decode(raw, n) for n, raw in enumerate(lines, 1))

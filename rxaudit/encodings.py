@@ -1,5 +1,5 @@
 """Text encodings of input files, named once for settings and readers alike: ``auto`` (UTF-8 with or
-without BOM, else GB18030, chosen by ``ingest.csv_reader``) or a known ASCII-compatible codec."""
+without BOM, else GB18030, chosen by ``ingest.encodings``) or a known ASCII-compatible codec."""
 
 from __future__ import annotations
 
