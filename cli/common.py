@@ -51,7 +51,7 @@ def print_summary(report, log: Path | None = None) -> None:
               "(`rxaudit user add ... --district`)", file=sys.stderr)
 
 
-def session(args: argparse.Namespace):
+def db_session(args: argparse.Namespace):
     from database.engine import make_engine, migrate, session_factory, transaction
 
     engine = make_engine(settings_from_args(args).db_url)

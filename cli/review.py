@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from cli.common import ENCODING_HELP, common, session, settings_from_args
+from cli.common import ENCODING_HELP, common, db_session, settings_from_args
 from rxaudit.errors import InputError
 
 
@@ -39,7 +39,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     try:
         for value, what in [(args.name, "name"), *((d, "--district") for d in args.district or [])]:
             check_name(value, what)
-        with session(args) as session:
+        with db_session(args) as session:
             add_user(session, name=args.name, role=Role(args.role), password=password,
                      districts=args.district or [])
     except ValueError as exc:
@@ -57,7 +57,7 @@ def cmd_apikey_create(args: argparse.Namespace) -> int:
             check_name(value, what)
     except ValueError as exc:
         raise InputError(str(exc)) from exc
-    with session(args) as session:
+    with db_session(args) as session:
         row, key = create_api_key(session, name=args.name, districts=args.district or [])
         key_id = row.id
     scope = ", ".join(args.district) if args.district else "all districts"
@@ -68,7 +68,7 @@ def cmd_apikey_create(args: argparse.Namespace) -> int:
 def cmd_apikey_revoke(args: argparse.Namespace) -> int:
     from database.accounts import revoke_api_key
 
-    with session(args) as session:
+    with db_session(args) as session:
         revoke_api_key(session, key_id=args.id)
     print(f"API key {args.id} revoked")
     return 0
@@ -78,7 +78,7 @@ def cmd_pharmacies_load(args: argparse.Namespace) -> int:
     from database.accounts import load_pharmacies
 
     encoding = settings_from_args(args).input_encoding
-    with session(args) as session:
+    with db_session(args) as session:
         loaded, problems = load_pharmacies(session, path=args.file, encoding=encoding)
     for problem in problems:
         print(f"{args.file}: {problem}", file=sys.stderr)

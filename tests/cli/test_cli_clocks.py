@@ -12,8 +12,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import yaml
 
-import audit.counter_audit
-import audit.pipeline
+from audit import counter_audit, pipeline
 from ingest.cameras import load_cameras
 from ingest.video_store import segment_name
 from cli.main import main
@@ -73,7 +72,7 @@ def day(tmp_path_factory):
 def test_rescan_reports_the_unknown_offset_and_leaves_the_right_clock_alone(tmp_path, day, monkeypatch, capsys):
     settlements, videos = day
     monkeypatch.setenv("RXAUDIT_CARD_HASH_KEY", TEST_KEY)
-    monkeypatch.setattr(audit.counter_audit, "load_models", fake_models)
+    monkeypatch.setattr(counter_audit, "load_models", fake_models)
     out = tmp_path / "clocks.json"
     assert main(["clocks", "--settlements", str(settlements), "--videos", str(videos),
                  "--evidence-dir", str(tmp_path / "ev"), "--json", str(out)]) == 0
@@ -308,7 +307,7 @@ def test_a_huge_offset_already_in_cameras_yaml_is_a_config_error_at_audit(tmp_pa
     cameras.write_text(CAMERAS.replace("PH1:", "PHX:") + "  PH1:\n    counters:\n      C1:\n"
                        "        clock_offset_s: 1.0e+300\n", encoding="utf-8")
     monkeypatch.setenv("RXAUDIT_CARD_HASH_KEY", TEST_KEY)
-    monkeypatch.setattr(audit.pipeline, "load_models", fake_models)
+    monkeypatch.setattr(pipeline, "load_models", fake_models)
     code = main(["audit", "--settlements", str(settlements), "--videos", str(videos), "--cameras", str(cameras),
                  "--db", f"sqlite:///{tmp_path}/rx.db", "--evidence-dir", str(tmp_path / "ev")])
     err = capsys.readouterr().err

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-import audit.counter_audit
+from audit import counter_audit
 from ingest.video_store import LocalVideoStore, segment_name
 from cli.main import main
 from rxaudit.domain import Segment
@@ -88,8 +88,8 @@ def test_rxaudit_clocks_reports_an_osd_disagreement(tmp_path, monkeypatch, capsy
     (tmp_path / "cameras.yaml").write_text(
         "pharmacies:\n  PH1:\n    counters:\n      C1:\n        osd_crop: [0, 4, 200, 24]\n", encoding="utf-8")
     monkeypatch.setenv("RXAUDIT_CARD_HASH_KEY", TEST_KEY)
-    monkeypatch.setattr(audit.counter_audit, "load_models",
-                        lambda *_a, **_k: audit.counter_audit.Models(BrightBlockPersons(), NoFaces()))
+    monkeypatch.setattr(counter_audit, "load_models",
+                        lambda *_a, **_k: counter_audit.Models(BrightBlockPersons(), NoFaces()))
     out = tmp_path / "clocks.json"
     assert main(["clocks", "--settlements", str(tmp_path / "s.csv"), "--videos", str(videos),
                  "--cameras", str(tmp_path / "cameras.yaml"), "--json", str(out)]) == 0
@@ -114,7 +114,7 @@ def test_rxaudit_clocks_reads_osd_for_counters_from_the_database(tmp_path, make_
                        encoding="utf-8")
     settings = make_settings()
     audit(settings, settlements_file=tmp_path / "s.csv", videos=videos, cameras_file=cameras,
-          models=audit.counter_audit.Models(BrightBlockPersons(), NoFaces()))
+          models=counter_audit.Models(BrightBlockPersons(), NoFaces()))
     out = tmp_path / "clocks.json"
     assert main(["clocks", "--db", settings.db_url, "--cameras", str(cameras), "--osd-videos", str(videos),
                  "--json", str(out)]) == 0
