@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from ingest.csv_reader import CsvReject, CsvRow, check_header, field_problem
+from ingest.input_files import require_regular_file
 from ingest.xlsx_xml import (MAX_COLUMN, BadCell, CellFormats, XlsxLimits, bytes_text, check_part_sizes,
                              iter_sheet, read_shared_strings)
 from rxaudit.errors import InputError
@@ -80,6 +81,7 @@ class XlsxSource:
     def __init__(self, path: Path, *, required: Iterable[str] = (), aliases: Mapping[str, str] | None = None,
                  limits: XlsxLimits = XlsxLimits()) -> None:
         self.path, self.limits, self.encoding, self.rows_read = Path(path), limits, "xlsx", 0
+        require_regular_file(self.path)
         try:
             self._parts = _open_parts(self.path, limits)
         except InputError:
