@@ -86,6 +86,20 @@ def test_sign_in_and_a_verdict_wait_for_an_audits_write_lock_on_sqlite(city, cli
     assert saved == [(flag, "confirm", "seen")]  # the retry saved it, once
 
 
+@pytest.mark.parametrize("accept", [None, "*/*", "text/html,application/xhtml+xml,*/*;q=0.8"])
+def test_a_busy_sign_in_form_gets_the_translated_error_page(city, app, accept):
+    """The sign-in form is posted by the browser itself, whatever Accept it sends: a 503 there is
+    the error page in the reader's language, never raw JSON."""
+    short_lock_waits(app)
+    client = TestClient(app, raise_server_exceptions=False)
+    login = login_form(client)
+    headers = {"Accept-Language": "zh-CN"} | ({"Accept": accept} if accept else {})
+    with sqlite_writer(city.settings.db_url.removeprefix("sqlite:///")):
+        page = client.post("/login", data=login, follow_redirects=False, headers=headers)
+    assert_busy(page)
+    assert page.headers["content-type"].startswith("text/html") and "数据库正忙" in page.text
+
+
 def test_sign_in_waits_for_a_table_lock_on_postgresql(db_url, make_settings):
     if not db_url.startswith("postgresql"):
         pytest.skip("the SQLite case is above")
