@@ -199,5 +199,6 @@ def test_a_rejected_workbook_item_line_rejects_its_settlement_too(tmp_path, bad_
                                                bad_row])
     log = read_settlements(path, KEY)
     assert [s.settlement_id for s in log.settlements] == ["S2"]
-    assert [(r.source, r.line) for r in log.rejected] == [("settlements.csv", 2), ("settlement_items.xlsx sheet Sheet", 4)]
+    assert [(r.source, r.line) for r in log.rejected] == [("settlements.csv", 2),
+                                                          ("settlement_items.xlsx sheet Sheet", 4)]
     assert "item line 4 in settlement_items.xlsx sheet Sheet" in log.rejected[0].reason
