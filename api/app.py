@@ -42,8 +42,18 @@ LOCK_TIMEOUT_MS = 5_000  # PostgreSQL: a request waits this long for a held lock
 EXPORTS_AT_ONCE = 2  # case files one server process builds at once (each may use a core for its PDF)
 
 
+# pages posted only by the browser's own form (no script reads their answers): an error there is the
+# error page whatever Accept says, never raw JSON in place of the form
+PLAIN_FORMS = frozenset({"/login", "/logout"})
+
+
 def _wants_html(request: Request) -> bool:
-    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
+    if request.url.path.startswith("/api/"):
+        return False
+    accept = request.headers.get("accept", "")
+    if request.method == "POST" and request.url.path in PLAIN_FORMS:
+        return "application/json" not in accept
+    return "text/html" in accept
 
 
 def _bound_lock_waits(engine: Engine) -> None:

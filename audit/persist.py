@@ -28,7 +28,9 @@ from sqlalchemy.orm import Session
 from ingest.cameras import CamerasConfig, CounterConfig
 from reconcile.context import CounterFootage, CounterView, RuleConfig, SettlementFootage
 from audit.ahead import made_ahead
+from reconcile.conflicts import Conflict
 from database import aggregates, guarded, repository
+from database import conflicts as conflicts_db
 from rxaudit.domain import CheckResult, CheckStatus, FlagKind, RejectedRow, Settlement
 
 CHUNK = 5_000  # settlements per bulk write (rounded up to a pharmacy boundary)
@@ -276,19 +278,32 @@ def begin_sqlite_transaction(session: Session) -> None:
 
 
 def save_chunk(session: Session, *, run_id: int, results: Sequence[CheckResult], keep_faces: bool,
-               source: str) -> tuple[list[CheckResult], list[RejectedRow]]:
-    """One chunk in bulk under a SAVEPOINT; a chunk the database refuses for a row's values goes
-    through :func:`database.guarded.save_results`, so one refused row never aborts the run."""
+               source: str) -> tuple[list[CheckResult], list[RejectedRow], list[Conflict]]:
+    """One chunk in bulk under a SAVEPOINT: (saved, rejected rows, conflicts among them).
+
+    The chunk's ids are screened against what is stored again here, in the writing transaction: an
+    audit that ran meanwhile may have stored one of them with other content since this run screened
+    its log (:func:`audit.pipeline.screen_conflicts`); such a result is not written but rejected as
+    a conflict. (Settlements not stored at this look are inserted without ON CONFLICT: one stored
+    by another transaction in between fails its row rather than lose its checks to this one.)
+    A chunk the database refuses for a row's values goes through
+    :func:`database.guarded.save_results`, so one refused row never aborts the run."""
     begin_sqlite_transaction(session)
+    _, late = conflicts_db.find(session, settlements=[r.settlement for r in results], source=source)
+    if late:
+        gone = {c.settlement_id for c in late}
+        results = [r for r in results if r.settlement.settlement_id not in gone]
+    refused = [c.rejected() for c in late]
     try:
         with session.begin_nested():
             repository.save_results(session, run_id=run_id, results=results, keep_faces=keep_faces)
-        return list(results), []
+        return list(results), refused, late
     except Exception as exc:  # noqa: BLE001 - sorted by guarded's rule, re-raised otherwise
         if not guarded.row_fault(exc):
             raise
-    return guarded.save_results(session, run_id=run_id, results=results, keep_faces=keep_faces,
-                                source=source)
+    saved, failed = guarded.save_results(session, run_id=run_id, results=results, keep_faces=keep_faces,
+                                         source=source)
+    return saved, refused + failed, late
 
 
 class FlagsJson:

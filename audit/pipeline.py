@@ -110,7 +110,7 @@ def reconcile_and_save(settings: Settings, factory, *, settlements: list[Settlem
     tally, kept, clocks = persist.Tally(), [], {}
     writer = persist.FlagsJson(flags_out) if flags_out is not None else None
     options = clock_health.ClockOptions.from_settings(settings)
-    session, pending = factory(), 0
+    session, pending, late_conflicts = factory(), 0, []
     try:
         session.begin()
         persist.tune_for_bulk(session)
@@ -121,10 +121,11 @@ def reconcile_and_save(settings: Settings, factory, *, settlements: list[Settlem
             # a chunk holds whole pharmacies, so every counter-day's clock is judged on all its swipes
             chunk, health = _clock_review(chunk, footage, cameras, options)
             clocks.update(health)
-            saved, refused = persist.save_chunk(  # one refused row never aborts the run
+            saved, refused, late = persist.save_chunk(  # one refused row never aborts the run
                 session, run_id=run_id, results=chunk, keep_faces=settings.face_retention_days > 0,
                 source=Path(settlements_file).name)
             rejected.extend(refused)  # in place: the caller's report lists them too
+            late_conflicts.extend(late)  # stored by another audit since this one screened its log
             tally.add(saved)
             if keep_results:
                 kept.extend(saved)
@@ -135,6 +136,9 @@ def reconcile_and_save(settings: Settings, factory, *, settlements: list[Settlem
                 persist.commit_and_begin(session, counts)
                 pending = 0
         summary = tally.summary(rows_read, rejected, Path(settlements_file).name)
+        if late_conflicts:  # none of their lines' codes is this audit's either
+            settlements = _without(settlements, records.sold_codes, conflict_ids(late_conflicts))
+        conflicts = [*conflicts, *late_conflicts]
         if conflicts:  # (among the rejected)
             summary["conflicts"] = len(conflicts)
         if suspect := clock_health.suspect_summary(clocks):  # no_customer flags there are marked and lowered
@@ -169,6 +173,13 @@ def screen_conflicts(factory, settlements: Sequence[Settlement], *,
     the stored settlement's; pass the conflicts on to :func:`reconcile_and_save`."""
     with factory() as session:
         return conflicts_db.find(session, settlements=settlements, source=source)
+
+
+def _without(settlements: list[Settlement], sold_codes: SoldCodes | None, ids: set[str]) -> list[Settlement]:
+    """``settlements`` less ``ids`` (their sold codes dropped too)."""
+    if sold_codes is not None:
+        sold_codes.drop(ids)
+    return [s for s in settlements if s.settlement_id not in ids]
 
 
 def _clock_review(chunk: list[CheckResult], footage, cameras: CamerasConfig, options):

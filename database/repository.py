@@ -88,9 +88,9 @@ def _updating(keys: Sequence[str], columns: Sequence[str]) -> Callable[[Any], An
         index_elements=list(keys), set_={name: stmt.excluded[name] for name in columns})
 
 
-def _keeping(keys: Sequence[str]) -> Callable[[Any], Any]:
-    """ON CONFLICT (keys) DO NOTHING: what is stored stays."""
-    return lambda stmt: stmt.on_conflict_do_nothing(index_elements=list(keys))
+def _plain(stmt: Any) -> Any:
+    """No ON CONFLICT clause: a row whose key is stored fails (IntegrityError)."""
+    return stmt
 
 
 def chunks(values: Sequence, size: int = IN_CHUNK):
@@ -200,8 +200,8 @@ def _save_new(session: Session, rows: _Rows) -> None:
 def _save_again(session: Session, rows: _Rows, ids: Sequence[str]) -> None:
     """Settlements some of which are stored: new ones inserted, stored ones kept; checks, open
     flags and faces replaced."""
-    if rows.settlements:
-        _write(session, SettlementRow.__table__, list(rows.settlements.values()), _keeping(["settlement_id"]))
+    if rows.settlements:  # none of them was stored at the look: one stored meanwhile fails its row
+        _write(session, SettlementRow.__table__, list(rows.settlements.values()), _plain)
     _write(session, CheckRow.__table__, list(rows.checks.values()), _updating(
         ["settlement_id"], ["run_id", "status", "seen", "checked_at", "pharmacy_id", "settled_at", "visit_key"]))
     stale: list[int] = []

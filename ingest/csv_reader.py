@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ingest.encodings import AUTO, Decoder, check_encoding, sniff_encoding
+from ingest.input_files import require_regular_file
 from rxaudit.errors import InputError
 
 __all__ = ["AUTO", "CsvReject", "CsvRow", "CsvSource", "check_encoding", "check_header", "field_problem",
@@ -159,6 +160,7 @@ class CsvSource:
         except ValueError as exc:
             raise InputError(f"{self.path}: {exc}") from None
         self.max_field, self.max_line, self.max_record_lines = max_field, max_line, max_record_lines
+        require_regular_file(self.path)
         try:
             self._fh: BinaryIO = self.path.open("rb")
         except OSError as exc:
@@ -309,6 +311,7 @@ def read_text(path: Path, encoding: str = AUTO) -> str:
     path = Path(path)
     try:
         encoding = check_encoding(encoding)
+        require_regular_file(path)
         data = path.read_bytes()
     except ValueError as exc:
         raise InputError(f"{path}: {exc}") from None

@@ -103,7 +103,8 @@ class _LineTally:
             self.line += len(pieces) - 2
         elif _is_utf8(whole_lines):  # or every line UTF-8
             found = len(_NON_ASCII_LINE.findall(whole_lines))
-            self.non_ascii, self.utf8, self.line = self.non_ascii + found, self.utf8 + found, self.line + len(pieces) - 2
+            self.non_ascii, self.utf8 = self.non_ascii + found, self.utf8 + found
+            self.line += len(pieces) - 2
         else:
             self._tally_lines(pieces[1:-1])
         self._feed(pieces[-1])

@@ -14,8 +14,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from ingest.csv_reader import CsvReject, CsvRow, check_header, field_problem
+from ingest.input_files import require_regular_file
 from ingest.xlsx_xml import (MAX_COLUMN, BadCell, CellFormats, XlsxLimits, bytes_text, check_part_sizes,
-                             iter_sheet, read_shared_strings)
+                             SheetRows, read_shared_strings)
 from rxaudit.errors import InputError
 
 __all__ = ["XlsxLimits", "XlsxSource"]
@@ -80,6 +81,7 @@ class XlsxSource:
     def __init__(self, path: Path, *, required: Iterable[str] = (), aliases: Mapping[str, str] | None = None,
                  limits: XlsxLimits = XlsxLimits()) -> None:
         self.path, self.limits, self.encoding, self.rows_read = Path(path), limits, "xlsx", 0
+        require_regular_file(self.path)
         try:
             self._parts = _open_parts(self.path, limits)
         except InputError:
@@ -89,6 +91,7 @@ class XlsxSource:
         try:
             self._rows = self._read_rows()
             self.header, self._header_row = self._read_header(tuple(required), aliases or {})
+            self._sheet_rows.width = len(self.header)  # cells past it: only the first kept, to reject its row
         except BaseException:
             self.close()
             raise
@@ -110,7 +113,8 @@ class XlsxSource:
         book = parts.wb
         formats = CellFormats(frozenset(book._date_formats), frozenset(book._timedelta_formats), book.epoch)
         self._sheet = parts.archive.open(sheet_part)
-        return iter_sheet(self._sheet, self.path, shared, formats, self.limits.max_field)
+        self._sheet_rows = SheetRows(self._sheet, self.path, shared, formats, self.limits.max_field)
+        return iter(self._sheet_rows)
 
     def _read_header(self, required: tuple[str, ...], aliases: Mapping[str, str]) -> tuple[tuple[str, ...], int]:
         for number, cells in self._rows:

@@ -9,8 +9,13 @@ the sheet's *declared* dimension (``A1:XFD1048576``: rows of 16,384 cells). Here
   any other XML part by ``part`` (:class:`XlsxLimits`); a workbook over a bound is an InputError;
 - a cell's text is collected up to ``max_field`` characters (the CSV limit), beyond which the cell
   is :class:`BadCell` and its row is rejected, as the CSV reader rejects such a field;
+- a part that expands more than ``max_ratio``-fold (and to more than ``ratio_floor``) is refused
+  as a zip bomb before it is parsed: 3 M cells fit in 89 KB;
 - the declared dimension is never read: a row holds the cells written in it, empty rows cost only
-  their own bytes, and rows must come in order within the sheet's 1,048,576 (so at most that many).
+  their own bytes, and rows must come in order within the sheet's 1,048,576 (so at most that many);
+- a row is bounded too (:class:`SheetRows`): a cell past column XFD (16,384, counting cells without
+  a reference) or a second cell in one column refuses the workbook, and past the header's width
+  only the first non-blank cell is held (it rejects its row).
 """
 
 from __future__ import annotations
@@ -45,6 +50,12 @@ class XlsxLimits:
     sheet: int = 1024 * MIB
     part: int = 16 * MIB
     max_field: int = MAX_FIELD
+    # a part larger than ``ratio_floor`` that expands more than ``max_ratio``-fold is a zip bomb:
+    # real sheets compress 7-15x (200,000 settlement rows: 7.3x with varied ids, cards and times,
+    # 14.5x with one pharmacy, card and amount; 10.5x for rows of 20 empty cells and a number), a
+    # crafted one 500-1000x (3 M cells in 89 KB); small parts compress as they may
+    max_ratio: int = 100
+    ratio_floor: int = 10 * MIB
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,10 +82,15 @@ def check_part_sizes(archive: zipfile.ZipFile, path: Path, content_types: dict[s
         if info.file_size > bound:
             raise InputError(f"{path}: the workbook's {what} {info.filename} holds {bytes_text(info.file_size)} "
                              f"uncompressed, more than the {bytes_text(bound)} an input may hold; save it as CSV")
+        if info.file_size > limits.ratio_floor and info.file_size > limits.max_ratio * max(info.compress_size, 1):
+            ratio = info.file_size // max(info.compress_size, 1)
+            raise InputError(f"{path}: the workbook's {what} {info.filename} expands {ratio}-fold to "
+                             f"{bytes_text(info.file_size)} (a spreadsheet expands at most {limits.max_ratio}-fold: "
+                             "a zip bomb?); save it as CSV")
 
 
 def _column_number(reference: str) -> int:
-    """``AB12`` -> 28; beyond the last column (or no letters) -> MAX_COLUMN + 1."""
+    """``AB12`` -> 28; beyond the last column -> MAX_COLUMN + 1; no letters -> 0."""
     number = 0
     for char in reference:
         if "A" <= char <= "Z":
@@ -84,8 +100,13 @@ def _column_number(reference: str) -> int:
         else:
             break
         if number > MAX_COLUMN:
-            break
-    return number if 0 < number <= MAX_COLUMN else MAX_COLUMN + 1
+            return MAX_COLUMN + 1
+    return number
+
+
+def _filled(value: object) -> bool:
+    """A cell value that is more than blank (a BadCell is)."""
+    return value is not None and (not isinstance(value, str) or bool(value.strip()))
 
 
 class _Text:
@@ -172,15 +193,28 @@ class CellFormats:
     epoch: datetime
 
 
-class _SheetRows:
-    """expat handlers that turn ``<row>``/``<c>`` elements into ``(row number, {column: value})``."""
+class SheetRows:
+    """``(row number, {column number: value})`` for each ``<row>`` of a sheet, in file order
+    (iterate it), from expat handlers. A row is bounded whatever the file says: one cell per column,
+    none past XFD (either is an InputError: no spreadsheet program writes it, and a crafted row of
+    10 M cells would take minutes), and once :attr:`width` is set (the header's) only the first
+    non-blank cell past it is kept, which is enough to reject its row. (Rows parsed with the header,
+    in the same chunk of input, are held as written: bounded by the chunk's bytes.)"""
 
-    def __init__(self, path: Path, shared: list[str | BadCell], formats: CellFormats, max_field: int) -> None:
-        self.path, self.shared, self.formats, self.max_field = path, shared, formats, max_field
+    def __init__(self, source: IO[bytes], path: Path, shared: list[str | BadCell], formats: CellFormats,
+                 max_field: int = MAX_FIELD) -> None:
+        self.source, self.path, self.shared, self.formats, self.max_field = source, path, shared, formats, max_field
+        self.width: int | None = None
         self.done: list[tuple[int, dict[int, object]]] = []
-        self.row, self.cells, self.column = 0, {}, 0
+        self.row, self.cells, self.column, self.columns = 0, {}, 0, set()
         self.kind, self.style, self.text = "n", 0, _Text(max_field)
-        self.collect = self.phonetic = False
+        self.collect = self.phonetic = self.beyond_kept = False
+        self.keep = True  # the current cell is held
+
+    def __iter__(self) -> Iterator[tuple[int, dict[int, object]]]:
+        for _ in _parse(self.source, self.start, self.end, self.chars, self.path):
+            yield from self.done
+            self.done.clear()
 
     def start(self, name: str, attrs: dict) -> None:
         local = _local(name)
@@ -190,17 +224,35 @@ class _SheetRows:
             if not self.row < row <= MAX_ROW:
                 raise InputError(f"{self.path}: sheet row {row} follows row {self.row} (rows must be in "
                                  f"order, at most {MAX_ROW})")
-            self.row, self.cells, self.column = row, {}, 0
+            self.row, self.cells, self.column, self.columns, self.beyond_kept = row, {}, 0, set(), False
         elif local == "c":
-            reference = attrs.get("r")
-            self.column = _column_number(reference) if reference else self.column + 1
-            self.kind, style = attrs.get("t", "n"), attrs.get("s", "")
-            self.style = int(style) if style.isdigit() else 0
-            self.text = _Text(self.max_field)
+            self._start_cell(attrs)
+        elif not self.keep:
+            return
         elif local == "v" or (local == "t" and self.kind == "inlineStr" and not self.phonetic):
             self.collect = True
         elif local == "rPh":
             self.phonetic = True
+
+    def _start_cell(self, attrs: dict) -> None:
+        reference = attrs.get("r")
+        column = _column_number(reference) if reference else self.column + 1
+        if not 0 < column <= MAX_COLUMN:
+            where = "names no column" if column == 0 else f"lies past column XFD ({MAX_COLUMN:,})"
+            raise InputError(f"{self.path}: sheet row {self.row}: a cell {where}; not a workbook a "
+                             "spreadsheet program wrote")
+        if column in self.columns:
+            from openpyxl.utils import get_column_letter
+
+            raise InputError(f"{self.path}: sheet row {self.row}, column {get_column_letter(column)}: a second "
+                             "cell in the same column; not a workbook a spreadsheet program wrote")
+        self.columns.add(column)
+        self.column = column
+        self.keep = self.width is None or column <= self.width or not self.beyond_kept
+        if self.keep:
+            self.kind, style = attrs.get("t", "n"), attrs.get("s", "")
+            self.style = int(style) if style.isdigit() else 0
+            self.text = _Text(self.max_field)
 
     def end(self, name: str) -> None:
         local = _local(name)
@@ -208,12 +260,19 @@ class _SheetRows:
             self.collect = False
         elif local == "rPh":
             self.phonetic = False
-        elif local == "c":
-            value = self._value()
-            if value is not None:
-                self.cells[self.column] = value
+        elif local == "c" and self.keep:
+            self._keep_cell(self._value())
         elif local == "row":
             self.done.append((self.row, self.cells))
+
+    def _keep_cell(self, value: object) -> None:
+        if value is None:
+            return
+        if self.width is not None and self.column > self.width:
+            if not _filled(value):
+                return
+            self.beyond_kept = True
+        self.cells[self.column] = value
 
     def chars(self, data: str) -> None:
         if self.collect:
@@ -246,12 +305,3 @@ class _SheetRows:
         if self.style in self.formats.date_styles:
             return from_excel(number, self.formats.epoch, timedelta=self.style in self.formats.timedelta_styles)
         return number
-
-
-def iter_sheet(source: IO[bytes], path: Path, shared: list[str | BadCell], formats: CellFormats,
-               max_field: int = MAX_FIELD) -> Iterator[tuple[int, dict[int, object]]]:
-    """``(row number, {column number: value})`` for each ``<row>`` of the sheet, in file order."""
-    rows = _SheetRows(path, shared, formats, max_field)
-    for _ in _parse(source, rows.start, rows.end, rows.chars, path):
-        yield from rows.done
-        rows.done.clear()

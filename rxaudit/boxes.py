@@ -1,6 +1,7 @@
 """Corrected detector boxes: a reviewer's JSON, ``[{"cls": "non_covered", "box": [x1, y1, x2, y2]}]`` in
-frame pixels, checked strictly before it is stored (finite numbers, x1 < x2 and y1 < y2, inside the
-frame, a bounded count, exactly this shape), and the same check on what is read back, so that one bad
+frame pixels, checked strictly before it is stored (finite numbers, at least ``BOX_MIN_PX`` wide and
+high, inside the frame, a bounded count, exactly this shape, a class of the counter detector that
+``rxaudit dataset export`` writes: ``KNOWN_CLASSES``), and the same check on what is read back, so that one bad
 stored correction is skipped by ``rxaudit dataset export`` instead of breaking it for everyone.
 
 Nesting is measured on the text before it is parsed: a body nested thousands deep is refused as such,
@@ -13,14 +14,17 @@ import json
 import math
 from typing import Any
 
+from rxaudit.domain import COUNTER_CLASSES as KNOWN_CLASSES  # the counter detector's, as the dataset export writes
 from rxaudit.errors import InputError
 
 MAX_BOXES = 100
 MAX_DEPTH = 3  # a list of objects holding a list of numbers
 FRAME_MAX = 16_384  # pixels: the largest frame side, when the frame itself is not at hand
-CLASS_MAX = 32
 KEYS = {"cls", "box"}
-BOX_HELP = "[x1, y1, x2, y2]: finite numbers with x1 < x2 and y1 < y2, in pixels inside the frame"
+BOX_MIN_PX = 1.0  # a box narrower or lower than a pixel marks nothing a detector can learn
+BOX_HELP = (f"[x1, y1, x2, y2]: finite numbers with x1 < x2 and y1 < y2, each side at least {BOX_MIN_PX:g} px, "
+            "in pixels inside the frame")
+CLASS_HELP = ".cls: one of " + ", ".join(KNOWN_CLASSES)
 
 
 def nesting_depth(text: str) -> int:
@@ -58,7 +62,8 @@ def box_problem(box: Any, frame: tuple[int, int] | None) -> str | None:
         return BOX_HELP
     x1, y1, x2, y2 = box
     limits = ((x1, width), (y1, height), (x2, width), (y2, height))
-    if not all(_number_in(v, 0, side) for v, side in limits) or not (x1 < x2 and y1 < y2):
+    if not all(_number_in(v, 0, side) for v, side in limits) or not (x2 - x1 >= BOX_MIN_PX
+                                                                      and y2 - y1 >= BOX_MIN_PX):
         return BOX_HELP + (f" ({width} x {height})" if frame else "")
     return None
 
@@ -67,9 +72,8 @@ def item_problem(item: Any, frame: tuple[int, int] | None) -> str | None:
     """Why one ``{"cls": ..., "box": [...]}`` is refused (the field it names first); None when it is fine."""
     if not isinstance(item, dict) or set(item) != KEYS:
         return 'an object with exactly "cls" and "box"'
-    cls = item["cls"]
-    if not isinstance(cls, str) or not cls.isidentifier() or len(cls) > CLASS_MAX:
-        return ".cls: a class name like 'non_covered' is required"
+    if not isinstance(item["cls"], str) or item["cls"] not in KNOWN_CLASSES:
+        return CLASS_HELP
     problem = box_problem(item["box"], frame)
     return None if problem is None else f".box: {problem}"
 

@@ -192,6 +192,9 @@ class Face:
             raise ValueError(f"face encoding must be (128,), got {self.encoding.shape}")
 
 
+COUNTER_CLASSES = ("card", "phone", "drug", "non_covered")  # the counter detector's classes, in its order
+
+
 @dataclass(frozen=True, slots=True)
 class DetectedObject:
     """A card, phone, drug or non-covered item found by the counter detector."""

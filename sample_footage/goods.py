@@ -17,7 +17,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-CLASSES = ("card", "phone", "drug", "non_covered")
+from rxaudit.domain import COUNTER_CLASSES
+
+CLASSES = COUNTER_CLASSES  # the counter detector's (rxaudit.domain), in its order
 Rgb = tuple[int, int, int]
 
 

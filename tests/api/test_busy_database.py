@@ -86,46 +86,60 @@ def test_sign_in_and_a_verdict_wait_for_an_audits_write_lock_on_sqlite(city, cli
     assert saved == [(flag, "confirm", "seen")]  # the retry saved it, once
 
 
-def test_sign_in_waits_for_a_table_lock_on_postgresql(db_url, make_settings):
-    if not db_url.startswith("postgresql"):
-        pytest.skip("the SQLite case is above")
-    import psycopg
+@pytest.mark.parametrize("accept", [None, "*/*", "text/html,application/xhtml+xml,*/*;q=0.8"])
+def test_a_busy_sign_in_form_gets_the_translated_error_page(city, app, accept):
+    """The sign-in form is posted by the browser itself, whatever Accept it sends: a 503 there is
+    the error page in the reader's language, never raw JSON."""
+    short_lock_waits(app)
+    client = TestClient(app, raise_server_exceptions=False)
+    login = login_form(client)
+    headers = {"Accept-Language": "zh-CN"} | ({"Accept": accept} if accept else {})
+    with sqlite_writer(city.settings.db_url.removeprefix("sqlite:///")):
+        page = client.post("/login", data=login, follow_redirects=False, headers=headers)
+    assert_busy(page)
+    assert page.headers["content-type"].startswith("text/html") and "数据库正忙" in page.text
 
+
+@pytest.fixture
+def pg_app(db_url, make_settings):
+    """PostgreSQL only: the app over a database with the supervisor "sup"."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite: busy_timeout, above")
     engine = make_engine(db_url)
     migrate(engine)
     with transaction(session_factory(engine)) as session:
         add_user(session, name="sup", role=Role.SUPERVISOR, password=PASSWORD, districts=[])
     engine.dispose()
     app = create_app(make_settings(db_url=db_url), migrate_db=False)
-    short_lock_waits(app)
-    client = TestClient(app, raise_server_exceptions=False)
-    login = login_form(client)
+    yield app
+    app.state.engine.dispose()
+
+
+def pg_connection(db_url: str):
+    """Another connection to the test's schema (as a long audit's transaction holds one)."""
+    import psycopg
+
     options = re.search(r"options=(.*)$", db_url).group(1).replace("%3D", "=")
-    with psycopg.connect(db_url.split("?")[0], options=options) as holder:
+    return psycopg.connect(db_url.split("?")[0], options=options)
+
+
+def test_sign_in_waits_for_a_table_lock_on_postgresql(db_url, pg_app):
+    short_lock_waits(pg_app)
+    client = TestClient(pg_app, raise_server_exceptions=False)
+    login = login_form(client)
+    with pg_connection(db_url) as holder:
         holder.execute("LOCK TABLE login_sessions IN EXCLUSIVE MODE")
         assert_busy(client.post("/login", data=login, follow_redirects=False))
         holder.rollback()
     assert sign_in(client, "sup").status_code == 303
-    app.state.engine.dispose()
 
 
-def test_the_server_gives_up_on_a_held_postgresql_lock_after_its_lock_timeout(db_url, make_settings):
+def test_the_server_gives_up_on_a_held_postgresql_lock_after_its_lock_timeout(db_url, pg_app):
     """No test-only shortening: the server's own connections carry lock_timeout, so a request behind
     a long transaction's lock answers 503 after about LOCK_TIMEOUT_MS, not when the holder ends."""
-    if not db_url.startswith("postgresql"):
-        pytest.skip("SQLite: busy_timeout, above")
-    import psycopg
-
-    engine = make_engine(db_url)
-    migrate(engine)
-    with transaction(session_factory(engine)) as session:
-        add_user(session, name="sup", role=Role.SUPERVISOR, password=PASSWORD, districts=[])
-    engine.dispose()
-    app = create_app(make_settings(db_url=db_url))
-    client = TestClient(app, raise_server_exceptions=False)
+    client = TestClient(pg_app, raise_server_exceptions=False)
     login = login_form(client)
-    options = re.search(r"options=(.*)$", db_url).group(1).replace("%3D", "=")
-    holder = psycopg.connect(db_url.split("?")[0], options=options)
+    holder = pg_connection(db_url)
     holder.execute("LOCK TABLE login_sessions IN EXCLUSIVE MODE")
     release = threading.Timer(LOCK_TIMEOUT_MS / 1000 * 4, holder.rollback)  # the old server waited for this
     release.start()
@@ -140,7 +154,6 @@ def test_the_server_gives_up_on_a_held_postgresql_lock_after_its_lock_timeout(db
     assert_busy(answer)
     assert LOCK_TIMEOUT_MS / 1000 * 0.9 <= waited < LOCK_TIMEOUT_MS / 1000 * 2, waited
     assert sign_in(client, "sup").status_code == 303
-    app.state.engine.dispose()
 
 
 class FakeDriverError(Exception):

@@ -1,4 +1,5 @@
-"""Corrected boxes on a verdict: finite numbers, x1 < x2 and y1 < y2, inside the flag's frame, at most
+"""Corrected boxes on a verdict: a class the counter detector knows (the dataset export's), finite
+numbers, x1 < x2 and y1 < y2, each side at least 1 px, inside the flag's frame, at most
 100, exactly ``[{"cls", "box": [4 numbers]}]``; anything else is a 422 that names the field and
 stores nothing (never a 500, never ``null`` coordinates that break ``rxaudit dataset export``).
 A JSON body nested thousands deep is refused too, never a RecursionError."""
@@ -41,6 +42,13 @@ BAD = {
     "no class": ('[{"box": [0, 0, 5, 5]}]', "boxes[0]"),
     "a class that is no name": (one("[0, 0, 5, 5]", '"no such; class"'), "boxes[0].cls"),
     "a class of 33 letters": (one("[0, 0, 5, 5]", '"' + "c" * 33 + '"'), "boxes[0].cls"),
+    "a class the detector has not": (one("[1, 1, 50, 50]", '"pizza"'), "boxes[0].cls"),
+    "a class in other scripts": (one("[0, 0, 1, 1]", '"ñ中"'), "boxes[0].cls"),
+    "a class in capitals": (one("[0, 0, 5, 5]", '"DRUG"'), "boxes[0].cls"),
+    "a number for a class": (one("[0, 0, 5, 5]", "3"), "boxes[0].cls"),
+    "sub-pixel": (one("[0, 0, 1e-320, 1e-320]"), "boxes[0].box"),
+    "half a pixel wide": (one("[10, 10, 10.5, 20]"), "boxes[0].box"),
+    "half a pixel high": (one("[10, 10, 20, 10.5]"), "boxes[0].box"),
     "an object": ('{"cls": "non_covered", "box": [0, 0, 5, 5]}', "boxes"),
     "101 boxes": ("[" + ", ".join(['{"cls": "a", "box": [0, 0, 5, 5]}'] * 101) + "]", "boxes"),
     "nested 8000 deep": ("[" * 8000 + "]" * 8000, "boxes"),
@@ -52,8 +60,9 @@ GOOD = {
     "none at all": ("[]", []),
     "the whole frame": (one("[0, 0, {W}, {H}]"), [{"cls": "non_covered", "box": [0.0, 0.0, W, H]}]),
     "fractions": (one("[1.5, 2.5, 30.25, 40]", '"drug"'), [{"cls": "drug", "box": [1.5, 2.5, 30.25, 40.0]}]),
-    "100 boxes": ("[" + ", ".join(['{"cls": "a", "box": [0, 0, 5, 5]}'] * 100) + "]",
-                  [{"cls": "a", "box": [0.0, 0.0, 5.0, 5.0]}] * 100),
+    "100 boxes": ("[" + ", ".join(['{"cls": "card", "box": [0, 0, 5, 5]}'] * 100) + "]",
+                  [{"cls": "card", "box": [0.0, 0.0, 5.0, 5.0]}] * 100),
+    "one pixel": (one("[10, 10, 11, 11]", '"phone"'), [{"cls": "phone", "box": [10.0, 10.0, 11.0, 11.0]}]),
 }
 
 

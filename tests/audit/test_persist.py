@@ -199,7 +199,7 @@ def test_saved_chunks_wait_for_the_commit_and_a_rollback_undoes_them(db_url):
     persist.tune_for_bulk(session)
     for first in (1, 3):
         chunk = [CheckResult(settlement(n), CheckStatus.CLEAN, (), {}) for n in (first, first + 1)]
-        saved, refused = persist.save_chunk(session, run_id=run_id, results=chunk, keep_faces=True,
+        saved, refused, _ = persist.save_chunk(session, run_id=run_id, results=chunk, keep_faces=True,
                                             source="s.csv")
         assert saved == chunk and not refused
     assert count() == 0  # nothing visible before the commit

@@ -12,7 +12,8 @@ from tests.fakes import BrightBlockPersons, NoFaces
 LOG = ("settlement_id,pharmacy_id,counter_id,settled_at,card_id,amount\n"
        "T0,PHX,C1,2026-11-20T10:00:10+08:00,CARD-0,15.00\n"
        "T1,PHX,C1,2026-11-20T10:01:10+08:00,CARD-1,3.00\n")
-ITEMS = "settlement_id,item_code,item_name,quantity,unit_price\nT0,D1,drug,1,5.00\nT0,D2,other,2,{price}\nT1,D3,x,1,3.00\n"
+ITEMS = ("settlement_id,item_code,item_name,quantity,unit_price\n"
+         "T0,D1,drug,1,5.00\nT0,D2,other,2,{price}\nT1,D3,x,1,3.00\n")
 
 
 def export(folder, price: str):

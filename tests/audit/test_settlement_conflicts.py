@@ -207,3 +207,36 @@ def test_screen_keeps_new_and_equal_ids_and_rejects_other_content():
     assert conflicts == [Conflict("S2", "log.csv", 5, None, ("pharmacy_id",))]
     assert conflicts[0].rejected().reason == ("settlement_id conflicts with the settlement stored by an "
                                               "earlier run (different pharmacy_id): the stored one is kept")
+
+
+@pytest.mark.parametrize("via", ["audit", "batch"])
+def test_an_id_stored_by_another_audit_after_this_one_screened_its_log_is_a_conflict_too(
+        via, db_url, tmp_path, make_settings, batch_models, monkeypatch):
+    """Two audits at once: the second screened its log before the first stored S2. Its save screens
+    the chunk again in the writing transaction, so S2 is rejected there, never written over."""
+    from audit import pipeline
+
+    settings = make_settings(db_url=db_url)
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    run_audit(settings, write_log(tmp_path / "a", "settlements.csv", FIRST), videos, "audit")
+    confirm_flags_of(settings, "S2")
+    before = stored_s2(settings)
+    from audit import batch
+
+    def unscreened(factory, settlements, source):
+        return list(settlements), []
+
+    monkeypatch.setattr(pipeline, "screen_conflicts", unscreened)
+    monkeypatch.setattr(batch, "screen_conflicts", unscreened)
+    second = run_audit(settings, write_log(tmp_path / "b", "settlements.csv",
+                                           [row("S2", pharmacy="PHY", counter="C9", sec=40, amount="2.00"),
+                                            row("S9", pharmacy="PHY", counter="C9", sec=50)]), videos, via)
+    assert stored_s2(settings) == before
+    summary = second.summary
+    assert summary["conflicts"] == 1 and summary["rejected"] == 1 and summary["audited"] == 1
+    assert [(r.line, "conflicts with the settlement stored by run 1" in r.reason) for r in second.rejected] == [
+        (2, True)]
+    with session_factory(make_engine(settings.db_url))() as session:
+        assert [(c.settlement_id, c.line) for c in listing(session)] == [("S2", 2)]
+        assert session.get(SettlementRow, "S9").pharmacy_id == "PHY"

@@ -85,7 +85,7 @@ def test_a_row_the_schema_refuses_is_rejected_alone_on_either_path(db_url, write
                for n in (1, 2, 3)]
     with factory() as session, session.begin():
         run = repository.start_run(session, settlements_file="x.csv", videos="v")
-        saved, rejected = persist.save_chunk(session, run_id=run, results=results, keep_faces=True, source="s.csv")
+        saved, rejected, _ = persist.save_chunk(session, run_id=run, results=results, keep_faces=True, source="s.csv")
     assert [r.settlement.settlement_id for r in saved] == ["S1", "S3"]
     assert [(r.source, r.line) for r in rejected] == [("s.csv", 3)] and "DataError" in rejected[0].reason
     with factory() as session:

@@ -159,18 +159,6 @@ def test_file_level_problems_are_input_errors(tmp_path, data, kwargs, message):
     assert message in str(info.value)
 
 
-@pytest.mark.parametrize("data, message", [
-    (HEADER.encode() + b"1,\xff\xfe\xff,x\n", "line 2 is neither UTF-8 nor GB18030"),
-    (HEADER.encode() + "1,薯片,y\n".encode("gb18030") + b"2,\x81\x20,x\n", "line 3 is neither UTF-8 nor GB18030"),
-    ("\ufeff".encode() + HEADER.encode() + "2,薯片,y\n".encode("gb18030"), "line 2 is not utf-8 text"),
-    ("\ufeff".encode("utf-16-le") + HEADER.encode("utf-16-le"), "UTF-16"),
-], ids=["undecodable", "undecodable-late", "utf8-bom-then-gbk", "utf16"])
-def test_undecodable_text_names_the_file_and_line(tmp_path, data, message):
-    with pytest.raises(InputError, match="in.csv") as info:
-        read_all(write(tmp_path, data))
-    assert message in str(info.value)
-
-
 def test_missing_file_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="cannot open"):
         open_csv(tmp_path / "nope.csv")

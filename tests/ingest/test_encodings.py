@@ -1,6 +1,7 @@
-"""Encoding detection of text inputs: a file mostly UTF-8 with a line in another encoding is refused
-as mixed (never decoded whole as GB18030 into mojibake), and every error names the line whose bytes
-are wrong, not the first line that the chosen encoding happens to trip on."""
+"""Encoding detection of text inputs (its tables moved here from test_csv_reader): a file mostly
+UTF-8 with a line in another encoding is refused as mixed (never decoded whole as GB18030 into
+mojibake), and every error names the line whose bytes are wrong, not the first line that the
+chosen encoding happens to trip on."""
 
 from __future__ import annotations
 
@@ -36,8 +37,14 @@ def names(path: Path) -> list[str]:
     # one UTF-8 line (not "mostly"): GB18030 is chosen, and this line's bytes are not GB18030
     (HEADER + "T0,D2,板蓝根颗粒,2,5.00\n".encode() + GBK_LINE,
      "line 2 is UTF-8 text but line 3 is not: it mixes encodings"),
-], ids=["utf8-then-stray-byte", "utf8-then-gb18030-line", "names-also-valid-gb18030", "one-utf8-line-then-gbk"])
-def test_a_file_of_mixed_encodings_is_refused_naming_the_line_at_fault(tmp_path, data, message):
+    # text in neither encoding, a byte-order mark that the text does not follow, UTF-16
+    (HEADER + b"1,\xff\xfe\xff,x\n", "line 2 is neither UTF-8 nor GB18030"),
+    (HEADER + GBK_LINE + b"2,\x81\x20,x\n", "line 3 is neither UTF-8 nor GB18030"),
+    ("\ufeff".encode() + HEADER + GBK_LINE, "line 2 is not utf-8 text"),
+    ("\ufeff".encode("utf-16-le") + HEADER.decode().encode("utf-16-le"), "UTF-16"),
+], ids=["utf8-then-stray-byte", "utf8-then-gb18030-line", "names-also-valid-gb18030", "one-utf8-line-then-gbk",
+        "undecodable", "undecodable-late", "utf8-bom-then-gbk", "utf16"])
+def test_undecodable_or_mixed_text_is_refused_naming_the_line_at_fault(tmp_path, data, message):
     with pytest.raises(InputError, match="settlement_items.csv") as info:
         names(write(tmp_path, data))
     assert message in str(info.value)

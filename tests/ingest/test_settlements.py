@@ -186,3 +186,19 @@ def test_the_log_and_items_read_in_chinese_encodings(tmp_path, encoding):
 def test_duplicate_header_column_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="column 'amount' twice"):
         read_settlements(write(tmp_path, GOOD.replace(",OP1", ",1"), header=HEADER.replace("operator", "amount")), KEY)
+
+
+@pytest.mark.parametrize("bad_row", [["S1", "D2", "other", 2, "5.OO"], ["S1", "D2", "other", 2, 5, "beyond"]],
+                         ids=["bad-number", "cell-beyond-the-header"])
+def test_a_rejected_workbook_item_line_rejects_its_settlement_too(tmp_path, bad_row):
+    from tests.ingest.test_xlsx import build
+
+    path = write(tmp_path, GOOD + S2)
+    header = ["settlement_id", "item_code", "item_name", "quantity", "unit_price"]
+    build(tmp_path / "settlement_items.xlsx", [header, ["S1", "D1", "drug", 1, 5], ["S2", "D1", "drug", 1, 5],
+                                               bad_row])
+    log = read_settlements(path, KEY)
+    assert [s.settlement_id for s in log.settlements] == ["S2"]
+    assert [(r.source, r.line) for r in log.rejected] == [("settlements.csv", 2),
+                                                          ("settlement_items.xlsx sheet Sheet", 4)]
+    assert "item line 4 in settlement_items.xlsx sheet Sheet" in log.rejected[0].reason
