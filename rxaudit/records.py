@@ -257,7 +257,7 @@ class Records:
     stock_counts: tuple[StockCount, ...] = ()
     locations: dict[str, Location] = field(default_factory=dict)
     pharmacies: tuple[PharmacyEntry, ...] = ()  # the pharmacies file's rows, for the registry
-    pharmacies_file: str = ""  # its name, for the rows the registry refuses
+    pharmacies_file: str = field(default="", compare=False)  # its name, for the rows the registry refuses
     earlier_codes: dict[str, tuple[CodeSale, ...]] = field(default_factory=dict)
     earlier_cards: dict[str, tuple[CardSale, ...]] = field(default_factory=dict)  # card hash -> sales
     sold_codes: SoldCodes | None = None  # the batch's codes when its lines do not carry them
