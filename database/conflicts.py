@@ -10,13 +10,12 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import String, any_, bindparam, insert, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from reconcile.conflicts import Conflict, Stored, screen
 from database.models import AuditRun, CheckRow, Pharmacy, SettlementConflictRow, SettlementRow
-from database.repository import IN_CHUNK, chunks
+from database.repository import IN_CHUNK, among, chunks
 from rxaudit.domain import Settlement
 
 _SETTLEMENTS = SettlementRow.__table__
@@ -26,24 +25,16 @@ _COMPARED = (_SETTLEMENTS.c.settlement_id, _SETTLEMENTS.c.pharmacy_id, _SETTLEME
              _SETTLEMENTS.c.settled_at, _SETTLEMENTS.c.card_hash, _SETTLEMENTS.c.amount, _SETTLEMENTS.c["items"])
 
 
-def _among(session: Session, column, ids: Sequence[str]):
-    """``column IN (ids)``; on PostgreSQL ``column = ANY(:ids)``, one array parameter rather than
-    thousands to bind."""
-    if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam("ids", list(ids), type_=ARRAY(String)))
-    return column.in_(ids)
-
-
 def stored(session: Session, *, ids: Sequence[str]) -> dict[str, Stored]:
     """The stored content of those of ``ids`` that are stored: one query, so at most ``IN_CHUNK`` ids."""
-    rows = session.execute(select(*_COMPARED).where(_among(session, _SETTLEMENTS.c.settlement_id, ids))).all()
+    rows = session.execute(select(*_COMPARED).where(among(session, _SETTLEMENTS.c.settlement_id, ids))).all()
     return {sid: Stored.from_row(*content) for sid, *content in rows}
 
 
 def last_runs(session: Session, *, ids: Sequence[str]) -> dict[str, int]:
     """The run that last audited each of ``ids`` (at most ``IN_CHUNK``) that has a check."""
     rows = session.execute(select(_CHECKS.c.settlement_id, _CHECKS.c.run_id)
-                           .where(_among(session, _CHECKS.c.settlement_id, ids)))
+                           .where(among(session, _CHECKS.c.settlement_id, ids)))
     return {sid: run_id for sid, run_id in rows}
 
 
