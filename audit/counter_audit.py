@@ -123,7 +123,12 @@ class CounterAuditor:
     def summaries(self, key: tuple[str, str], settlements: list[Settlement]) -> list[SettlementFootage]:
         footage, keyframes = self.footage(key, settlements)
         view = CounterView(self.config, self.cameras, footage)
-        return [view.summarise(s, keyframes.get(s.settlement_id)) for s in settlements]
+        made = [view.summarise(s, keyframes.get(s.settlement_id)) for s in settlements]
+        if footage.known:  # the customer zone as audited, for the review page's player overlay
+            zone = [[float(x), float(y)] for x, y in self.cameras.counter(*key).zone]
+            for f in made:
+                f.seen["zone"] = zone
+        return made
 
     def save_keyframe(self, s: Settlement, t: datetime, frame: SampledFrame, obs: Observation,
                       zone) -> Keyframe:
