@@ -380,3 +380,36 @@ class SettlementConflictRow(Base):
     line: Mapped[int]
     stored_run_id: Mapped[int | None]  # the run that last audited the stored settlement
     fields: Mapped[str] = mapped_column(String(255))  # the names that differ, comma-separated
+
+
+class CameraHealthRow(Base):
+    """One per recorded counter: what `rxaudit record` last saw. The stream URL only redacted."""
+
+    __tablename__ = "camera_health"
+
+    pharmacy_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    counter_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))  # recorder.health.CameraState
+    state_since: Mapped[datetime]
+    last_frame_at: Mapped[datetime | None]
+    fps: Mapped[float | None]
+    bitrate_kbps: Mapped[float | None]
+    width: Mapped[int | None]
+    height: Mapped[int | None]
+    stream: Mapped[str] = mapped_column(String(TEXT_LEN))
+    detail: Mapped[str | None] = mapped_column(String(TEXT_LEN))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CameraGapRow(Base):
+    """A stretch without recording at one counter; ``end`` None while it lasts."""
+
+    __tablename__ = "camera_gaps"
+    __table_args__ = (Index("ix_camera_gaps_counter_start", "pharmacy_id", "counter_id", "start"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pharmacy_id: Mapped[str] = mapped_column(String(ID_LEN))
+    counter_id: Mapped[str] = mapped_column(String(ID_LEN))
+    start: Mapped[datetime]
+    end: Mapped[datetime | None]
+    reason: Mapped[str] = mapped_column(String(TEXT_LEN))
