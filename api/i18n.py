@@ -23,7 +23,7 @@ from starlette.requests import Request
 
 from api.catalogs import DEFAULT, LANGS, LOCALE_DIR, N_, gettext_for, translations  # noqa: F401 - re-exported
 from api.reasons import install_filters
-from api.timefmt import localize
+from api.timefmt import duration_filter, localize
 from rxaudit.bounds import clipped_json
 
 COOKIE = "rxaudit_lang"
@@ -101,5 +101,6 @@ def install(env: Environment, tz: ZoneInfo) -> None:
     env.filters["localtime"] = lambda value: local_time(value, tz)
     # stored JSON (what the camera saw) with its times in the same convention
     env.filters["localize_json"] = lambda value: localize(value, tz, local_time)
+    env.filters["duration"] = duration_filter  # "45 s", "3 min 20 s" in the page's language
     env.filters["clipped"] = clipped_json  # stored text and lists within rxaudit.bounds' caps, however old
     install_filters(env)
