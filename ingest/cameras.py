@@ -10,6 +10,7 @@
           C1:
             zone: [[0, 0], [0.62, 0], [0.62, 1], [0, 1]]   # relative polygon, customer side
             goods_zone: [[0, 0.7], [1, 0.7], [1, 1], [0, 1]]  # the counter top: goods counted here
+            display_zone: [[0.7, 0.8], [1, 0.8], [1, 1], [0.7, 1]]  # goods on display (a glass top): never counted
             clock_offset_s: 3.5                             # camera clock minus true time (|s| <= a day)
             clock_uncertainty_s: 1.0                        # how far it may still be off
 
@@ -87,6 +88,7 @@ Zone = Annotated[tuple[tuple[float, float], ...], AfterValidator(_check_zone)]
 class CounterConfig(_Strict):
     zone: Zone = WHOLE_FRAME
     goods_zone: Zone = WHOLE_FRAME  # where goods and cards are counted (not shelves, not the OSD)
+    display_zone: Zone | None = None  # the pharmacy's own goods on display (under a glass counter top)
     clock_offset_s: float = Field(default=0.0, ge=-MAX_CLOCK_OFFSET_S, le=MAX_CLOCK_OFFSET_S,
                                   allow_inf_nan=False)
     # how far the camera clock may still be off after the offset: a customer this close to a swipe
@@ -108,6 +110,7 @@ class Defaults(_Strict):
     timezone: TimeZoneName = "Asia/Shanghai"
     zone: Zone = WHOLE_FRAME
     goods_zone: Zone = WHOLE_FRAME
+    display_zone: Zone | None = None
 
 
 class CamerasConfig(_Strict):
@@ -118,7 +121,8 @@ class CamerasConfig(_Strict):
         pharmacy = self.pharmacies.get(pharmacy_id)
         if pharmacy and counter_id in pharmacy.counters:
             return pharmacy.counters[counter_id]
-        return CounterConfig(zone=self.defaults.zone, goods_zone=self.defaults.goods_zone)
+        return CounterConfig(zone=self.defaults.zone, goods_zone=self.defaults.goods_zone,
+                             display_zone=self.defaults.display_zone)
 
     def camera_time(self, pharmacy_id: str, counter_id: str, t: datetime) -> datetime:
         """The one place where a camera's clock offset is applied: true time -> camera time."""
