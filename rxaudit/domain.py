@@ -26,6 +26,17 @@ class FlagKind(enum.StrEnum):
     STOCK_SHORTFALL = "stock_shortfall"  # more sold than counted + received (进销存)
     TRACE_CODE_REUSE = "trace_code_reuse"  # one drug traceability code sold twice
     CARD_CONFLICT = "card_conflict"  # one card at two places closer in time than travel allows
+    # goods on the counter that might be a swap, but the evidence is not decisive (a coin-flip
+    # between drug and non-covered, too few frames, too low a score): for review, not an accusation
+    GOODS_UNCLEAR = "goods_unclear"
+
+    @property
+    def accuses(self) -> bool:
+        """Whether a flag of this kind accuses the pharmacy (else it only asks a reviewer to look)."""
+        return self not in REVIEW_ONLY_KINDS
+
+
+REVIEW_ONLY_KINDS = frozenset({FlagKind.GOODS_UNCLEAR})
 
 
 class CheckStatus(enum.StrEnum):
@@ -197,20 +208,39 @@ COUNTER_CLASSES = ("card", "phone", "drug", "non_covered")  # the counter detect
 
 @dataclass(frozen=True, slots=True)
 class DetectedObject:
-    """A card, phone, drug or non-covered item found by the counter detector."""
+    """A card, phone, drug or non-covered item found by the counter detector.
+
+    ``runner_up`` / ``runner_up_score``: the second-best class of the same box and its calibrated
+    score, where the detector scores every class per box (a drug box read as non-covered 0.85 with
+    drug 0.6 beside it is a disagreement, not a decision)."""
 
     box: Box
     cls: str
     score: float
+    runner_up: str | None = None
+    runner_up_score: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.cls:
             raise ValueError("a detected object needs a class")
         if not 0.0 <= self.score <= 1.0:
             raise ValueError(f"score out of [0, 1]: {self.score}")
+        if not 0.0 <= self.runner_up_score <= 1.0:
+            raise ValueError(f"runner-up score out of [0, 1]: {self.runner_up_score}")
+        if self.runner_up == self.cls:
+            raise ValueError(f"the runner-up class must differ from the class ({self.cls})")
+
+    def score_of(self, cls: str) -> float:
+        """This box's score for ``cls``: its own, the runner-up's, else 0 (not known)."""
+        if cls == self.cls:
+            return self.score
+        return self.runner_up_score if cls == self.runner_up else 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return {"cls": self.cls, "score": round(self.score, 3), "box": self.box.as_list()}
+        out: dict[str, Any] = {"cls": self.cls, "score": round(self.score, 3), "box": self.box.as_list()}
+        if self.runner_up is not None:
+            out["runner_up"] = {"cls": self.runner_up, "score": round(self.runner_up_score, 3)}
+        return out
 
 
 @dataclass(frozen=True, slots=True, eq=False)
