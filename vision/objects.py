@@ -71,13 +71,21 @@ class OnnxObjectDetector:
         keep = best >= self.min_score
         if not keep.any():
             return []
-        pred, cls, best = pred[keep], cls[keep], best[keep]
+        pred, cls, best, scores = pred[keep], cls[keep], best[keep], scores[keep]
+        # the second-best class of each box: a rival reading of the same object (reconcile.goods)
+        rival = np.where(np.arange(scores.shape[1])[None] == cls[:, None], -1.0, scores).argmax(axis=1)
         boxes = unletterbox(xywh_to_xyxy(pred), scale, pad, shape)
         # class-aware NMS: shift each class's boxes apart so they never suppress each other
         offset = (cls[:, None] * 10000.0).astype(np.float32)
         found = []
         for i in nms(boxes + offset, best, self.iou):
-            name = self.names[int(cls[i])]
-            score = float(best[i]) if self.calibration is None else self.calibration.confidence(name, float(best[i]))
-            found.append(DetectedObject(Box(*map(float, boxes[i])), name, round(score, 4)))
+            name, raw = self.names[int(cls[i])], float(scores[i, rival[i]]) if len(self.names) > 1 else 0.0
+            # the runner-up is kept where the detector would report it on its own (above min_score)
+            second = self.names[int(rival[i])] if raw >= self.min_score else None
+            found.append(DetectedObject(Box(*map(float, boxes[i])), name, self._calibrated(name, float(best[i])),
+                                        second, self._calibrated(second, raw) if second else 0.0))
         return found
+
+    def _calibrated(self, name: str, raw: float) -> float:
+        raw = min(max(raw, 0.0), 1.0)
+        return round(raw if self.calibration is None else self.calibration.confidence(name, raw), 4)
