@@ -123,6 +123,21 @@ class Settings(BaseSettings):
     goods_min_frames: int = Field(default=2, ge=1, description="a count must hold in this many frames")
     goods_excess_margin: int = Field(default=2, ge=1, description="goods seen beyond the billed "
                                      "quantity by this many raise goods_mismatch")
+    goods_min_share: float = Field(default=0.5, ge=0, le=1, description="goods_mismatch accuses only "
+                                   "on a non-covered reading held in this share of the frames checked")
+    goods_rival_min_score: float = Field(default=0.5, gt=0, le=1, description="a drug reading of the "
+                                         "same object at this calibrated score (the box's runner-up "
+                                         "class, or a drug box over it) makes a non-covered reading "
+                                         "indecisive: goods_unclear, never goods_mismatch")
+    goods_review_min_score: float = Field(default=0.5, gt=0, le=1, description="goods that may be "
+                                          "non-covered at this calibrated score, beyond the bill but "
+                                          "not decisive, raise goods_unclear (for review)")
+    goods_still_iou: float = Field(default=0.5, gt=0, le=1, description="goods over goods seen before "
+                                   "the customer arrived by this IoU were lying there already")
+    goods_arrival_lookback_s: float = Field(default=12.0, ge=0, le=120, description="the counter is "
+                                            "looked at this long before each window, and a customer-free "
+                                            "frame this close before a customer's arrival shows what "
+                                            "lay there before (0: off)")
     column_map: Path | None = Field(
         default=None, description="YAML 'exported header: column' entries added to the built-in "
         "Chinese/English column map (ingest.header_map)")
