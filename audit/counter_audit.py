@@ -20,7 +20,7 @@ from reconcile.context import CounterFootage, CounterView, Keyframe, RuleConfig,
 from reconcile.visits import build_visits
 from rxaudit.domain import Observation, Settlement
 from rxaudit.settings import Settings
-from vision.draw import draw_keyframe, labelled_boxes, save_jpeg, to_bgr
+from vision.draw import draw_keyframe, keyframe_caption, labelled_boxes, save_jpeg, to_bgr
 from vision.model_set import Models, load_models  # noqa: F401 - the job's models, loaded here
 from vision.observe import ObserveOptions, observe_stream
 from vision.sampler import FrameStream, PixelDemand, SampledFrame, SamplingPlan, dense_intervals
@@ -133,7 +133,7 @@ class CounterAuditor:
     def save_keyframe(self, s: Settlement, t: datetime, frame: SampledFrame, obs: Observation,
                       zone) -> Keyframe:
         c0 = time.process_time()
-        caption = f"{s.settlement_id} {s.pharmacy_id}/{s.counter_id} swipe {t:%H:%M:%S} (camera)"
+        caption = keyframe_caption(s.settlement_id, s.pharmacy_id, s.counter_id, t)
         rel = keyframe_name(s.settlement_id)
         save_jpeg(self.evidence_dir / rel, draw_keyframe(frame.image, obs, zone, caption))
         if obs.objects:
