@@ -81,6 +81,8 @@ class CounterAuditor:
         after = timedelta(seconds=self.settings.window_after_s)
         at = {s.settlement_id: self.cameras.camera_time(pharmacy_id, counter_id, s.settled_at)
               for s in settlements}
+        if self.models.objects is not None:  # the counter before the customer came: what lay there
+            before += timedelta(seconds=self.settings.goods_arrival_lookback_s)
         spans = (merge_windows([(t - before, t + after) for t in at.values()], self.settings.bridge_gap_s)
                  if self.settings.merge_windows else [(t - before, t + after) for t in at.values()])
         observations: list[Observation] = []
@@ -102,6 +104,7 @@ class CounterAuditor:
             tracker = IouTracker(min_iou=self.options.track_min_iou, max_gap_s=self.options.track_max_gap_s)
             picker = KeyframePicker(self, [s for s in settlements if start <= at[s.settlement_id] <= end],
                                     at, config.zone)
+            arrivals = ArrivalWatch(self.models.objects, self.stats)
             # frames are observed as they are decoded; only the keyframe candidates are kept
             for frame, observation in observe_stream(
                     _timed(stream, self.stats), pharmacy_id=pharmacy_id, counter_id=counter_id,
@@ -110,6 +113,7 @@ class CounterAuditor:
                     swipes=swipes, demand=demand):
                 self.stats["frames"] += 1
                 observations.append(observation)
+                arrivals.offer(frame, observations)
                 picker.offer(frame, observation)
             keyframes.update(picker.finish())
             problems.extend(p for p in stream.problems if p not in problems)
@@ -153,6 +157,37 @@ def _timed(frames: Iterable[SampledFrame], stats: Counter) -> Iterator[SampledFr
         if frame is None:
             return
         yield frame
+
+
+class ArrivalWatch:
+    """The counter as each customer found it: when someone steps into the customer zone after a
+    frame with nobody there, the counter detector also runs on that last customer-free frame (one
+    frame held; one detector run per arrival), so ``reconcile.goods`` can tell the goods that came
+    with the customer from those already lying on the counter."""
+
+    def __init__(self, objects, stats: Counter) -> None:
+        self.objects, self.stats = objects, stats
+        self.empty: tuple[SampledFrame, int] | None = None  # the last customer-free frame with pixels
+        self.occupied = False
+
+    def offer(self, frame: SampledFrame, observations: list[Observation]) -> None:
+        if self.objects is None:
+            return
+        index, obs = len(observations) - 1, observations[-1]
+        if not obs.customers:
+            if frame.has_pixels:
+                self.empty = (frame, index)
+            self.occupied = False
+            return
+        if not self.occupied and self.empty is not None:
+            held, at = self.empty
+            if not observations[at].objects_checked:
+                c0 = time.process_time()
+                found = tuple(self.objects.detect([held.image])[0])
+                self.stats["cpu_objects_s"] += time.process_time() - c0
+                self.stats["object_runs"] += 1
+                observations[at] = replace(observations[at], objects=found, objects_checked=True)
+        self.empty, self.occupied = None, True
 
 
 class KeyframePicker:

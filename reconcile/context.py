@@ -18,7 +18,7 @@ import numpy as np
 
 from ingest.cameras import CamerasConfig
 from reconcile.clock_health import PROFILE_KEY, presence_profile
-from reconcile.goods import summarise_goods
+from reconcile.goods import GoodsOptions, summarise_goods
 from rxaudit.domain import Box, Evidence, Observation, Settlement, Visit
 from rxaudit.records import Records
 from rxaudit.settings import Settings
@@ -40,6 +40,11 @@ class RuleConfig:
     goods_min_score: float = 0.8  # calibrated confidence (vision.goods_calibration)
     goods_min_frames: int = 2
     goods_excess_margin: int = 2
+    goods_min_share: float = 0.5
+    goods_rival_min_score: float = 0.5
+    goods_review_min_score: float = 0.5
+    goods_still_iou: float = 0.5
+    goods_arrival_lookback_s: float = 12.0
     travel_speed_kmh: float = 60.0
     card_conflict_min_gap_s: float = 600.0
     card_conflict_counter_gap_s: float = 60.0
@@ -145,6 +150,13 @@ class CounterView:
                                                                 self.config.presence_tolerance_s))
 
     @cached_property
+    def goods_options(self) -> GoodsOptions:
+        c = self.config
+        return GoodsOptions(min_share=c.goods_min_share, rival_min_score=c.goods_rival_min_score,
+                            review_min_score=c.goods_review_min_score, still_iou=c.goods_still_iou,
+                            arrival_lookback_s=c.goods_arrival_lookback_s)
+
+    @cached_property
     def _times(self) -> list[datetime]:
         return [o.t for o in self.footage.observations]  # in time order
 
@@ -208,7 +220,8 @@ class CounterView:
         goods = summarise_goods(self.footage.observations, t, window_s=self.config.goods_window_s,
                                 min_score=self.config.goods_min_score,
                                 min_frames=self.config.goods_min_frames, zone=zone,
-                                goods_zone=counter.goods_zone)
+                                goods_zone=counter.goods_zone, display_zone=counter.display_zone,
+                                arrival=None if visit is None else visit.start, options=self.goods_options)
         if goods is not None:
             seen["goods"] = goods
         if visit is not None:

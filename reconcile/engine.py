@@ -72,6 +72,7 @@ def iter_results(settlements: Sequence[Settlement], ctx: AuditContext,
         if FlagKind.UNVERIFIABLE in by_kind:
             status = CheckStatus.UNVERIFIABLE
         else:
-            status = CheckStatus.FLAGGED if flags else CheckStatus.CLEAN
+            # a review-only flag (goods_unclear) accuses no one: the settlement stays clean
+            status = CheckStatus.FLAGGED if any(f.kind.accuses for f in flags) else CheckStatus.CLEAN
         visit = ctx.visit_at(s) if s.settlement_id in verified else None
         yield CheckResult(s, status, flags, seen, identity=visit.identity if visit is not None else None)

@@ -11,25 +11,36 @@ goods-swap rule abstains rather than accuse on a coin-flip between "card" and "s
 
 Scores are the detector's calibrated confidences per class (``vision.goods_calibration``). Goods
 seen in enough frames but below ``min_score`` (the detector was unsure), or read as two classes at
-once, are not counted; the summary then carries a ``goods_unclear`` note (a note, never a flag) so
-the inspector sees what was left out and why.
+once, are not counted; the summary then carries a ``goods_unclear`` note so the inspector sees
+what was left out and why.
+
+Only goods that came with the customer count (``reconcile.goods_arrival``): not those in the camera's
+``display_zone``, not those lying on the counter before the customer arrived.
+
+A non-covered reading is *decisive* (``decisive["non_covered"]``, what the goods-swap rule may accuse
+on) only when it is sure (``min_score``), held in enough of the frames checked near the swipe
+(``min_frames``, and ``min_share`` of them), and no reading of the same object as a drug competes
+with it: neither the box's own runner-up class (``DetectedObject.runner_up``) nor a drug box over
+the same object in any of those frames, at ``rival_min_score`` or more. ``possible_non_covered``
+counts what might be non-covered (``review_min_score`` on either reading): where it exceeds the
+bill but the decisive count does not, the rule abstains with a ``goods_unclear`` flag for review.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
+from math import ceil
 from typing import Any
 
-from rxaudit.domain import DetectedObject, ItemCategory, Observation, Settlement
-from vision.zone import point_in_polygon
+from reconcile.goods_arrival import GOODS, baseline_before, centred_in, on_display
+from rxaudit.domain import Box, DetectedObject, ItemCategory, Observation, Settlement
 
 PAYMENT = ("card", "phone")
 SAME_OBJECT_IOU = 0.6  # two boxes this alike are one object
 CLASS_MARGIN = 0.2  # a class must beat a rival reading of the same object by this much to count
 UNCLEAR = "unclear"
-GOODS = ("drug", "non_covered")
 GOODS_UNCLEAR = "goods_unclear"
 
 
@@ -57,20 +68,48 @@ def held_count(per_frame: Sequence[int], min_frames: int) -> int:
     return ranked[min(min_frames, len(ranked)) - 1]
 
 
+@dataclass(frozen=True)
+class GoodsOptions:
+    """The thresholds of the goods summary (``rxaudit.settings``: ``goods_*``)."""
+
+    window_s: float = 1.5
+    min_score: float = 0.8
+    min_frames: int = 2
+    min_share: float = 0.0  # a decisive reading holds in at least this share of the checked frames
+    rival_min_score: float = 1.01  # above 1: rival readings are not looked for
+    review_min_score: float = 1.01  # above 1: nothing is put up for review
+    still_iou: float = 0.5
+    arrival_lookback_s: float = 0.0  # 0: goods already on the counter are not told apart
+
+
 def summarise_goods(observations: Sequence[Observation], t: datetime, *, window_s: float,
                     min_score: float, min_frames: int, zone: Sequence[tuple[float, float]],
-                    goods_zone: Sequence[tuple[float, float]]) -> dict[str, Any] | None:
+                    goods_zone: Sequence[tuple[float, float]],
+                    display_zone: Sequence[tuple[float, float]] | None = None,
+                    arrival: datetime | None = None, options: GoodsOptions | None = None) -> dict[str, Any] | None:
     """None when the detector did not run near ``t`` (no model, or no frame in the window).
-    Only objects centred in ``goods_zone`` (the counter top) count; ``zone`` is the customer side."""
+    Only objects centred in ``goods_zone`` (the counter top) and not in ``display_zone`` count, and
+    of the goods only those not lying there before ``arrival`` (the customer's; None: unknown);
+    ``zone`` is the customer side. ``options``: the further thresholds (window and the first ones
+    come from the keywords)."""
+    opts = replace(options or GoodsOptions(), window_s=window_s, min_score=min_score, min_frames=min_frames)
     ran = [o for o in observations if o.objects_checked and abs((o.t - t).total_seconds()) <= window_s]
     if not ran:
         return None
-    # per frame: what counts (sure enough, centred on the counter top, one class per object)
-    counted = [resolve_classes([obj for obj in o.objects
-                                if obj.score >= min_score and _inside(obj, goods_zone, *o.frame_size)])
-               for o in ran]
-    unsure = [sum(obj.cls in GOODS and obj.score < min_score and _inside(obj, goods_zone, *o.frame_size)
-                  for obj in o.objects) for o in ran]
+    baseline = baseline_before(observations, arrival, lookback_s=opts.arrival_lookback_s,
+                               goods_zone=goods_zone, display_zone=display_zone)
+    # per frame: what lies on the counter top, off the display, and did not lie there before
+    present = [[obj for obj in o.objects if centred_in(obj, goods_zone, o.frame_size)] for o in ran]
+    display = [[obj for obj in objs if obj.cls in GOODS and on_display(obj, display_zone, o.frame_size)]
+               for o, objs in zip(ran, present)]
+    left = [[obj for obj in objs if not (obj.cls in GOODS and on_display(obj, display_zone, o.frame_size))]
+            for o, objs in zip(ran, present)]  # a card laid on the glass top is still a card
+    before = [[obj for obj in objs if obj.cls in GOODS and baseline.holds(obj, opts.still_iou)] for objs in left]
+    here = [[obj for obj in objs if not (obj.cls in GOODS and baseline.holds(obj, opts.still_iou))]
+            for objs in left]
+    # what counts (sure enough, one class per object)
+    counted = [resolve_classes([obj for obj in objs if obj.score >= min_score]) for objs in here]
+    unsure = [sum(obj.cls in GOODS and obj.score < min_score for obj in objs) for objs in here]
     classes = sorted({obj.cls for kept in counted for obj in kept}
                      | {"card", "phone", "drug", "non_covered", UNCLEAR})
     per_frame = {c: [sum(obj.cls == c for obj in kept) for kept in counted] for c in classes}
@@ -79,23 +118,50 @@ def summarise_goods(observations: Sequence[Observation], t: datetime, *, window_
     best = max(range(len(ran)), key=lambda k: (sum(obj.cls == "non_covered" for obj in counted[k]),
                                                len(counted[k]), -abs((ran[k].t - t).total_seconds())))
     counts = {c: held_count(v, min_frames) for c, v in per_frame.items()}
+    rivals = [obj.box for objs in here for obj in objs if obj.score_of("drug") >= opts.rival_min_score]
+    decisive = [sum(obj.cls == "non_covered" and not _contested(obj, rivals, opts) for obj in kept)
+                for kept in counted]
+    contested = [sum(obj.cls == "non_covered" and _contested(obj, rivals, opts) for obj in kept) for kept in counted]
+    possible = [len(_one_per_object([obj for obj in objs if obj.score_of("non_covered") >= opts.review_min_score]))
+                for objs in here]
     summary: dict[str, Any] = {
         "frames": len(ran),
         "counts": counts,
+        "decisive": {"non_covered": held_count(decisive, max(min_frames, ceil(opts.min_share * len(ran))))},
+        "possible_non_covered": max(held_count(possible, min_frames), counts["non_covered"]),
         "payment_customer_side": held_count([sum(side) for side in sides], min_frames),
         "payment_staff_side": held_count([len(side) - sum(side) for side in sides], min_frames),
         "best_t": ran[best].t.isoformat(),
         "objects": [obj.to_json() for obj in counted[best]],
+        "baseline_t": None if baseline.t is None else baseline.t.isoformat(),
+        "already_there": held_count([len(b) for b in before], min_frames),
+        "on_display": held_count([len(d) for d in display], min_frames),
     }
     weak = {"unsure": held_count(unsure, min_frames), "unclear": counts[UNCLEAR]}
+    if held_count(contested, min_frames):
+        weak["contested"] = held_count(contested, min_frames)
     if any(weak.values()):
         summary[GOODS_UNCLEAR] = {**weak, "min_score": min_score}
     return summary
 
 
+def _contested(obj: DetectedObject, rivals: Sequence[Box], opts: GoodsOptions) -> bool:
+    """A drug reading of the same object competes: the box's runner-up, or a drug box over it (in any
+    of the frames near the swipe: the counter does not move between them)."""
+    return (obj.score_of("drug") >= opts.rival_min_score
+            or any(obj.box.iou(box) >= SAME_OBJECT_IOU for box in rivals))
+
+
+def _one_per_object(objects: Sequence[DetectedObject]) -> list[DetectedObject]:
+    kept: list[DetectedObject] = []
+    for obj in sorted(objects, key=lambda o: -o.score):
+        if all(obj.box.iou(other.box) < SAME_OBJECT_IOU for other in kept):
+            kept.append(obj)
+    return kept
+
+
 def _inside(obj: DetectedObject, polygon: Sequence[tuple[float, float]], width: int, height: int) -> bool:
-    cx, cy = obj.box.center
-    return point_in_polygon(cx / max(width, 1), cy / max(height, 1), polygon)
+    return centred_in(obj, polygon, (width, height))
 
 
 def billed_quantities(s: Settlement) -> dict[str, float]:
