@@ -29,6 +29,7 @@ KIND_LABELS: dict[str, str] = {
     "stock_shortfall": N_("Stock shortfall"),
     "trace_code_reuse": N_("Trace code reused"),
     "card_conflict": N_("Card in two places"),
+    "goods_unclear": N_("Goods unclear (for review)"),
 }
 STATUS_LABELS: dict[str, str] = {
     "open": N_("open"), "confirmed": N_("confirmed"), "dismissed": N_("dismissed"), "escalated": N_("escalated"),
@@ -60,6 +61,8 @@ SENTENCES: dict[str, str] = {
     "goods_mismatch.non_covered": N_("%(seen)s non-covered item(s) (food, drink, cosmetics, daily goods) on the "
                                      "counter, but the bill has %(billed)s non-drug line(s)"),
     "goods_mismatch.excess": N_("%(seen)s goods on the counter for %(billed)s billed"),
+    "goods_unclear": N_("%(seen)s item(s) on the counter may be non-covered goods, beyond the bill's %(billed)s "
+                        "non-drug line(s), but the detector is not decisive: for review, not an accusation"),
     "unverifiable.no_camera": N_("No camera is known for this counter"),
     "unverifiable.no_footage": N_("No video was recorded around the swipe"),
     "unverifiable.partial_footage": N_("Only part of the video around the swipe exists (%(got)s of %(expected)s "
@@ -131,6 +134,13 @@ def _goods(seen: dict, text: str) -> list[Reason]:
     return out or [Reason("unknown")]
 
 
+def _goods_unclear(seen: dict, text: str) -> list[Reason]:
+    goods = seen.get("goods") or {}
+    m = re.search(r"bill's ([\d.]+) non-drug", text)
+    return [Reason("goods_unclear", {"seen": goods.get("possible_non_covered", "?"),
+                                     "billed": m.group(1) if m else "?"})]
+
+
 def _unverifiable(seen: dict, text: str) -> list[Reason]:
     if "unknown counter" in text or "no video is recorded" in text:
         return [Reason("unverifiable.no_camera")]
@@ -193,7 +203,7 @@ DERIVE: dict[str, Callable[[dict, str], list[Reason]]] = {
     "no_customer": _no_customer, "card_pooling": _card_pooling, "goods_mismatch": _goods,
     "unverifiable": _unverifiable, "off_hours": _off_hours, "burst": _burst,
     "duplicate_settlement": _duplicate, "stock_shortfall": _stock, "trace_code_reuse": _trace,
-    "card_conflict": _conflict,
+    "card_conflict": _conflict, "goods_unclear": _goods_unclear,
 }
 
 
