@@ -13,12 +13,15 @@
             display_zone: [[0.7, 0.8], [1, 0.8], [1, 1], [0.7, 1]]  # goods on display (a glass top): never counted
             clock_offset_s: 3.5                             # camera clock minus true time (|s| <= a day)
             clock_uncertainty_s: 1.0                        # how far it may still be off
+            stream: rtsp://10.1.2.3:554/Streaming/Channels/102  # what `rxaudit record` records
+            credentials: PH001_NVR     # user:password from $RXAUDIT_CAMERA_PH001_NVR or the secrets file
 
 Strict: an unknown key is an error that names it.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -79,6 +82,32 @@ def _check_crop(value: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
     return value
 
 
+STREAM_SCHEMES = ("rtsp", "rtsps", "http", "https")  # RTSP cameras and NVRs; HTTP-FLV from a media server
+_STREAM = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<authority>[^/?#]*)")
+_CREDENTIAL_NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+
+
+def _check_stream(value: str) -> str:
+    """Never echoes the value: a URL may carry a password."""
+    match = _STREAM.match(value)
+    if not match or match["scheme"].lower() not in STREAM_SCHEMES:
+        raise ValueError(f"stream must be a URL with scheme {', '.join(STREAM_SCHEMES)}")
+    if "@" in value:  # user:password@ (a password with an unescaped / would end the authority early)
+        raise ValueError("stream must not carry credentials: name them with credentials: NAME "
+                         "(user:password from $RXAUDIT_CAMERA_NAME or the secrets file)")
+    if not match["authority"] or any(c.isspace() or ord(c) < 32 for c in value):
+        raise ValueError("stream needs a host and no blanks or control characters")
+    return value
+
+
+def _check_credential_name(value: str) -> str:
+    if not _CREDENTIAL_NAME.match(value):
+        raise ValueError("credentials is a name (letters, digits, _; at most 64), not the secret itself")
+    return value
+
+
+StreamUrl = Annotated[str, AfterValidator(_check_stream)]
+CredentialName = Annotated[str, AfterValidator(_check_credential_name)]
 Hours = Annotated[str, AfterValidator(_check_hours)]
 OsdCrop = Annotated[tuple[int, int, int, int], AfterValidator(_check_crop)]
 TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
@@ -97,6 +126,9 @@ class CounterConfig(_Strict):
     # where the camera burns in its clock (pixels x, y, width, height), read as an independent check
     # of the segment timeline by `rxaudit clocks` (digits in year-month-day hour:minute:second order)
     osd_crop: OsdCrop | None = None
+    # the live stream `rxaudit record` records (credentials never here: a name looked up elsewhere)
+    stream: StreamUrl | None = None
+    credentials: CredentialName | None = None
 
 
 class PharmacyConfig(_Strict):

@@ -1,0 +1,81 @@
+"""Camera health and recording gaps (written by ``rxaudit record``): keyword-only functions over a
+Session. Stream URLs arrive redacted; nothing here sees a password."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from database.models import CameraGapRow, CameraHealthRow, Pharmacy, utcnow
+from rxaudit.security import Principal
+
+
+@dataclass(frozen=True)
+class CameraView:
+    health: CameraHealthRow
+    district: str | None
+    open_gap: CameraGapRow | None
+    gaps: tuple[CameraGapRow, ...]
+
+
+def save_health(session: Session, *, pharmacy_id: str, counter_id: str, **fields) -> None:
+    row = session.get(CameraHealthRow, (pharmacy_id, counter_id))
+    if row is None:
+        row = CameraHealthRow(pharmacy_id=pharmacy_id, counter_id=counter_id)
+        session.add(row)
+    for name, value in fields.items():
+        setattr(row, name, value)
+    row.updated_at = utcnow()
+
+
+def open_gap(session: Session, *, pharmacy_id: str, counter_id: str, start: datetime, reason: str) -> int:
+    """A gap that is still open for this counter is kept (its start is the earlier one)."""
+    existing = session.scalar(select(CameraGapRow).where(
+        CameraGapRow.pharmacy_id == pharmacy_id, CameraGapRow.counter_id == counter_id,
+        CameraGapRow.end.is_(None)))
+    if existing is not None:
+        return existing.id
+    row = CameraGapRow(pharmacy_id=pharmacy_id, counter_id=counter_id, start=start, reason=reason[:255])
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def close_gap(session: Session, *, pharmacy_id: str, counter_id: str, end: datetime) -> None:
+    for row in session.scalars(select(CameraGapRow).where(
+            CameraGapRow.pharmacy_id == pharmacy_id, CameraGapRow.counter_id == counter_id,
+            CameraGapRow.end.is_(None))):
+        row.end = max(end, row.start)
+
+
+def last_frames(session: Session, *, keys: list[tuple[str, str]]) -> dict[tuple[str, str], datetime]:
+    """The last frame each counter's recorder saw, for the gap a restarted recorder opens."""
+    out = {}
+    for row in session.scalars(select(CameraHealthRow)):
+        if (row.pharmacy_id, row.counter_id) in keys and row.last_frame_at is not None:
+            out[(row.pharmacy_id, row.counter_id)] = row.last_frame_at
+    return out
+
+
+def cameras(session: Session, *, principal: Principal | None = None, gaps_since: datetime | None = None,
+            max_gaps: int = 20) -> list[CameraView]:
+    """Every recorded counter the principal may see (``None``: all), with its latest gaps."""
+    query = (select(CameraHealthRow, Pharmacy.district)
+             .outerjoin(Pharmacy, Pharmacy.pharmacy_id == CameraHealthRow.pharmacy_id)
+             .order_by(CameraHealthRow.pharmacy_id, CameraHealthRow.counter_id))
+    if principal is not None and principal.districts is not None:
+        query = query.where(Pharmacy.district.in_(sorted(principal.districts)))
+    views = []
+    for health, district in session.execute(query):
+        q = (select(CameraGapRow).where(CameraGapRow.pharmacy_id == health.pharmacy_id,
+                                        CameraGapRow.counter_id == health.counter_id)
+             .order_by(CameraGapRow.start.desc()).limit(max_gaps))
+        if gaps_since is not None:
+            q = q.where((CameraGapRow.end.is_(None)) | (CameraGapRow.end >= gaps_since))
+        gaps = tuple(session.scalars(q))
+        open_ = next((g for g in gaps if g.end is None), None)
+        views.append(CameraView(health, district, open_, gaps))
+    return views
