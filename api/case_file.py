@@ -1,16 +1,25 @@
-"""Case files: the zip a prosecutor receives for one flag or a selection.
+"""Case files: the zip a prosecutor receives for one flag or a selection, sealed.
 
 ::
 
     summary.html              printable Chinese summary (self-contained: inline CSS, keyframes as
-                              data: URIs, no script), one page per flag
-    summary.pdf               the same, as PDF, where it renders Chinese (``api.case_pdf``)
-    index.json                who exported what, when; per flag its folder and clip state
-    flag-<id>-<kind>/case.json        the flag, its settlement record and verdict history
+                              data: URIs, no script), one page per flag, with its case number
+    summary.pdf               the same, as PDF with page numbers and signature lines, where it
+                              renders Chinese (``api.case_pdf``)
+    index.json                who exported what, when; per flag its case number, folder and clip state
+    flag-<id>-<kind>/case.json        the flag, its settlement record, verdict history, reviewers,
+                                      camera, clock offset, source segments (sha256), models, thresholds
     flag-<id>-<kind>/keyframe-<i>.jpg the keyframes with boxes drawn
-    flag-<id>-<kind>/clip.mp4         the clip around the swipe (only when it decodes), else
+    flag-<id>-<kind>/clip.mp4         a re-encoded copy of the window around the swipe (only when it
+                                      decodes), else
     flag-<id>-<kind>/clip-unavailable.txt   why there is no clip
-    SHA256SUMS                sha256 of every other file (``sha256sum -c SHA256SUMS``)
+    public-key.pem            the bureau's Ed25519 public key (when a signing key is configured)
+    SHA256SUMS                sha256 of every member above (``sha256sum -c SHA256SUMS``)
+    SHA256SUMS.sig            Ed25519 signature of SHA256SUMS (``rxaudit verify-case``)
+
+The zip has the canonical layout of :mod:`rxaudit.sealed_zip` (every member stored, fixed headers), so
+``rxaudit verify-case`` finds any changed byte (:mod:`rxaudit.case_seal`). Without a configured key
+the case file is written unsigned and says so (``index.json``, the summary); it then does not verify.
 
 A clip is checked by decoding every frame before it goes in; one that cannot be cut or decoded is
 named in the summary, in ``index.json`` and by ``clip-unavailable.txt`` (which the manifest lists),
@@ -19,14 +28,15 @@ never silently left out.
 Every export is bounded in time and size (``rxaudit.bounds``): the build runs against a deadline
 (``EXPORT_DEADLINE_S``; past it, :class:`~rxaudit.errors.ExportTimeout` and nothing is left behind), the
 summary shows each reason clipped to ``REASON_MAX`` and at most ``SUMMARY_LINES_MAX`` lines per settlement
-(``case.json`` has them all), and the PDF is rendered from at most ``PDF_TEXT_MAX`` characters, killed at its
-own deadline. Scratch folders a dead process left behind are removed by the next export. Every time is local to the pharmacy (``display_timezone``), written
-``YYYY-MM-DD HH:MM:SS+08:00``. Card ids are never in it: the record carries the keyed hash only.
+(``case.json`` has them all), the source segments are hashed within ``api.case_provenance``'s bounds,
+and the PDF is rendered from at most ``PDF_TEXT_MAX`` characters, killed at its own deadline. Scratch
+folders a dead process left behind are removed by the next export. Every time is local to the pharmacy
+(``display_timezone``), written ``YYYY-MM-DD HH:MM:SS+08:00``. Card ids are never in it: the record
+carries the keyed hash only; the private key never is.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
@@ -34,7 +44,6 @@ import shutil
 import stat
 import tempfile
 import time
-import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -42,30 +51,35 @@ from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
 import av
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
 
 from api.case_pdf import render_pdf
+from api.case_provenance import Provenance, provenance
+from api.case_summary import render_summary
+from api.catalogs import N_, gettext_for
 from api.evidence import clip_for, keyframe_path
-from api.i18n import gettext_for
-from api.reasons import install_filters, plain_reason
 from api.timefmt import case_time, localize
-from rxaudit import bounds
-from rxaudit.bounds import PDF_DEADLINE_S, REASON_MAX, clip_text
 from database import audit_log, queries
-from database.models import utcnow
+from database.case_numbers import Reviewer, case_number, confirming_reviewers
+from database.models import Pharmacy, utcnow
 from database.queries import FlagView
+from rxaudit import bounds
+from rxaudit.bounds import PDF_DEADLINE_S
+from rxaudit.case_seal import PUBLIC_KEY, SIGNATURE, SUMS, manifest, public_pem, sign, signing_key
 from rxaudit.errors import ExportTimeout, NotFound
-from rxaudit.hashing import sha256_file
+from rxaudit.sealed_zip import CanonicalZipWriter
 from rxaudit.security import Principal
 from rxaudit.settings import Settings
+from vision.model_versions import model_files, thresholds
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
 PDF_MAX_FLAGS = 50  # WeasyPrint takes ~4 s for 50 flags, ~23 s for 200 (measured here)
-SUMMARY_LINES_MAX = 100  # settlement lines one flag's page lists (case.json holds every line)
 SCRATCH_PREFIX = "rxaudit-case-"  # scratch folders (here) and zips (api.routes_evidence) in the temp dir
 STALE_SCRATCH_S = 3600.0  # older than any export may run (EXPORT_DEADLINE_S): its process died
 ZH = "zh_CN"  # the case file is Chinese, whatever the UI language of the one exporting it
+CLIP_NOT_CUT = N_("The clip of this moment could not be cut from the footage (footage missing or undecodable)")
+NO_FOOTAGE = N_("This settlement has no footage to check, so there is no clip")
+CLIP_BROKEN = N_("The clip does not decode and was not exported (%(problem)s)")
+UNSIGNED = N_("not signed: no signing key is configured (case_signing_key_file)")
 
 
 def local_stamp(value: datetime | str | None, tz: ZoneInfo) -> str | None:
@@ -129,6 +143,11 @@ class _Case:
     folder: str
     view: FlagView
     record: dict[str, Any]
+    case_no: str
+    provenance: Provenance
+    reviewers: list[Reviewer]
+    two_reviewers: bool  # the kind needs a second reviewer (settings.case_two_reviewer_kinds)
+    pharmacy: Pharmacy | None
     keyframes: list[tuple[str, bytes]] = field(default_factory=list)
     clip: str | None = None  # file name in the folder, when exported
     clip_missing: str | None = None  # why there is no clip (Chinese), when there is none
@@ -158,102 +177,105 @@ def _record(view: FlagView, history: list[dict[str, Any]], tz: ZoneInfo) -> dict
 
 
 def _gather(session: Session, settings: Settings, principal: Principal, flag_id: int, tz: ZoneInfo,
-            snapshot: Path) -> _Case:
+            snapshot: Path, deadline: _Deadline, year: int) -> _Case:
     view = queries.get_flag(session, principal, flag_id)
-    case = _Case(f"flag-{view.flag.id}-{view.flag.kind}", view,
-                 _record(view, queries.verdict_history(session, view.flag.id), tz))
-    for i, _ in enumerate(view.flag.evidence.get("items", [])):
+    f = view.flag
+    found = provenance(session, settings, view, lambda: deadline.left() - 2.0)
+    reviewers = confirming_reviewers(session, flag_id=f.id)
+    case = _Case(f"flag-{f.id}-{f.kind}", view, _record(view, queries.verdict_history(session, f.id), tz),
+                 case_number(session, flag_id=f.id, district=view.district, year=year), found, reviewers,
+                 f.kind in settings.case_two_reviewer_kinds, session.get(Pharmacy, view.settlement.pharmacy_id))
+    p = case.pharmacy
+    case.record.update({
+        "case_no": case.case_no, **found.to_json(),
+        "pharmacy": {"pharmacy_id": view.settlement.pharmacy_id, "name": view.pharmacy_name,
+                     "operator": p.operator if p else None, "address": p.address if p else None},
+        "reviewers": [{"name": r.name, "full_name": r.full_name, "badge_no": r.badge_no,
+                       "confirmed_at": local_stamp(r.at, tz)} for r in reviewers],
+        "second_reviewer_required": case.two_reviewers,
+        "models": [vars(m) for m in model_files(settings)], "thresholds": thresholds(settings)})
+    for i, _ in enumerate(f.evidence.get("items", [])):
         try:
             case.keyframes.append((f"keyframe-{i}.jpg", keyframe_path(settings, view, i).read_bytes()))
         except NotFound:
             pass
+    zh = gettext_for(ZH)
     try:
         path, _ = clip_for(session, settings, view)
         shutil.copyfile(path, snapshot)  # what is checked is what is exported, whatever the cache does next
     except (NotFound, OSError):
-        check_seen = view.flag.kind != "unverifiable"
-        case.clip_missing = ("无法从录像中截取该时段的视频片段（录像缺失或无法解码）" if check_seen
-                             else "该结算无可核验录像，故无视频片段")
+        case.clip_missing = zh(CLIP_NOT_CUT if f.kind != "unverifiable" else NO_FOOTAGE)
         return case
     problem = clip_problem(snapshot)
     if problem is None:
         case.clip, case.clip_path = "clip.mp4", snapshot
     else:
-        case.clip_missing = f"视频片段无法解码，未导出（{problem}）"
+        case.clip_missing = zh(CLIP_BROKEN) % {"problem": problem}
     return case
-
-
-def _summary(cases: list[_Case], principal: Principal, exported_at: str, tz: ZoneInfo) -> str:
-    gettext = gettext_for(ZH)
-    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(default=True))
-    env.filters["data_uri"] = lambda data: "data:image/jpeg;base64," + base64.b64encode(data).decode()
-    install_filters(env)  # the labels read the template's ``lang``: ZH below
-    plain = {c.view.flag.id: plain_reason(c.view.flag.kind, c.view.flag.reason, c.view.flag.evidence, gettext)
-             for c in cases}
-    detail = {c.view.flag.id: clip_text(c.view.flag.reason or "", REASON_MAX) for c in cases}
-    lines = {c.view.flag.id: _lines(c.view) for c in cases}
-    return env.get_template("case_summary.html").render(
-        cases=cases, exported_by=principal.name, exported_at=exported_at, zone=tz.key, plain=plain,
-        detail=detail, lines=lines, lang=ZH)
-
-
-def _lines(view: FlagView) -> tuple[list[dict[str, Any]], int]:
-    """(the settlement lines the summary lists, how many more ``case.json`` has)."""
-    every = (view.settlement.items or {}).get("lines") or []
-    return every[:SUMMARY_LINES_MAX], max(0, len(every) - SUMMARY_LINES_MAX)
 
 
 def build_case_zip(session: Session, settings: Settings, principal: Principal, flag_ids: list[int],
                    tz: ZoneInfo, out: BinaryIO, *, deadline_s: float | None = None) -> str:
     """Write the case file to ``out``; returns the sha256 of its SHA256SUMS. Clips are copied to a
     scratch folder, checked and zipped from there (never held in memory); the folder is removed
-    whatever happens. Records the export in the audit log (the caller's transaction commits it).
-    NotFound if a flag is outside the principal's districts, ExportTimeout past ``deadline_s``
-    (default ``EXPORT_DEADLINE_S``): nothing is written to the log then."""
+    whatever happens. Records the export in the audit log and gives each flag its case number (the
+    caller's transaction commits both). NotFound if a flag is outside the principal's districts,
+    ExportTimeout past ``deadline_s`` (default ``EXPORT_DEADLINE_S``): nothing is written to the log
+    then. ConfigError when a signing key is configured but cannot be read."""
     deadline = _Deadline(bounds.EXPORT_DEADLINE_S if deadline_s is None else deadline_s)
+    key = signing_key(settings)  # a configured key that cannot be read fails before any work
     clean_stale_scratch()
-    exported_at = local_stamp(utcnow(), tz)
-    sums: list[str] = []
-    with tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX) as scratch, \
-            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+    now = utcnow()
+    exported_at = local_stamp(now, tz)
+    sums: list[tuple[str, str]] = []
+    with tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX) as scratch:
+        zf = CanonicalZipWriter(out)
 
         def add(name: str, data: bytes) -> None:
-            zf.writestr(name, data, zipfile.ZIP_STORED if name.endswith(".jpg") else None)
-            sums.append(f"{hashlib.sha256(data).hexdigest()}  {name}\n")
+            sums.append((name, zf.add_bytes(name, data)))
 
         cases = []
         for flag_id in flag_ids:
             deadline.check()
-            case = _gather(session, settings, principal, flag_id, tz, Path(scratch) / f"{flag_id}.mp4")
+            case = _gather(session, settings, principal, flag_id, tz, Path(scratch) / f"{flag_id}.mp4",
+                           deadline, now.astimezone(tz).year)
             cases.append(case)
-            case.record["clip"] = {"file": case.clip, "problem": case.clip_missing}
+            case.record["clip"] = {"file": case.clip, "problem": case.clip_missing,
+                                   "re_encoded_copy_of": [s.name for s in case.provenance.segments]}
             add(f"{case.folder}/case.json", json.dumps(case.record, indent=2, ensure_ascii=False).encode())
             for name, data in case.keyframes:
                 add(f"{case.folder}/{name}", data)
             if case.clip_path is not None:
-                zf.write(case.clip_path, f"{case.folder}/clip.mp4", zipfile.ZIP_STORED)
-                sums.append(f"{sha256_file(case.clip_path)}  {case.folder}/clip.mp4\n")
+                sums.append((f"{case.folder}/clip.mp4", zf.add_file(f"{case.folder}/clip.mp4", case.clip_path)))
                 case.clip_path.unlink()
             else:
                 add(f"{case.folder}/clip-unavailable.txt", (case.clip_missing + "\n").encode())
+        signed = None if key is None else {"public_key": PUBLIC_KEY, "signature": SIGNATURE}
         index = {"exported_by": principal.name, "exported_by_kind": principal.kind,
-                 "exported_at": exported_at, "timezone": tz.key,
-                 "flags": [{"flag_id": c.view.flag.id, "folder": c.folder, "clip": c.clip,
+                 "exported_at": exported_at, "timezone": tz.key, "signed": signed,
+                 "unsigned_reason": None if key else gettext_for(ZH)(UNSIGNED),
+                 "flags": [{"flag_id": c.view.flag.id, "case_no": c.case_no, "folder": c.folder, "clip": c.clip,
                             "clip_problem": c.clip_missing} for c in cases]}
         deadline.check()
-        html = _summary(cases, principal, exported_at, tz)
+        html = render_summary(cases, principal, exported_at, tz, settings, key)
         pdf, pdf_problem = _pdf(html, len(cases), deadline)
         index["summary_pdf"], index["summary_pdf_problem"] = ("summary.pdf" if pdf else None), pdf_problem
         add("index.json", json.dumps(index, indent=2, ensure_ascii=False).encode())
         add("summary.html", html.encode())
         if pdf is not None:
             add("summary.pdf", pdf)
-        manifest = "".join(sums).encode()
-        zf.writestr("SHA256SUMS", manifest)
-    digest = hashlib.sha256(manifest).hexdigest()
+        if key is not None:
+            add(PUBLIC_KEY, public_pem(key))
+        sums_bytes = manifest(sums)
+        zf.add_bytes(SUMS, sums_bytes)
+        if key is not None:
+            zf.add_bytes(SIGNATURE, sign(key, sums_bytes))
+        zf.close()
+    digest = hashlib.sha256(sums_bytes).hexdigest()
     audit_log.record(session, principal=principal, action="export",
                      subject="flags:" + ",".join(str(c.view.flag.id) for c in cases),
                      detail={"flag_ids": [c.view.flag.id for c in cases], "manifest_sha256": digest,
+                             "case_nos": [c.case_no for c in cases], "signed": key is not None,
                              "clips_missing": [c.view.flag.id for c in cases if c.clip is None]})
     return digest
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from cli import cases
 from cli.common import ENCODING_HELP, common, db_session, settings_from_args
 from rxaudit.errors import InputError
 
@@ -101,6 +102,7 @@ def register(sub) -> None:
     q.add_argument("--generate", action="store_true", help="generate the password, print it")
     common(q)
     q.set_defaults(func=cmd_user_add)
+    cases.register_user(p)  # rxaudit user identity (a reviewer's name and badge number, for case files)
 
     p = sub.add_parser("apikey", help="manage API keys").add_subparsers(dest="key_cmd", required=True)
     q = p.add_parser("create", help="create a read-only key (printed once)")

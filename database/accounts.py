@@ -43,6 +43,23 @@ def set_password(session: Session, *, name: str, password: str) -> None:
     user.password_hash = hash_password(password)
 
 
+IDENTITY_MAX = {"full_name": 64, "badge_no": 32}
+
+
+def set_identity(session: Session, *, name: str, full_name: str, badge_no: str) -> User:
+    """Record who ``name`` is on a case file: full name and badge (执法证) number. Blank, over-long or
+    control-character values are refused (they would be printed on a signed document)."""
+    user = session.scalar(select(User).where(User.name == name))
+    if user is None:
+        raise InputError(f"no user {name!r}")
+    values = {"full_name": full_name.strip(), "badge_no": badge_no.strip()}
+    for field_name, value in values.items():
+        if not value or len(value) > IDENTITY_MAX[field_name] or any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise InputError(f"{field_name}: 1 to {IDENTITY_MAX[field_name]} printable characters")
+    user.full_name, user.badge_no = values["full_name"], values["badge_no"]
+    return user
+
+
 def user_principal(user: User, csrf_token: str | None = None) -> Principal:
     role = Role(user.role)
     districts = frozenset(user.districts.get("districts", [])) if role == Role.INSPECTOR else None

@@ -197,6 +197,8 @@ class Pharmacy(Base):
     district: Mapped[str] = mapped_column(String(ID_LEN), index=True)
     lat: Mapped[float | None]  # card_conflict: travel time between pharmacies
     lon: Mapped[float | None]
+    operator: Mapped[str | None] = mapped_column(String(TEXT_LEN))  # 经营者 (the licensee), for case files
+    address: Mapped[str | None] = mapped_column(String(TEXT_LEN))
 
 
 class User(Base):
@@ -208,6 +210,24 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     districts: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"districts": [...]}
     active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # who signs a case file: the reviewer's full name and badge (执法证) number (`rxaudit user identity`)
+    full_name: Mapped[str | None] = mapped_column(String(64))
+    badge_no: Mapped[str | None] = mapped_column(String(32))
+
+
+class CaseNumber(Base):
+    """The case number a flag gets at its first export (``<district>-<yyyy>-<seq>``): never changes,
+    never reused (``database.case_numbers``)."""
+
+    __tablename__ = "case_numbers"
+    __table_args__ = (UniqueConstraint("district", "year", "seq", name="uq_case_numbers_seq"),)
+
+    flag_id: Mapped[int] = mapped_column(ForeignKey("flags.id", ondelete="CASCADE"), primary_key=True)
+    case_no: Mapped[str] = mapped_column(String(96), unique=True)
+    district: Mapped[str] = mapped_column(String(ID_LEN))
+    year: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

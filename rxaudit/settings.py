@@ -17,6 +17,7 @@ from pydantic import (AwareDatetime, Field, SecretStr, ValidationError, field_va
                       model_validator)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from rxaudit.domain import FlagKind
 from rxaudit.encodings import check_encoding
 from rxaudit.errors import ConfigError
 from rxaudit.timezones import zone
@@ -190,6 +191,16 @@ class Settings(BaseSettings):
     stream_token_ttl_s: int = Field(default=300, ge=10, le=300, description="lifetime of a stream "
                                     "token (POST /api/v1/stream-tokens), at most 5 minutes")
 
+    # Case files (api/case_file.py, rxaudit/case_seal.py): the bureau's Ed25519 key signs SHA256SUMS
+    case_signing_key_file: Path | None = Field(default=None, description="PEM file of the bureau's "
+                                               "Ed25519 private key (`rxaudit case-key generate`)")
+    case_signing_key: SecretStr = Field(default=SecretStr(""), description="the PEM itself (e.g. "
+                                        "RXAUDIT_CASE_SIGNING_KEY), instead of the file; never logged")
+    case_two_reviewer_kinds: list[str] = Field(
+        default_factory=lambda: ["no_customer", "card_pooling", "goods_mismatch"],
+        description="flag kinds whose case file needs a second reviewer's confirmation (else it says "
+        "it awaits one)")
+
     @model_validator(mode="before")
     @classmethod
     def _face_threshold_per_encoder(cls, data: Any) -> Any:
@@ -226,6 +237,14 @@ class Settings(BaseSettings):
         for item in value:
             if not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+", item) or item.endswith("/"):
                 raise ValueError(f"{item!r} is not an origin (scheme://host[:port], no path, no '*')")
+        return value
+
+    @field_validator("case_two_reviewer_kinds")
+    @classmethod
+    def _known_kinds(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - {str(k) for k in FlagKind})
+        if unknown:
+            raise ValueError(f"unknown flag kind(s) {', '.join(unknown)}")
         return value
 
     @field_validator("trusted_proxies")
