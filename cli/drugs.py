@@ -1,5 +1,6 @@
 """``rxaudit eval-drugs``: the counter detector on real drug boxes at counter scale (validation only;
-see ``training.drug_photos``)."""
+see ``training.drug_photos``), and ``rxaudit dataset-photo``: the training images that break the
+"real print means non-covered" shortcut from both sides (``sample_footage.photo_set``)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,16 @@ def cmd_eval_drugs(args: argparse.Namespace) -> int:
               **evaluate_drugs(detector, drug_boxes(args.photos), scenes, min_score=settings.goods_min_score,
                                h264=not args.jpeg_only, save=args.save,
                                progress=lambda step: print(f"... {step}", file=sys.stderr))}
+    if args.style_check:
+        from sample_footage.detection_set import _init
+        from training.style_check import photo_rendered, restyled_snacks
+        from vision.real_goods import read_snacks, split_snacks
+
+        print("... style check", file=sys.stderr)
+        _init([])  # the photo renders' backgrounds: rendered counters and plain tops only
+        held = split_snacks(read_snacks(args.snacks), SNACK_HELD_OUT_VIDEO)[1] if str(args.snacks) != "-" else []
+        result["style_check"] = {"restyled_held_out_snacks": restyled_snacks(detector, held, settings.goods_min_score),
+                                 "photo_rendered": photo_rendered(detector, args.style_check, settings.goods_min_score)}
     text = json.dumps(result, indent=2, ensure_ascii=False)
     print(text)
     if args.json:
@@ -43,7 +54,30 @@ def cmd_eval_drugs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dataset_photo(args: argparse.Namespace) -> int:
+    from sample_footage.photo_set import write_photo_dataset
+    from vision.real_goods import read_snacks, split_snacks
+
+    snacks = split_snacks(read_snacks(args.snacks), args.held_out_video)[0] if args.snacks else []
+    counts = write_photo_dataset(args.out, train=args.train, val=args.val, seed=args.seed, val_seed=args.val_seed,
+                                 snacks=snacks, restyled=args.restyled, backgrounds=args.backgrounds)
+    print(json.dumps(counts))
+    return 0
+
+
 def register(sub) -> None:
+    p = sub.add_parser("dataset-photo", help="photo-styled drugs and goods, and real snacks restyled as renders")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--train", type=int, default=1000)
+    p.add_argument("--val", type=int, default=100)
+    p.add_argument("--seed", type=int, default=21)
+    p.add_argument("--val-seed", type=int, default=22, help="the style check (eval-drugs) uses seed 5: keep it out")
+    p.add_argument("--snacks", type=Path, help="the real snack set; its training video is restyled")
+    p.add_argument("--held-out-video", default=SNACK_HELD_OUT_VIDEO, help="never restyled for training")
+    p.add_argument("--restyled", type=int, default=0, help="real snack frames given the render look")
+    p.add_argument("--backgrounds", type=Path, nargs="*", default=[], help="video/GIF/JPEG files")
+    p.set_defaults(func=cmd_dataset_photo)
+
     p = sub.add_parser("eval-drugs", help="real drug boxes at counter scale: how often read as non-covered / drug")
     p.add_argument("--photos", type=Path, required=True, help="the shared drug photos, e.g. ../shared/datasets/drug-photos")
     p.add_argument("--footage", type=Path, default=Path("../shared/footage"),
@@ -51,6 +85,8 @@ def register(sub) -> None:
     p.add_argument("--snacks", type=Path, default=Path("../shared/datasets/snacks"),
                    help="the snack set: a held-out counter frame as a background ('-': none)")
     p.add_argument("--model", type=Path, help="an ONNX model (default: object_model)")
+    p.add_argument("--style-check", type=int, default=300,
+                   help="photo-styled renders of the held-out seed (and the restyled held-out snacks) to score; 0: none")
     p.add_argument("--jpeg-only", action="store_true", help="skip the H.264 round trip")
     p.add_argument("--save", type=Path, help="write the composed frames here (to look at)")
     p.add_argument("--json", type=Path)
