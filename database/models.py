@@ -260,6 +260,7 @@ class Verdict(Base):
     """Append-only audit trail: who said what about a flag, when. Never updated or deleted."""
 
     __tablename__ = "verdicts"
+    __table_args__ = (Index("ix_verdicts_user_id_id", "user_id", "id"),)  # a reviewer's latest verdicts
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     flag_id: Mapped[int] = mapped_column(ForeignKey("flags.id", ondelete="CASCADE"), index=True)
@@ -272,6 +273,10 @@ class Verdict(Base):
     # a dismissal's structured reason (wrong_detection, customer_off_camera, clock_offset, other)
     reason: Mapped[str | None] = mapped_column(String(32), default=None)
     bulk: Mapped[bool] = mapped_column(default=False, server_default=false())  # given to many flags at once
+    # verdicts given together (a cluster, a bulk selection) share the first one's id: undone together
+    batch_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
+    undoes: Mapped[int | None] = mapped_column(Integer, default=None, unique=True)  # the verdict it takes back
+    prev_status: Mapped[str | None] = mapped_column(String(16), default=None)  # the flag's status before
 
 
 class SegmentListing(Base):
