@@ -1,6 +1,8 @@
 """Moving through the queue from a flag page, and the settlements a flag names.
 
-``neighbours``: the previous and next flag in the queue's own order (same filters, same sort), found by
+``query_from``: the queue's filters from a page's query string; with no ``status`` the queue shows
+the open flags (待审核), ``status=all`` every status. ``next_open``: where a verdict leads (the next
+open flag in the queue's order and filters, else the first open one above). ``neighbours``: the previous and next flag in the queue's own order (same filters, same sort), found by
 keyset so it costs two indexed lookups whatever the queue's length. ``linked``: for the kinds that
 involve several settlements (card pooling, burst, card conflict, trace-code reuse, duplicates), every
 settlement involved with its visible flag, so the page can link them and show their keyframes.
@@ -8,20 +10,66 @@ settlement involved with its visible flag, so the page can link them and show th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pydantic import ValidationError
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from api.schemas import FlagQuery
 from database.models import FlagRow
 from database.queries import FlagFilters, FlagView, _base, _flag_conditions, _scoped
+from rxaudit.domain import ReviewStatus
+from rxaudit.errors import InputError
 from rxaudit.security import Principal
 
 LINKED_KINDS = ("card_pooling", "burst", "card_conflict", "trace_code_reuse", "duplicate_settlement")
 MAX_LINKED = 24
+
+
+ANY_STATUS = "all"  # the queue's status filter value for every status
+MULTI = ("district", "pharmacy_id", "kind", "status")
+
+
+def query_from(items: list[tuple[str, str]]) -> FlagQuery:
+    """Filters from an HTML form's query string: empty fields mean 'any'; no status means open."""
+    data: dict[str, list[str]] = {}
+    for key, value in items:
+        if value.strip():
+            data.setdefault(key, []).append(value)
+    data.pop("done", None)
+    statuses = data.pop("status", None)
+    if statuses is None:
+        statuses = [str(ReviewStatus.OPEN)]
+    elif ANY_STATUS in statuses:
+        statuses = []
+    single = {k: v[0] for k, v in data.items() if k not in MULTI}
+    multi = {k: v for k, v in data.items() if k in MULTI}
+    try:
+        return FlagQuery(**single, **multi, status=statuses)
+    except ValidationError as exc:
+        raise InputError("bad filter: " + "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from exc
+
+
+def next_open(session: Session, principal: Principal, flag: FlagRow, f: FlagFilters, tz: ZoneInfo,
+              *, skip: tuple[int, ...] = ()) -> int | None:
+    """The open flag after ``flag`` in the queue's order and filters (whatever status the queue
+    shows), else the first open one from the top; never ``flag`` itself nor one in ``skip``."""
+    key = FlagRow.score if f.sort == "score" else FlagRow.settled_at
+    value = flag.score if f.sort == "score" else flag.settled_at
+    conds = [*_flag_conditions(principal, replace(f, statuses=(str(ReviewStatus.OPEN),)), tz),
+             FlagRow.id.not_in([flag.id, *skip])]
+    order = (key.desc(), FlagRow.id.desc())
+    if value is not None:
+        after = or_(key < value, and_(key == value, FlagRow.id < flag.id))
+        found = session.scalars(select(FlagRow.id).where(*conds, after).order_by(*order).limit(1)).first()
+        if found is not None:
+            return found
+    return session.scalars(select(FlagRow.id).where(*conds).order_by(*order).limit(1)).first()
 
 
 def neighbours(session: Session, principal: Principal, flag: FlagRow, f: FlagFilters,

@@ -3,13 +3,13 @@ functions over a Session; callers commit with their own transaction."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from database.models import AuditLogEntry
+from database.models import AuditLogEntry, utcnow
 from rxaudit.security import Principal
 
 SUBJECT_MAX = 255
@@ -25,6 +25,33 @@ def record(session: Session, *, principal: Principal | None, action: str, subjec
                         actor_name=(principal.name if principal else "system")[:64],
                         action=action, subject=subject, detail=detail or {})
     session.add(row)
+    session.flush()
+    return row
+
+
+VIEW = "view_evidence"
+VIEWED = ("page", "keyframe", "clip")  # what of a flag's evidence was looked at
+
+
+def record_view(session: Session, *, principal: Principal, flag_id: int, what: str, within_s: float,
+                index: int | None = None, now: datetime | None = None) -> AuditLogEntry | None:
+    """Someone looked at a flag's evidence (``what``: its page, a keyframe, its clip). A clip is read
+    in many range requests and a page reloaded: one entry per principal, flag and item within
+    ``within_s`` (0: every time); None when an entry already covers this look."""
+    if what not in VIEWED:
+        raise ValueError(f"what: one of {', '.join(VIEWED)}")
+    subject = f"flag:{flag_id}:{what}" + (f":{index}" if index is not None else "")
+    now = now or utcnow()
+    if within_s > 0:
+        seen = session.scalars(select(AuditLogEntry.id).where(
+            AuditLogEntry.action == VIEW, AuditLogEntry.at >= now - timedelta(seconds=within_s),
+            AuditLogEntry.subject == subject, AuditLogEntry.actor_kind == principal.kind,
+            AuditLogEntry.actor_id == principal.id).limit(1)).first()
+        if seen is not None:
+            return None
+    row = record(session, principal=principal, action=VIEW, subject=subject,
+                 detail={"flag_id": flag_id, "what": what, **({"index": index} if index is not None else {})})
+    row.at = now
     session.flush()
     return row
 

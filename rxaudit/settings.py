@@ -200,6 +200,12 @@ class Settings(BaseSettings):
         default_factory=lambda: ["no_customer", "card_pooling", "goods_mismatch"],
         description="flag kinds whose case file needs a second reviewer's confirmation (else it says "
         "it awaits one)")
+    verdict_undo_s: float = Field(default=120.0, gt=0, le=3600, description="a reviewer may undo a "
+                                  "verdict (one flag or a cluster) this long; the next page offers it")
+    bulk_undo_s: float = Field(default=1800.0, gt=0, le=7 * 24 * 3600, description="the author of a "
+                               "bulk verdict may undo it this long (from the queue)")
+    view_log_window_s: float = Field(default=600.0, ge=0, description="viewing a flag's evidence is "
+                                     "recorded in the audit log once per person, flag and item in this window")
 
     @model_validator(mode="before")
     @classmethod

@@ -1,5 +1,6 @@
-// The queue: j/k move, x ticks, Enter opens; ticked flags feed the bulk form (a confirmation page
-// with the count follows on the server). Text only: no markup is built here.
+// The queue: j/k move, x ticks, Enter opens, u undoes the last verdict (its notice's button); ticked
+// flags feed the bulk form (a dismissal needs a reason; a confirmation page with the count follows on
+// the server). Text only: no markup is built here.
 (function () {
   "use strict";
   const queue = document.getElementById("queue");
@@ -19,7 +20,11 @@
   queue.addEventListener("change", recount);
   if (all) all.addEventListener("change", () => { boxes().forEach((b) => { b.checked = all.checked; }); recount(); });
   if (bulk) bulk.addEventListener("submit", (e) => {
-    if (!boxes().some((b) => b.checked)) { e.preventDefault(); window.alert(bulk.dataset.none); }
+    if (!boxes().some((b) => b.checked)) { e.preventDefault(); window.alert(bulk.dataset.none); return; }
+    const action = document.getElementById("bulk-action"), reason = document.getElementById("bulk-reason");
+    if (action && reason && action.value === "dismiss" && !reason.value) {  // the server refuses it too (422)
+      e.preventDefault(); reason.classList.add("need"); reason.focus(); window.alert(bulk.dataset.needReason);
+    }
   });
   document.addEventListener("keydown", (e) => {
     if (e.ctrlKey || e.metaKey || e.altKey || e.target.closest("input:not([type=checkbox]),select,textarea")) return;
@@ -30,6 +35,7 @@
       if (b) { b.checked = !b.checked; recount(); }
     }
     if (e.key === "Enter" && rows[i] && !e.target.closest("button,a")) location.href = rows[i].dataset.href;
+    if (e.key === "u") { const undo = document.getElementById("undo-notice-btn"); if (undo) undo.click(); }
   });
   recount();
 })();

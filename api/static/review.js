@@ -1,5 +1,6 @@
 // The flag page: the player (controls below the picture, a mark at the swipe), the keyframe strip
-// (before / at / after, click to zoom), verdicts with a few seconds to undo, auto-advance, shortcuts.
+// (before / at / after, click to zoom), verdicts saved at once with auto-advance to the next open
+// flag (the undo notice travels there: api/templates/_undo_notice.html), shortcuts.
 // Every text shown comes from the page (data-* attributes rendered by the server) or is a number;
 // the DOM is changed with textContent and attributes only.
 (function () {
@@ -129,9 +130,8 @@
     img.src = canvas.dataset.src;
   });
 
-  // ---- verdicts: a few seconds to undo, then posted; then the next flag ------------------------
+  // ---- verdicts: saved at once, then the next open flag; that page carries the undo notice ------
   const form = $("verdict");
-  let pending = null;
   const undoBox = $("undo"), undoText = $("undo-text");
   const auto = $("auto-advance"), then = $("then");
   if (auto) {
@@ -143,6 +143,7 @@
   // not form.action: the buttons are named "action", which shadows the form's property
   const target = form ? form.getAttribute("action") : "";
   const send = (data) => fetch(target, { method: "POST", body: data, credentials: "same-origin" });
+  const say = (text) => { if (!undoBox) return; undoBox.hidden = false; $("undo-btn").hidden = true; undoText.textContent = text; };
   // 503: the database is held by an audit and nothing was saved; send the same verdict again after
   // Retry-After, saying so, and keep the page from being left silently while it is unsaved
   const BUSY_TRIES = 60;
@@ -152,77 +153,47 @@
     if (r.status !== 503) return r;
     if (tries >= BUSY_TRIES) throw new Error(form.dataset.busyGaveUp);
     const wait = Math.min(60, Math.max(1, parseInt(r.headers.get("Retry-After") || "5", 10) || 5));
-    undoText.textContent = form.dataset.busy.replace("{s}", String(wait));
+    say(form.dataset.busy.replace("{s}", String(wait)));
     return new Promise((resolve) => setTimeout(resolve, wait * 1000)).then(() => post(data, tries + 1));
   });
-  const flush = () => {  // leaving the page during the undo window still gives the verdict
-    if (!pending) return;
-    clearInterval(pending.timer);
-    navigator.sendBeacon(target, pending.data);
-    pending = null;
-  };
-  const cancel = () => {
-    if (!pending) return;
-    clearInterval(pending.timer);
-    pending = null;
-    undoBox.hidden = true;
-    form.classList.remove("waiting");
-  };
-  const schedule = (data, label) => {
-    cancel();
-    let left = parseInt(form.dataset.undoS || "5", 10);
-    const show = () => { undoText.textContent = `${form.dataset.pending.replace("{s}", String(left))} ${label}`; };
+  const give = (data) => {
     form.classList.add("waiting");
-    undoBox.hidden = false;
-    show();
-    pending = { data, timer: setInterval(() => {
-      left -= 1;
-      if (left > 0) { show(); return; }
-      clearInterval(pending.timer);
-      const body = pending.data;
-      pending = null;
-      unsaved += 1;
-      post(body).finally(() => { unsaved -= 1; }).then((r) => {
-        if (!r.ok) {
-          return r.json().catch(() => ({})).then((j) => {
-            const d = j.detail;
-            throw new Error(Array.isArray(d) ? d.map((x) => `${(x.loc || []).slice(-1)}: ${x.msg}`).join("; ") : String(d || r.status));
-          });
-        }
-        undoText.textContent = form.dataset.sent;
-        $("undo-btn").hidden = true;
-        const dest = r.url.split("#")[0];  // a fetch's final URL has no fragment
-        if (dest === location.href.split("#")[0]) { location.hash = "history"; location.reload(); }
-        else location.assign(dest);
-      }).catch((e) => {
-        undoText.textContent = `${form.dataset.failed} ${e.message}`;
-        form.classList.remove("waiting");
-      });
-    }, 1000) };
+    unsaved += 1;
+    post(data).finally(() => { unsaved -= 1; }).then((r) => {
+      if (!r.ok) {
+        return r.json().catch(() => ({})).then((j) => {
+          const d = j.detail;
+          throw new Error(Array.isArray(d) ? d.map((x) => `${(x.loc || []).slice(-1)}: ${x.msg}`).join("; ") : String(d || r.status));
+        });
+      }
+      const dest = r.url.split("#")[0];  // a fetch's final URL has no fragment
+      if (dest === location.href.split("#")[0]) { location.hash = "history"; location.reload(); }
+      else location.assign(dest);
+    }).catch((e) => {
+      say(`${form.dataset.failed} ${e.message}`);
+      form.classList.remove("waiting");
+    });
   };
   if (form) {
-    $("undo-btn").addEventListener("click", cancel);
     // Enter in the note would submit with the first button (confirm): a note is never a verdict
     $("note").addEventListener("keydown", (e) => { if (e.key === "Enter") e.preventDefault(); });
-    window.addEventListener("pagehide", flush);
     form.addEventListener("submit", (e) => {
       e.preventDefault();
       const button = e.submitter;
-      if (!button || button.name !== "action") return;
+      if (!button || button.name !== "action" || unsaved) return;
       const data = new FormData(form);
       data.set("action", button.value);
       if (button.value === "dismiss" && !form.querySelector("input[name=reason]:checked")) {
         $("dismiss-reasons").classList.add("need");
-        undoBox.hidden = false; $("undo-btn").hidden = true;
-        undoText.textContent = form.dataset.needReason;
+        say(form.dataset.needReason);
         return;
       }
       if (button.value !== "dismiss") data.delete("reason");
-      $("undo-btn").hidden = false;
       if (form.dataset.status !== "open" && !window.confirm(form.dataset.askChange)) return;
-      schedule(data, button.textContent.replace(/\s+\S$/, "").trim());
+      give(data);
     });
   }
+  const undoLast = () => { const b = $("undo-notice-btn"); if (b) b.click(); };
 
   // ---- keyboard -----------------------------------------------------------------------------
   const shortcuts = $("shortcuts-on");
@@ -238,7 +209,7 @@
     if (e.key === "c") click("btn-confirm");
     else if (e.key === "e") click("btn-escalate");
     else if (e.key === "d") click("btn-dismiss");
-    else if (e.key === "u") { e.preventDefault(); cancel(); }
+    else if (e.key === "u") { e.preventDefault(); undoLast(); }
     else if (/^[1-4]$/.test(e.key) && form) {
       const radio = form.querySelectorAll("input[name=reason]")[parseInt(e.key, 10) - 1];
       if (radio) { radio.checked = true; click("btn-dismiss"); }
