@@ -23,7 +23,7 @@ from sqlalchemy import Engine, event
 from sqlalchemy.exc import DBAPIError
 
 from api import (i18n, openapi_security, routes_api, routes_audit_page, routes_events, routes_evidence,
-                 routes_pages, routes_tokens)
+                 routes_pages, routes_queue, routes_tokens)
 from api.cors import add_cors
 from api.deps import NotSignedIn
 from api.headers import SecurityHeaders
@@ -133,6 +133,7 @@ def create_app(settings: Settings, *, migrate_db: bool = True) -> FastAPI:
     app.include_router(routes_tokens.router)
     app.include_router(routes_events.router)
     app.include_router(routes_evidence.router)
+    app.include_router(routes_queue.router)
     app.include_router(routes_pages.router)
     app.include_router(routes_audit_page.router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
