@@ -15,6 +15,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
+from api import review_flow
 from api.case_file import build_case_zip
 from api.deps import SessionDep, Viewer
 from api.evidence import clip_for, keyframe_path
@@ -31,6 +32,7 @@ MAX_EXPORT = 200
 def keyframe(flag_id: FlagId, index: KeyframeIndex, request: Request, session: SessionDep,
              who: Reader) -> FileResponse:
     view = queries.get_flag(session, who, flag_id)
+    review_flow.viewed(session, request, who, flag_id, "keyframe", index)  # audit log, before it leaves
     return FileResponse(keyframe_path(request.app.state.settings, view, index), media_type="image/jpeg",
                         headers={"Cache-Control": "private, max-age=3600"})
 
@@ -38,6 +40,7 @@ def keyframe(flag_id: FlagId, index: KeyframeIndex, request: Request, session: S
 @router.get("/flags/{flag_id}/clip.mp4", summary="The clip around the swipe (H.264, seekable)")
 def clip(flag_id: FlagId, request: Request, session: SessionDep, who: Reader) -> FileResponse:
     view = queries.get_flag(session, who, flag_id)
+    review_flow.viewed(session, request, who, flag_id, "clip")  # audit log, before it leaves
     path, offset = clip_for(session, request.app.state.settings, view)
     return FileResponse(path, media_type="video/mp4",
                         headers={"X-Swipe-Offset": f"{offset:.2f}", "Cache-Control": "private"})
