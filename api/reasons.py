@@ -42,6 +42,7 @@ AUDIT_ACTIONS: dict[str, str] = {
     "sign_in": N_("Signed in"), "sign_in_failed": N_("Sign-in refused"), "sign_out": N_("Signed out"),
     "verdict": N_("Verdict"), "export": N_("Case export"), "user_add": N_("User added"),
     "key_create": N_("API key created"), "key_revoke": N_("API key revoked"),
+    "verdict_undo": N_("Verdict undone"), "view_evidence": N_("Evidence viewed"),
 }
 DISMISS_REASONS: dict[str, str] = {
     "wrong_detection": N_("Wrong detection"),
