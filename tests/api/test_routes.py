@@ -104,7 +104,7 @@ def test_only_supervisors_reopen(client_for, city):
 def test_bulk_verdict_applies_to_the_ticked_flags_once_confirmed(client_for, city):
     client = client_for("sup")
     before = client.get("/api/v1/flags", params={"page_size": 100}).json()["items"]
-    form = {"action": "dismiss", "note": "bulk", "query": "kind=unverifiable", "csrf": csrf_of(client),
+    form = {"action": "dismiss", "reason": "other", "note": "bulk", "query": "kind=unverifiable", "csrf": csrf_of(client),
             "ids": [str(f["id"]) for f in before if f["kind"] == "unverifiable"]}
     client.post("/flags/bulk-verdict", data=form)  # the confirmation page: nothing written yet
     assert {f["review_status"] for f in client.get("/api/v1/flags").json()["items"]} == {"open"}
