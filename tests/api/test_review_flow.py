@@ -47,9 +47,10 @@ def test_auto_advance_opens_the_next_flag_with_the_same_filters(client_for, city
     client = client_for("insp_a")
     a1 = city.flags["A1"]
     page = client.get(f"/flags/{a1}").text
-    u1 = int(re.search(r'name="then" id="then" value="(\d+)"', page).group(1))
+    assert 'name="advance" id="then" value="true"' in page
+    u1 = int(re.search(r'id="next" rel="next" href="/flags/(\d+)', page).group(1))
     response = client.post(f"/flags/{a1}/verdict", follow_redirects=False, data={
-        "action": "confirm", "csrf": csrf_of(client), "then": str(u1), "query": "sort=newest&page=3"})
+        "action": "confirm", "csrf": csrf_of(client), "advance": "true", "query": "sort=newest&page=3"})
     assert response.status_code == 303 and response.headers["location"] == f"/flags/{u1}?sort=newest"
     assert status(client_for, a1) == "confirmed"
 
