@@ -22,8 +22,8 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine, event
 from sqlalchemy.exc import DBAPIError
 
-from api import (i18n, openapi_security, routes_api, routes_audit_page, routes_events, routes_evidence,
-                 routes_pages, routes_queue, routes_tokens)
+from api import (i18n, openapi_security, routes_api, routes_audit_page, routes_cameras, routes_events,
+                 routes_evidence, routes_pages, routes_queue, routes_tokens)
 from api.cors import add_cors
 from api.deps import NotSignedIn
 from api.headers import SecurityHeaders
@@ -130,6 +130,7 @@ def create_app(settings: Settings, *, migrate_db: bool = True) -> FastAPI:
         return {"status": "ok", "version": __version__}
 
     app.include_router(routes_api.router)
+    app.include_router(routes_cameras.router)
     app.include_router(routes_tokens.router)
     app.include_router(routes_events.router)
     app.include_router(routes_evidence.router)

@@ -60,12 +60,15 @@ def last_frames(session: Session, *, keys: list[tuple[str, str]]) -> dict[tuple[
     return out
 
 
+CAMERAS_MAX = 5000  # counters in one answer (a city's recorders); more: a bound, not a silent cut-off
+
+
 def cameras(session: Session, *, principal: Principal | None = None, gaps_since: datetime | None = None,
-            max_gaps: int = 20) -> list[CameraView]:
+            max_gaps: int = 20, limit: int = CAMERAS_MAX) -> list[CameraView]:
     """Every recorded counter the principal may see (``None``: all), with its latest gaps."""
     query = (select(CameraHealthRow, Pharmacy.district)
              .outerjoin(Pharmacy, Pharmacy.pharmacy_id == CameraHealthRow.pharmacy_id)
-             .order_by(CameraHealthRow.pharmacy_id, CameraHealthRow.counter_id))
+             .order_by(CameraHealthRow.pharmacy_id, CameraHealthRow.counter_id).limit(limit))
     if principal is not None and principal.districts is not None:
         query = query.where(Pharmacy.district.in_(sorted(principal.districts)))
     views = []
