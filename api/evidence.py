@@ -5,6 +5,7 @@ are found from what the database says, and resolved inside the evidence director
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import threading
@@ -13,10 +14,12 @@ import weakref
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from PIL import Image
 from sqlalchemy.orm import Session
 
 from ingest.stores import open_store
-from audit.counter_audit import evidence_stem
+from api.flag_facts import object_boxes
+from audit.counter_audit import evidence_stem, raw_frame_name
 from database.models import AuditRun, CheckRow
 from database.queries import FlagView
 from rxaudit.errors import FootageError, NotFound, StoreError
@@ -39,6 +42,45 @@ def keyframe_path(settings: Settings, view: FlagView, index: int) -> Path:
     if not path.is_file():
         raise NotFound("keyframe")
     return path
+
+
+CROP_MAX_PX = 256  # a crop is at most this wide and high, whatever the box
+CROP_PAD = 0.15  # context around the box, as a share of its size
+
+
+def crop_jpeg(settings: Settings, view: FlagView, index: int) -> bytes:
+    """The counter detector's box ``index`` of the flag's keyframe, cut from the frame without
+    drawings (else the drawn keyframe), padded a little and at most :data:`CROP_MAX_PX` a side."""
+    wanted = next((o for o in object_boxes(view) if o.index == index), None)
+    if wanted is None:
+        raise NotFound("crop")
+    items = view.flag.evidence.get("items", [])
+    item = next(e for e in items if e.get("keyframe"))
+    try:
+        x1, y1, x2, y2 = (float(v) for v in item["boxes"][index]["box"])
+    except (KeyError, TypeError, ValueError) as exc:  # a malformed stored box: nothing to cut
+        raise NotFound("crop") from exc
+    root = Path(settings.evidence_dir)
+    for name in (raw_frame_name(view.settlement.settlement_id), item["keyframe"]):
+        path = inside(root, name)
+        if not path.is_file():
+            continue
+        try:
+            with Image.open(path) as image:
+                w, h = image.size
+                pad_x, pad_y = (x2 - x1) * CROP_PAD + 2, (y2 - y1) * CROP_PAD + 2
+                box = (max(0, int(x1 - pad_x)), max(0, int(y1 - pad_y)),
+                       min(w, int(x2 + pad_x) + 1), min(h, int(y2 + pad_y) + 1))
+                if box[2] <= box[0] or box[3] <= box[1]:
+                    raise NotFound("crop")
+                piece = image.convert("RGB").crop(box)
+        except (OSError, Image.DecompressionBombError):
+            continue
+        piece.thumbnail((CROP_MAX_PX, CROP_MAX_PX))
+        out = io.BytesIO()
+        piece.save(out, format="JPEG", quality=85)
+        return out.getvalue()
+    raise NotFound("crop")
 
 
 _clip_locks: weakref.WeakValueDictionary[str, threading.Lock] = weakref.WeakValueDictionary()

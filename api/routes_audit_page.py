@@ -26,6 +26,16 @@ from rxaudit.security import Role
 router = APIRouter(include_in_schema=False)
 PAGE = 100
 ACTIONS = tuple(AUDIT_ACTIONS)  # the filter offers every action the page has a label for
+ACTOR_KINDS = {"user": N_("user"), "apikey": N_("API key"), "system": N_("system")}
+SUBJECT_KINDS = {"flags": N_("flags"), "flag": N_("flag"), "user": N_("user"), "key": N_("API key"),
+                 "settlement": N_("settlement")}
+DETAIL_LABELS = {  # the keys audit-log entries carry in their detail, as the page names them
+    "flag_ids": N_("flags"), "action": N_("verdict"), "reason": N_("reason"), "bulk": N_("bulk"),
+    "address": N_("address"), "manifest_sha256": N_("manifest SHA-256"), "count": N_("count"),
+    "batch_id": N_("batch"), "restored": N_("restored"), "kept": N_("kept"), "role": N_("role"),
+    "districts": N_("districts"), "name": N_("name"), "key_id": N_("key"), "case_number": N_("case number"),
+    "what": N_("what"), "settlement_id": N_("settlement"), "kind": N_("kind"),
+}
 CONFLICT_FIELDS = {  # reconcile.conflicts.FIELDS -> what the page calls them
     "pharmacy_id": N_("pharmacy"), "counter_id": N_("counter"), "settled_at": N_("time"),
     "card_hash": N_("card"), "amount": N_("amount"), "items": N_("item lines"),
@@ -54,7 +64,8 @@ def audit_page(request: Request, session: SessionDep, who: CurrentUser,
                                   ("date_from", str(date_from or "")), ("date_to", str(date_to or ""))) if v]
     return request.app.state.templates.TemplateResponse(request, "audit.html", {
         "who": who, "rows": rows[:PAGE], "more": len(rows) > PAGE, "page": page, "query": urlencode(params),
-        "actions": ACTIONS, "f": {"action": action, "actor": actor, "date_from": date_from or "",
+        "actions": ACTIONS, "actor_kinds": ACTOR_KINDS, "subject_kinds": SUBJECT_KINDS,
+        "detail_labels": DETAIL_LABELS, "f": {"action": action, "actor": actor, "date_from": date_from or "",
                                   "date_to": date_to or ""}})
 
 

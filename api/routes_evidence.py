@@ -12,13 +12,13 @@ from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from starlette.background import BackgroundTask
 
 from api import review_flow
 from api.case_file import build_case_zip
 from api.deps import SessionDep, Viewer
-from api.evidence import clip_for, keyframe_path
+from api.evidence import clip_for, crop_jpeg, keyframe_path
 from api.schemas import FlagId, FlagQuery, KeyframeIndex
 from api.token_deps import Reader
 from database import queries
@@ -35,6 +35,16 @@ def keyframe(flag_id: FlagId, index: KeyframeIndex, request: Request, session: S
     review_flow.viewed(session, request, who, flag_id, "keyframe", index)  # audit log, before it leaves
     return FileResponse(keyframe_path(request.app.state.settings, view, index), media_type="image/jpeg",
                         headers={"Cache-Control": "private, max-age=3600"})
+
+
+@router.get("/flags/{flag_id}/crops/{index}.jpg", summary="One object the counter detector boxed, cut out")
+def crop(flag_id: FlagId, index: KeyframeIndex, request: Request, session: SessionDep, who: Reader) -> Response:
+    """``index``: the box's place among the keyframe's boxes (only the counter detector's boxes,
+    at most ``api.flag_facts.MAX_CROPS`` of them, are cut). Scoped like the flag: another district's
+    flag is 404."""
+    view = queries.get_flag(session, who, flag_id)
+    return Response(crop_jpeg(request.app.state.settings, view, index), media_type="image/jpeg",
+                    headers={"Cache-Control": "private, max-age=3600"})
 
 
 @router.get("/flags/{flag_id}/clip.mp4", summary="The clip around the swipe (H.264, seekable)")

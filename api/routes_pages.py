@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api import review_flow
 from api.review_nav import query_from  # noqa: F401 - the queue's filters, where callers have found them
-from api import i18n, review_nav
+from api import flag_context, i18n, review_nav
 from api.deps import COOKIE, CurrentUser, SessionDep, check_csrf
 from api.ratelimit import client_address
 from api.reasons import DISMISS_REASONS
@@ -117,7 +117,8 @@ def flag_page(flag_id: FlagId, request: Request, session: SessionDep, who: Curre
                   prev_id=prev_id, next_id=next_id, keyframe=keyframe,
                   linked=review_nav.linked(session, who, view, burst_window_s=settings.burst_window_s),
                   related=queries.related(session, who, view, face_threshold=settings.face_distance_threshold),
-                  tz=tz, actions=[a for a in VerdictAction if who.may(a)], dismiss_reasons=DISMISS_REASONS)
+                  tz=tz, actions=[a for a in VerdictAction if who.may(a)], dismiss_reasons=DISMISS_REASONS,
+                  **flag_context.facts(session, who, view, check, settings))
 
 
 @router.get("/wall")

@@ -49,7 +49,7 @@ MINUTES_SECONDS = N_("%(m)s min %(s)s s")
 MINUTES = N_("%(m)s min")
 HOURS_MINUTES = N_("%(h)s h %(m)s min")
 HOURS = N_("%(h)s h")
-LONG_S = 90.0  # from here on a duration is said in minutes
+LONG_S = 60.0  # from a minute on a duration is said in minutes
 
 
 def duration(seconds: float, gettext: Callable[[str], str] = lambda m: m) -> str:
