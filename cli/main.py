@@ -17,11 +17,11 @@ def build_parser() -> argparse.ArgumentParser:
     # the command groups, in the order of ``rxaudit --help``; each module has ``register(subparsers)``
     # and none imports this one (imported here, not at the top: a command loads only what it runs)
     from benchmarks import log, memory, records, sse
-    from cli import audit, bench, cases, clocks, drugs, models, review
+    from cli import audit, bench, cases, clocks, drugs, models, review, record
 
     parser = argparse.ArgumentParser(prog="rxaudit", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True)
-    for group in (audit, bench, review, cases, models, drugs, log, records, sse, clocks, memory):
+    for group in (audit, bench, review, cases, models, drugs, log, records, sse, clocks, memory, record):
         group.register(sub)
     return parser
 
