@@ -1,5 +1,6 @@
 """The review UI in a real browser (Debian chromium via Playwright): Chinese for a Chinese browser and
-the switch to English, a verdict with undo and auto-advance, bulk verdicts with a confirmation, the
+the switch to English, verdicts saved at once with auto-advance to the next open flag and undo from
+there, bulk verdicts with a confirmation, the
 flag page's evidence and verdict controls above the fold at 1440x900, nothing wider than 390 px."""
 
 from __future__ import annotations
@@ -8,7 +9,8 @@ import time
 
 import pytest
 
-from tests.api.conftest import PASSWORD
+from tests.api.conftest import PASSWORD, csrf_of
+from tests.api.test_queue_flow import add_flags
 from tests.api.test_review_flow import pooled  # noqa: F401 - the fixture
 from tests.conftest import ROOT
 
@@ -51,35 +53,58 @@ def test_chinese_first_and_the_switch_to_english(server, browser, city):
     assert page.errors == []
 
 
-def test_verdict_with_undo_then_auto_advance(server, browser, city, client_for):
+def test_two_flags_in_a_row_then_undo_from_the_next_page(server, browser, city, client_for):
+    """A verdict is saved at once and the next OPEN flag opens with the undo notice; undo from there
+    puts the flag back as it was (issue 26). The queue with the notice at 1440x900 and 390x844."""
+    ids = add_flags(city, [("N1", "PH1", "C1", 40, "no_customer", {}), ("N2", "PH1", "C1", 35, "no_customer", {}),
+                           ("N0", "PH1", "C1", 42, "no_customer", {})])
+    sup = client_for("sup")
+    assert sup.post(f"/flags/{ids['N0']}/verdict", data={"action": "escalate", "csrf": csrf_of(sup)}).status_code == 200
     page = signed_in(browser, server, "insp_a")
+    assert f"/flags/{ids['N0']}" not in page.inner_html("#queue")  # the queue opens on open flags
     a1 = city.flags["A1"]
     page.click("#queue td.sid a >> text=A1")
     page.wait_for_url(f"**/flags/{a1}*")
-    nxt = int(page.get_attribute("#then", "value"))
     page.locator("body").click(position={"x": 5, "y": 5})
-    page.keyboard.press("1")  # dismiss: wrong detection
-    assert page.is_visible("#undo") and "秒后提交" in page.inner_text("#undo")
-    page.keyboard.press("u")  # undo
-    assert page.is_hidden("#undo")
-    time.sleep(6.5)  # past the undo window: nothing was sent
-    assert api_status(client_for, a1) == "open" and page.url.split("?")[0].endswith(f"/flags/{a1}")
     page.keyboard.press("c")
-    page.wait_for_url(f"**/flags/{nxt}*", timeout=15000)  # posted after the delay, then the next flag
+    page.wait_for_url(f"**/flags/{ids['N1']}*", timeout=15000)  # N0 (decided) skipped
     assert api_status(client_for, a1) == "confirmed"
-    page.goto(f"{server}/flags/{a1}")
-    assert "确认违规" in page.inner_text("#history-table") and "insp_a" in page.inner_text("#history-table")
+    assert "已标记为确认违规" in page.inner_text("#undo-notice") and "撤销" in page.inner_text("#undo-notice")
+    page.locator("body").click(position={"x": 5, "y": 5})
+    page.keyboard.press("1")  # dismiss: wrong detection, saved at once
+    page.wait_for_url(f"**/flags/{ids['N2']}*", timeout=15000)
+    assert api_status(client_for, ids["N1"]) == "dismissed"
+    assert "已标记为排除 · 识别错误" in page.inner_text("#undo-notice")
+    page.locator("body").click(position={"x": 5, "y": 5})
+    page.keyboard.press("u")  # undo from the next page
+    page.wait_for_url(f"**/flags/{ids['N1']}*", timeout=15000)
+    assert api_status(client_for, ids["N1"]) == "open" and api_status(client_for, a1) == "confirmed"
+    assert "已撤销" in page.inner_text("#undo-notice")
     # a decided flag asks before its verdict changes; saying no sends nothing
+    page.goto(f"{server}/flags/{a1}")
     page.once("dialog", lambda dialog: dialog.dismiss())
     page.locator("body").click(position={"x": 5, "y": 5})
     page.keyboard.press("e")
-    assert page.is_hidden("#undo")
-    # shortcuts can be switched off
-    page.uncheck("#shortcuts-on")
+    time.sleep(0.3)
+    assert api_status(client_for, a1) == "confirmed"
+    page.uncheck("#shortcuts-on")  # shortcuts can be switched off
     page.keyboard.press("c")
     time.sleep(0.3)
-    assert page.is_hidden("#undo")
-    assert page.errors == []
+    assert api_status(client_for, a1) == "confirmed" and page.url.split("?")[0].endswith(f"/flags/{a1}")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.goto(f"{server}/flags/{ids['N1']}")
+    page.check("#shortcuts-on")
+    page.locator("body").click(position={"x": 5, "y": 5})
+    page.keyboard.press("e")
+    page.wait_for_url(f"**/flags/{ids['N2']}*", timeout=15000)
+    page.goto(f"{server}/flags")
+    assert page.is_visible("#undo-notice")
+    page.screenshot(path=str(ARTIFACTS / "queue-1440x900.png"), full_page=False)
+    small = signed_in(browser, server, "insp_a", width=390, height=844)
+    assert small.is_visible("#undo-notice")
+    assert small.evaluate("document.documentElement.scrollWidth") <= 390
+    small.screenshot(path=str(ARTIFACTS / "queue-390x844.png"), full_page=False)
+    assert page.errors == [] and small.errors == []
 
 
 def test_bulk_with_a_confirmation(server, browser, city, client_for):
