@@ -3,15 +3,16 @@ The live feed, ``/api/v1/events``, is in ``api.routes_events``."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
 from api.deps import SessionDep, Viewer
-from api.schemas import (FlagId, FlagOut, FlagPage, FlagQuery, FootfallRow, SettlementId, SettlementOut,
-                         StatsOut, local)
+from api.schemas import (BoardQuery, FlagId, FlagOut, FlagPage, FlagQuery, FootfallRow, PharmacyBoardOut,
+                         SettlementId, SettlementOut, StatsOut, local)
 from api.timefmt import localize
-from database import queries
+from database import aggregates, queries
 
 router = APIRouter(prefix="/api/v1", tags=["wall"])
 QueryDep = Annotated[FlagQuery, Query()]
@@ -64,3 +65,13 @@ def get_footfall(request: Request, session: SessionDep, who: Viewer, q: QueryDep
                             alert_min_swipes=settings.footfall_alert_min_swipes)
     return [FootfallRow(**r) for r in rows]
 
+
+
+@router.get("/pharmacies", response_model=PharmacyBoardOut,
+            summary="Pharmacies on the wall: places, open flags, ranked by open flags and swipes per visitor")
+def get_pharmacies(request: Request, session: SessionDep, who: Viewer,
+                   q: Annotated[BoardQuery, Query()]) -> PharmacyBoardOut:
+    tz = request.app.state.tz
+    board = aggregates.pharmacy_board(session, who, tz, day_to=q.date_to or datetime.now(tz).date(), days=q.days,
+                                      top=q.top, min_swipes=request.app.state.settings.footfall_alert_min_swipes)
+    return PharmacyBoardOut.of(board)

@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 
 from api.timefmt import localize
 from rxaudit.bounds import API_ROW_MAX, EVIDENCE_LIST_MAX, REASON_MAX, clip_text, fit_json, json_size
+from database.aggregates import MAP_MAX, TOP_MAX, UNLOCATED_MAX, WINDOW_DAYS_MAX, PharmacyBoard, PharmacyTally
 from database.queries import FlagFilters, FlagView
 from rxaudit.domain import FlagKind, ReviewStatus
 
@@ -183,3 +184,55 @@ class FootfallRow(BaseModel):
     visitors: int
     swipes_per_visitor: float | None
     alert: bool
+
+
+class BoardQuery(BaseModel):
+    """The wall's pharmacy board: the footfall window (local days up to ``date_to``, today when
+    absent) and how many pharmacies each ranking lists."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    days: int = Field(default=30, ge=1, le=WINDOW_DAYS_MAX)
+    date_to: Day | None = None
+    top: int = Field(default=10, ge=1, le=TOP_MAX)
+
+
+class PharmacyTallyOut(BaseModel):
+    pharmacy_id: str
+    name: str | None
+    district: str | None
+    lat: float | None
+    lon: float | None
+    open_flags: int = Field(description="flags awaiting review, all days")
+    flags: int = Field(description="all flags, all days")
+    verified_settlements: int = Field(description="audited settlements in the window whose footage was judged")
+    visitors: int = Field(description="distinct visitors seen in the window (per local day, summed)")
+    swipes_per_visitor: float | None = Field(description="verified_settlements / visitors; null: no visitor")
+
+    @classmethod
+    def of(cls, t: PharmacyTally) -> PharmacyTallyOut:
+        return cls(pharmacy_id=t.pharmacy_id, name=t.name, district=t.district, lat=t.lat, lon=t.lon,
+                   open_flags=t.open_flags, flags=t.flags, verified_settlements=t.verified_settlements,
+                   visitors=t.visitors, swipes_per_visitor=t.swipes_per_visitor)
+
+
+class PharmacyBoardOut(BaseModel):
+    date_from: date
+    date_to: date
+    min_swipes: int = Field(description="judged settlements a pharmacy needs in the window to be ranked "
+                            "by swipes per visitor")
+    pharmacies: int = Field(description="pharmacies the caller sees")
+    located: list[PharmacyTallyOut] = Field(description=f"pharmacies with lat/lon, most open flags first "
+                                            f"(at most {MAP_MAX})")
+    unlocated: list[PharmacyTallyOut] = Field(description=f"pharmacies without lat/lon, most open flags "
+                                              f"first (at most {UNLOCATED_MAX})")
+    unlocated_total: int
+    by_open_flags: list[PharmacyTallyOut]
+    by_swipes_per_visitor: list[PharmacyTallyOut]
+
+    @classmethod
+    def of(cls, b: PharmacyBoard) -> PharmacyBoardOut:
+        rows = lambda ts: [PharmacyTallyOut.of(t) for t in ts]  # noqa: E731
+        return cls(date_from=b.day_from, date_to=b.day_to, min_swipes=b.min_swipes, pharmacies=b.pharmacies,
+                   located=rows(b.located), unlocated=rows(b.unlocated), unlocated_total=b.unlocated_total,
+                   by_open_flags=rows(b.by_open_flags), by_swipes_per_visitor=rows(b.by_swipes_per_visitor))

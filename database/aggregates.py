@@ -11,15 +11,17 @@ only for that zone (:func:`counts_usable`); otherwise it counts the rows themsel
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, case, func, select, text
 from sqlalchemy.orm import Session
 
-from database.models import AggregateMeta
+from database.models import AggregateMeta, CheckRow, FlagCount, FlagRow, FootfallDay, FootfallVisit, Pharmacy
+from rxaudit.security import Principal
 
 
 def visit_key(counter_id: str | None, seen: dict[str, Any] | str | None) -> str | None:
@@ -139,3 +141,127 @@ class BulkCounts:
         for sql in self.dropped:  # (as the driver's text: no bind parameters parsed in it)
             self.session.connection().exec_driver_sql(sql)
         self.dropped = []
+
+
+# -- the wall's pharmacy board: open flags and swipes per visitor, per pharmacy -------------------
+WINDOW_DAYS_MAX = 92  # days of footfall one board reads
+TOP_MAX = 50  # rows of a ranking
+MAP_MAX = 3000  # pharmacies placed on the map (most open flags first)
+UNLOCATED_MAX = 100  # pharmacies without a place listed beside it
+
+
+@dataclass(frozen=True)
+class PharmacyTally:
+    """One pharmacy on the wall: its open and all flags (all days), and in the board's window its
+    audited settlements whose footage could be judged and the distinct visitors seen (per local day,
+    summed over the days, as ``/footfall`` counts them)."""
+
+    pharmacy_id: str
+    name: str | None = None
+    district: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    open_flags: int = 0
+    flags: int = 0
+    verified_settlements: int = 0
+    visitors: int = 0
+
+    @property
+    def located(self) -> bool:
+        return self.lat is not None and self.lon is not None
+
+    @property
+    def swipes_per_visitor(self) -> float | None:
+        return round(self.verified_settlements / self.visitors, 2) if self.visitors else None
+
+
+@dataclass(frozen=True)
+class PharmacyBoard:
+    day_from: date
+    day_to: date
+    min_swipes: int
+    pharmacies: int  # pharmacies the principal sees (registered in its districts, or with flags or checks)
+    located: list[PharmacyTally]  # on the map, at most MAP_MAX, most open flags first
+    unlocated: list[PharmacyTally]  # no lat/lon, at most UNLOCATED_MAX, most open flags first
+    unlocated_total: int
+    by_open_flags: list[PharmacyTally]  # the top ones with open flags
+    by_swipes_per_visitor: list[PharmacyTally]  # the top ones with at least min_swipes judged swipes
+
+
+def _scope(column, principal: Principal) -> list:
+    """``column`` (a pharmacy id) within the principal's districts: the registry decides."""
+    if principal.districts is None:
+        return []
+    return [column.in_(select(Pharmacy.pharmacy_id).where(Pharmacy.district.in_(sorted(principal.districts))))]
+
+
+def _flag_tallies(session: Session, principal: Principal, kept: bool) -> dict[str, tuple[int, int]]:
+    """{pharmacy: (open flags, all flags)}, all days, grouped by the database."""
+    if kept:
+        n, table = FlagCount.n, FlagCount
+        q = select(FlagCount.pharmacy_id, func.sum(n), func.sum(case((FlagCount.review_status == "open", n), else_=0)))
+    else:
+        table = FlagRow
+        q = select(FlagRow.pharmacy_id, func.count(), func.sum(case((FlagRow.review_status == "open", 1), else_=0)))
+    q = q.where(*_scope(table.pharmacy_id, principal)).group_by(table.pharmacy_id)
+    return {p: (int(o or 0), int(a or 0)) for p, a, o in session.execute(q) if p and int(a or 0) > 0}
+
+
+def _footfall_tallies(session: Session, principal: Principal, tz: ZoneInfo, day_from: date, day_to: date,
+                      kept: bool) -> dict[str, tuple[int, int]]:
+    """{pharmacy: (judged settlements, visitors)} over the local days ``day_from``..``day_to``."""
+    out: dict[str, list[int]] = {}
+    if kept:
+        first, last = day_from.isoformat(), day_to.isoformat()
+        days = select(FootfallDay.pharmacy_id, func.sum(FootfallDay.verified)).where(
+            *_scope(FootfallDay.pharmacy_id, principal), FootfallDay.day >= first, FootfallDay.day <= last,
+            FootfallDay.settlements > 0).group_by(FootfallDay.pharmacy_id)
+        for p, verified in session.execute(days):
+            out.setdefault(p, [0, 0])[0] = int(verified or 0)
+        visits = select(FootfallVisit.pharmacy_id, func.count()).where(
+            *_scope(FootfallVisit.pharmacy_id, principal), FootfallVisit.day >= first,
+            FootfallVisit.day <= last, FootfallVisit.n > 0).group_by(FootfallVisit.pharmacy_id)
+        for p, n in session.execute(visits):
+            out.setdefault(p, [0, 0])[1] = int(n)
+    else:  # the checks themselves, in the window only: one visit counted once per local day
+        start = datetime.combine(day_from, time(0), tzinfo=tz)
+        end = datetime.combine(day_to + timedelta(days=1), time(0), tzinfo=tz)
+        seen: set[tuple[str, date, str]] = set()
+        q = select(CheckRow.pharmacy_id, CheckRow.settled_at, CheckRow.status, CheckRow.visit_key).where(
+            *_scope(CheckRow.pharmacy_id, principal), CheckRow.settled_at >= start, CheckRow.settled_at < end)
+        for p, settled_at, status, visit in session.execute(q.execution_options(yield_per=5000)):
+            tally = out.setdefault(p or "", [0, 0])
+            tally[0] += status != "unverifiable"
+            if visit and (key := (p or "", settled_at.astimezone(tz).date(), visit)) not in seen:
+                seen.add(key)
+                tally[1] += 1
+    return {p: (v, n) for p, (v, n) in out.items() if p}
+
+
+def pharmacy_board(session: Session, principal: Principal, tz: ZoneInfo, *, day_to: date, days: int,
+                   top: int, min_swipes: int) -> PharmacyBoard:
+    """The wall's pharmacies: where they are, their open flags, and the two rankings, for what
+    ``principal`` sees. Bounded work: grouped sums over the counts kept on write (the flags and the
+    window's checks themselves when the counts are kept for another zone) and the registry's rows."""
+    days, top = max(1, min(days, WINDOW_DAYS_MAX)), max(1, min(top, TOP_MAX))
+    day_from = day_to - timedelta(days=days - 1)
+    kept = counts_usable(session, tz)
+    flags = _flag_tallies(session, principal, kept)
+    footfall = _footfall_tallies(session, principal, tz, day_from, day_to, kept)
+    registry = session.execute(select(Pharmacy.pharmacy_id, Pharmacy.name, Pharmacy.district, Pharmacy.lat,
+                                      Pharmacy.lon).where(*_scope(Pharmacy.pharmacy_id, principal)))
+    places = {p: (name, district or None, lat, lon) for p, name, district, lat, lon in registry}
+    tallies = []
+    for p in sorted(set(places) | set(flags) | set(footfall)):
+        name, district, lat, lon = places.get(p, (None, None, None, None))
+        (open_n, all_n), (verified, visitors) = flags.get(p, (0, 0)), footfall.get(p, (0, 0))
+        tallies.append(PharmacyTally(p, name, district, lat, lon, open_n, all_n, verified, visitors))
+    by_open = sorted(tallies, key=lambda t: (-t.open_flags, -t.flags, t.pharmacy_id))
+    located = [t for t in by_open if t.located]
+    unlocated = [t for t in by_open if not t.located]
+    judged = [t for t in tallies if t.verified_settlements >= min_swipes and t.verified_settlements > 0]
+    judged.sort(key=lambda t: (t.visitors > 0, -(t.verified_settlements / t.visitors if t.visitors else 0),
+                               -t.verified_settlements, t.pharmacy_id))
+    return PharmacyBoard(day_from, day_to, min_swipes, len(tallies), located[:MAP_MAX],
+                         unlocated[:UNLOCATED_MAX], len(unlocated),
+                         [t for t in by_open if t.open_flags > 0][:top], judged[:top])

@@ -1,9 +1,13 @@
-// The monitoring wall: today's counts by kind and district, the trend, footfall alerts and the newest
-// flags with their review status, kept current from the event stream (event: flag, event: verdict).
+// The monitoring wall, one 1920x1080 screen: today's counts by kind and district, the trend, the
+// pharmacies on a map and ranked (wall_board.js), footfall alerts and the newest flags with their review
+// status, kept current from the event stream (event: flag, event: verdict) and a refresh every minute.
 // Every value from the server is text: the DOM is built with createElement and textContent only.
 (async function () {
   "use strict";
-  const get = (url) => fetch(url, { credentials: "same-origin" }).then((r) => r.json());
+  const get = (url) => fetch(url, { credentials: "same-origin" }).then((r) => {
+    if (!r.ok) throw new Error(`${url}: ${r.status}`);
+    return r.json();
+  });
   const el = (tag, text, cls) => {
     const node = document.createElement(tag);
     if (text !== undefined && text !== null) node.textContent = String(text);
@@ -26,6 +30,7 @@
   const localDay = (when) => new Intl.DateTimeFormat("en-CA", { timeZone: wall.tz }).format(when);
   const localTime = (iso) => `${localDay(new Date(iso))} ${new Intl.DateTimeFormat("en-GB", { timeZone: wall.tz,
     hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false }).format(new Date(iso))}`;  // one convention
+  const DAYS = 30;  // the trend's days and the footfall window
   const REFRESH_MS = 60_000;  // every tile is read again from the server this often (and soon after a verdict)
   const counts = { kind: {}, district: {} }, allCounts = { kind: {}, district: {} };
   let today = localDay(new Date()), head = 0;  // head: the highest flag id the counts hold
@@ -53,35 +58,42 @@
   };
   const renderTrend = (byDay) => {
     const days = lastDays(byDay), canvas = $("trend"), ctx = canvas.getContext("2d");
-    ctx.clearRect(0, 0, canvas.width, canvas.height);
-    const max = Math.max(1, ...days.map(([, n]) => n)), w = canvas.width / days.length;
-    ctx.fillStyle = "#23313f"; ctx.font = "11px sans-serif";
+    const box = canvas.parentElement.getBoundingClientRect(), ratio = window.devicePixelRatio || 1;
+    const W = Math.max(200, Math.floor(box.width)), H = Math.max(80, Math.floor(box.height));
+    canvas.width = W * ratio; canvas.height = H * ratio;
+    canvas.style.width = `${W}px`; canvas.style.height = `${H}px`;
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    ctx.clearRect(0, 0, W, H);
+    const max = Math.max(1, ...days.map(([, n]) => n)), w = W / days.length;
+    ctx.font = "13px system-ui, sans-serif"; ctx.textAlign = "center";
     days.forEach(([day, n], k) => {
-      const h = (canvas.height - 30) * n / max;
-      ctx.fillRect(k * w + 2, canvas.height - 18 - h, Math.max(1, Math.min(w - 4, 48)), h);
-      if (k % 5 === 4 || k === days.length - 1) ctx.fillText(String(day).slice(5), k * w, canvas.height - 4);
-      if (n) ctx.fillText(String(n), k * w + 2, canvas.height - 22 - h);
+      const h = (H - 40) * n / max, mid = k * w + w / 2;
+      ctx.fillStyle = n ? "#23313f" : "#c5ccd3";
+      ctx.fillRect(k * w + 2, H - 20 - Math.max(h, 1), Math.max(1, w - 4), Math.max(h, 1));  // a day without flags: a 0 line
+      ctx.fillStyle = "#333";
+      if (k % 5 === 4 || k === days.length - 1) {  // a label never runs off the canvas
+        const text = String(day).slice(5), half = ctx.measureText(text).width / 2;
+        ctx.fillText(text, Math.min(Math.max(mid, half), W - half), H - 4);
+      }
+      if (w >= 18 || n) ctx.fillText(String(n), mid, H - 24 - h);
     });
   };
 
-  const renderFootfall = (footfall) => {
-    const table = $("footfall");
-    while (table.rows.length > 1) table.deleteRow(1);
-    let alerts = 0;
-    footfall.sort((a, b) => (b.swipes_per_visitor || 1e9) - (a.swipes_per_visitor || 1e9)).forEach((r) => {
-      const tr = row([`${r.pharmacy_id} ${r.name || ""}`, r.day, r.settlements, r.visitors,
-        r.swipes_per_visitor ?? wall.noVisitor]);
-      if (r.alert) { tr.className = "alert"; alerts += 1; }
-      table.appendChild(tr);
-    });
-    $("alerts-total").textContent = String(alerts);
+  let lastTrend = {}, lastBoard = null;
+  const renderBoard = () => { if (lastBoard) window.RxWallBoard.render(lastBoard, wall); };
+  const stamp = (failed) => {
+    const node = $("updated");
+    node.textContent = failed ? wall.failed : localTime(new Date().toISOString()).slice(11);
+    node.classList.toggle("stale", failed);
   };
 
   // Every tile from the server: the counts as /stats gives them (the feed only adds flags after its head)
-  const refresh = async () => {
+  const load = async () => {
     today = localDay(new Date());
-    const [all, now, footfall] = await Promise.all([
-      get("/api/v1/stats"), get(`/api/v1/stats?date_from=${today}&date_to=${today}`), get("/api/v1/footfall")]);
+    const from = localDay(new Date(Date.now() - (DAYS - 1) * 86_400_000));
+    const [all, now, footfall, board] = await Promise.all([
+      get("/api/v1/stats"), get(`/api/v1/stats?date_from=${today}&date_to=${today}`),
+      get(`/api/v1/footfall?date_from=${from}&date_to=${today}`), get(`/api/v1/pharmacies?days=${DAYS}&top=10`)]);
     counts.kind = { ...now.by_kind }; counts.district = { ...now.by_district };
     allCounts.kind = { ...all.by_kind }; allCounts.district = { ...all.by_district };
     head = Math.max(head, Math.min(all.head_id, now.head_id));
@@ -91,14 +103,54 @@
     const lost = all.by_district["(none)"] || 0, warn = $("without-district");
     warn.hidden = !lost;
     warn.textContent = warn.dataset.text.replace("{n}", String(lost));
-    renderTrend(all.by_day);
-    renderFootfall(footfall);
+    lastTrend = all.by_day;
+    renderTrend(lastTrend);
+    $("alerts-total").textContent = String(footfall.filter((r) => r.alert).length);
+    lastBoard = board;
+    renderBoard();
+    const win = $("ratio-window");
+    win.textContent = win.dataset.text.replace("{n}", String(DAYS)).replace("{min}", String(board.min_swipes));
+    stamp(false);
     return all;
   };
+  const refresh = () => load().catch(() => stamp(true));  // a failed refresh keeps the last values, marked
+  // drawn again to their boxes whenever those change (the first layout, full screen, a resize)
+  let resized = null;
+  const redraw = () => {
+    clearTimeout(resized);
+    resized = setTimeout(() => { renderTrend(lastTrend); renderBoard(); }, 100);
+  };
+  if (window.ResizeObserver) {
+    const watch = new ResizeObserver(redraw);
+    watch.observe($("map")); watch.observe($("trend").parentElement);
+  } else window.addEventListener("resize", redraw);
+
+  // Full screen, and the chrome (header, footer) hidden: with the button, or always with ?kiosk=1
+  const screenButton = $("fullscreen"), urlKiosk = $("wall").classList.contains("kiosk");
+  let chosen = false;
+  const kiosk = () => {
+    const on = chosen || Boolean(document.fullscreenElement);
+    $("wall").classList.toggle("kiosk", urlKiosk || on);
+    screenButton.textContent = on ? wall.leave : wall.enter;
+  };
+  screenButton.addEventListener("click", () => {
+    if (chosen || document.fullscreenElement) {
+      chosen = false;
+      if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
+    } else {
+      chosen = true;  // the chrome goes even where the browser refuses full screen
+      if (document.documentElement.requestFullscreen) document.documentElement.requestFullscreen().catch(() => {});
+    }
+    kiosk();
+  });
+  document.addEventListener("fullscreenchange", () => {
+    if (!document.fullscreenElement) chosen = false;
+    kiosk();
+  });
   let soon = null;
   const refreshSoon = () => { if (!soon) soon = setTimeout(() => { soon = null; refresh(); }, 2_000); };
 
-  const [first, newest] = await Promise.all([refresh(), get("/api/v1/flags?page_size=20&sort=newest")]);
+  const [first, newest] = await Promise.all([load(), get("/api/v1/flags?page_size=30&sort=newest")]);
   setInterval(refresh, REFRESH_MS);
 
   const live = $("live");
@@ -110,7 +162,7 @@
     const status = el("span", statusLabel[f.review_status] || f.review_status, "st st-" + String(f.review_status).replace(/[^a-z]/g, ""));
     status.dataset.role = "status";
     li.append(el("span", f.settled_at ? localTime(f.settled_at) : "", "when"), " ", link, " ",
-      [f.settlement_id, f.pharmacy_id, `(${f.district || wall.noDistrict})`, Number(f.score).toFixed(2)].join(" "), " ", status);
+      [f.settlement_id, f.pharmacy_name || f.pharmacy_id, `(${f.district || wall.noDistrict})`, Number(f.score).toFixed(2)].join(" "), " ", status);
     return li;
   };
   newest.items.slice().reverse().forEach((f) => live.prepend(item(f)));
