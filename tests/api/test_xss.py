@@ -87,12 +87,14 @@ def test_the_wall_shows_markup_as_text_in_a_real_browser(poisoned, server, brows
     page.goto(f"{server}/wall")
     # the three panels fill from the API and the live feed
     page.wait_for_function("() => document.querySelectorAll('#districts tr').length > 1", timeout=20000)
-    page.wait_for_function("() => document.querySelectorAll('#footfall tr').length > 1", timeout=20000)
+    page.wait_for_function("() => document.querySelectorAll('#rank-open li[data-pharmacy]').length > 1", timeout=20000)
     page.wait_for_function("() => document.querySelectorAll('#live li').length >= 4", timeout=20000)
     assert page.evaluate("window.__pwned") is None  # nothing ran
-    assert page.evaluate("document.querySelectorAll('.wall img, .wall svg, .wall script').length") == 0
+    assert page.evaluate("document.querySelectorAll('.wall img, .wall script, .wall foreignObject').length") == 0
+    assert page.evaluate("[...document.querySelectorAll('.wall svg')]"
+                         ".every(s => s.id === 'map' || s.closest('#legend'))")  # the map and its key only
     assert DISTRICT in page.inner_text("#districts")  # shown literally
-    assert NAME in page.inner_text("#footfall")
+    assert NAME in page.inner_text("#rank-open") and NAME in page.inner_text("#unlocated")
     assert DISTRICT in page.inner_text("#live")
     links = page.eval_on_selector_all("#live a", "els => els.map(a => a.getAttribute('href'))")
     assert links and all(re.fullmatch(r"/flags/\d+", href) for href in links)
