@@ -6,6 +6,9 @@ SQLite, which has no time-zone database, by the zone's fixed UTC offset). A read
 only for that zone (:func:`counts_usable`); otherwise it counts the rows themselves, slower but exact.
 :func:`rebuild_counts` recomputes everything for another zone (the audit does it when the setting
 ``display_timezone`` changed).
+
+:func:`pharmacy_board` reads them for the wall: open flags per pharmacy, swipes per visitor over a
+window of local days, and the pharmacies ranked by each (grouped sums, bounded answers).
 """
 
 from __future__ import annotations
