@@ -53,11 +53,14 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from zoneinfo import ZoneInfo
+
     from database import cameras as camera_db
 
+    tz = ZoneInfo(settings_from_args(args).display_timezone)
     with db_session(args) as session:
         views = camera_db.cameras(session)
-        rows = [status_row(v) for v in views]
+        rows = [status_row(v, tz) for v in views]
     if args.json:
         text = json.dumps({"cameras": rows}, ensure_ascii=False, indent=1)
         if str(args.json) == "-":
@@ -69,9 +72,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def status_row(view) -> dict:
+def status_row(view, tz) -> dict:
     h = view.health
-    iso = lambda t: None if t is None else t.isoformat()  # noqa: E731
+    iso = lambda t: None if t is None else t.astimezone(tz).replace(microsecond=0).isoformat()  # noqa: E731
     return {"pharmacy_id": h.pharmacy_id, "counter_id": h.counter_id, "state": h.state,
             "since": iso(h.state_since), "last_frame_at": iso(h.last_frame_at),
             "fps": None if h.fps is None else round(h.fps, 2),

@@ -8,7 +8,7 @@ import random
 import socket
 import subprocess
 import threading
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 
 import av
@@ -36,30 +36,27 @@ def missing() -> str | None:
 def counter_footage(path: Path, seconds: float, fps: int = 10, size: tuple[int, int] | None = None,
                     seed: int = 1) -> Path:
     """Sample counter footage (the sample bundle's renderer: a cashier, a customer coming and
-    going, the on-screen clock), H.264 with a keyframe every second, at 640x360 or ``size``."""
-    from sample_footage import generator
-    from sample_footage.scene import Appearance, Backdrop
+    going, the on-screen clock) at 640x360 or scaled to ``size``, H.264 as a camera sends it: a
+    keyframe every second exactly (no scene-cut keyframes)."""
+    import cv2
+
+    from sample_footage.scene import HEIGHT, WIDTH, Appearance, Backdrop, render
 
     path.parent.mkdir(parents=True, exist_ok=True)
     start = 1_800_000_000.0
-    people = [(start, Appearance("cashier", -1e5, 1e5, 565, depth=0.3)),
-              (start, Appearance("male", 2.0, max(3.0, seconds - 2.0), 200))]
+    people = [Appearance("cashier", -1e5, 1e5, 565, depth=0.3),
+              Appearance("male", 2.0, max(3.0, seconds - 2.0), 200)]
     backdrop = Backdrop(random.Random(seed))
-    if size is None:
-        generator.write_segment(path, start, seconds, "libx264", fps, backdrop, people, UTC)
-        return path
-    # another size: the same renderer, scaled (bench at 1920x1080)
-    from sample_footage.scene import render
-    from datetime import datetime
-    import cv2
+    width, height = size or (WIDTH, HEIGHT)
     with av.open(str(path), "w", container_options={"movflags": "+faststart"}) as out:
         stream = out.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
-        stream.options = {"g": str(fps), "preset": "veryfast", "crf": "27"}
-        placed = [p for _, p in people]
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"g": str(fps), "sc_threshold": "0", "preset": "veryfast", "crf": "27"}
         for k in range(int(round(seconds * fps))):
             t = k / fps
-            image = cv2.resize(render(backdrop, placed, t, fps, datetime.fromtimestamp(start + t, UTC), ()), size)
+            image = render(backdrop, people, t, fps, datetime.fromtimestamp(start + t, UTC), ())
+            if (width, height) != (WIDTH, HEIGHT):
+                image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
             for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
                 out.mux(packet)
         for packet in stream.encode():
@@ -74,7 +71,7 @@ def back_to_back(source: Path, path: Path, repeats: int) -> Path:
         template = src.streams.video[0]
         stream = out.add_stream_from_template(template)
         packets = [p for p in src.demux(template) if p.dts is not None]
-        first = min(p.dts for p in packets)
+        first = min(p.pts for p in packets)  # the first frame shown (dts may start before it)
         span = max(p.pts + (p.duration or 0) for p in packets) - first
         for k in range(repeats):
             for p in packets:
