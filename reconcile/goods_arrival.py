@@ -5,16 +5,17 @@ a basket of throat sweets, a bag the last customer left. None of them are the cu
 Two rules keep them out of the goods-swap comparison:
 
 - a camera's ``display_zone`` (cameras.yaml): goods centred in it never count;
-- goods that were already on the counter before the customer arrived: the customer-free frames the
-  counter detector checked shortly before the visit began (``arrival_lookback_s``) are the
-  counter as the customer found it, and a goods box seen near the swipe that overlaps a goods box
-  seen there (``still_iou``, any goods class: a drug box read as a snack once is the same box) was
-  lying there before. Where no such frame was checked (the customer stood there before the
+- goods that were already on the counter before the customer arrived: the last customer-free
+  frame the counter detector checked before the customer zone filled (a queue keeps it filled from
+  one customer to the next) is the counter as the customers found it, and a goods box seen near the
+  swipe that overlaps a goods box seen there (``still_iou``, any goods class: a drug box read as a
+  snack once is the same box) was lying there before. Where no such frame was checked (the customer stood there before the
   footage began), nothing is excluded this way and the summary says so (``baseline_t`` None).
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -51,15 +52,32 @@ def on_display(obj: DetectedObject, display_zone: Sequence[tuple[float, float]] 
 def baseline_before(observations: Sequence[Observation], arrival: datetime | None, *, lookback_s: float,
                     goods_zone: Sequence[tuple[float, float]],
                     display_zone: Sequence[tuple[float, float]] | None) -> Baseline:
-    """The last frame the counter detector checked with nobody in the customer zone, at most
-    ``lookback_s`` before ``arrival`` (the start of the visit at payment; None: no visit)."""
+    """The counter as it was before the customers of this stretch came: the customer zone has been
+    occupied without a break from some moment up to ``arrival`` (the start of the visit at payment;
+    None: no visit), one customer queueing behind the next; the baseline is the last frame the
+    counter detector checked with nobody there, at most ``lookback_s`` before that moment.
+    ``observations`` are in time order; a gap in the footage longer than ``lookback_s`` on the way
+    back leaves the stretch's start unknown (no baseline)."""
     if arrival is None or lookback_s <= 0:
         return Baseline()
-    before = [o for o in observations if o.objects_checked and not o.customers and o.t < arrival
-              and (arrival - o.t).total_seconds() <= lookback_s]
-    if not before:
+    k = bisect_left(observations, arrival, key=lambda o: o.t)
+    later = arrival
+    while k > 0:
+        k -= 1
+        o = observations[k]
+        if (later - o.t).total_seconds() > lookback_s:
+            return Baseline()
+        if not o.customers:
+            break
+        later = o.t
+    else:
         return Baseline()
-    last = max(before, key=lambda o: o.t)
-    return Baseline(last.t, tuple(obj.box for obj in last.objects if obj.cls in GOODS
-                                  and centred_in(obj, goods_zone, last.frame_size)
-                                  and not on_display(obj, display_zone, last.frame_size)))
+    empty_at = observations[k].t
+    while k >= 0 and (empty_at - observations[k].t).total_seconds() <= lookback_s:
+        last = observations[k]
+        if last.objects_checked and not last.customers:
+            return Baseline(last.t, tuple(obj.box for obj in last.objects if obj.cls in GOODS
+                                          and centred_in(obj, goods_zone, last.frame_size)
+                                          and not on_display(obj, display_zone, last.frame_size)))
+        k -= 1
+    return Baseline()

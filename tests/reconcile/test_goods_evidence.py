@@ -156,3 +156,16 @@ def test_no_goods_swap_is_judged_without_a_customer():
     s = settlement(1, seconds=15, items=(item("A", DRUG),))
     footage = covered_footage(0, 40, [], goods=lambda t: (SNACK,))
     assert kinds(rules([s], {KEY: footage}))["S1"] == ["no_customer"]
+
+
+def test_a_queue_keeps_the_counter_as_the_first_customer_found_it():
+    """The next customer steps up before the last one leaves: the counter was never empty at their
+    arrival, and what lay there before the first of them came is still not theirs."""
+    lying = (detected("non_covered", 80, score=0.99),)
+    s = settlement(1, seconds=30, items=(item("A", DRUG),))
+    queue = [visit(5, 20), visit(18, 40, track_id=2)]
+    got = rules([s], {KEY: covered_footage(-20, 40, queue, goods=lambda t: lying)})[0]
+    assert flagged(got) == [] and got.seen["goods"]["already_there"] == 1
+    # the same queue seen only from the second customer's arrival on: nothing tells what lay there
+    got = rules([s], {KEY: covered_footage(10, 40, queue, goods=lambda t: lying)})[0]
+    assert flagged(got) == ["goods_mismatch"]
