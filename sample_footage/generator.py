@@ -23,7 +23,8 @@ from rxaudit.errors import RxauditError
 from sample_footage.baskets import catalogue_rows
 from sample_footage.records import RECORD_KINDS, PlanConflict, RecordsPlan, plan_records, write_records
 from sample_footage.scenarios import Cluster, PlannedSettlement, Planner
-from sample_footage.scene import CUSTOMER_ZONE, GOODS_ZONE, HEIGHT, WIDTH, Appearance, Backdrop, CounterItem, render
+from sample_footage.scene import (CUSTOMER_ZONE, DISPLAY_ZONE, GOODS_ZONE, HEIGHT, WIDTH, Appearance, Backdrop,
+                                  CounterItem, render)
 
 SEGMENT_S = 60.0
 LEAD_S = 12.0  # footage recorded before a cluster's first event and after its last
@@ -35,8 +36,8 @@ PLAN_ATTEMPTS = 20  # days drawn for one seed before giving up (about 3 % of fir
 
 def write_segment(path: Path, start_epoch: float, length: float, codec: str, fps: int,
                   backdrop: Backdrop, people: list[tuple[float, Appearance]], tz,
-                  items: tuple[CounterItem, ...] = ()) -> None:
-    """``items`` are on the camera clock already (epoch seconds)."""
+                  items: tuple[CounterItem, ...] = (), display: tuple[CounterItem, ...] = ()) -> None:
+    """``items`` are on the camera clock already (epoch seconds); ``display``: under a glass top."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w", container_options={"movflags": "+faststart"}) as container:
         stream = container.add_stream(codec, rate=fps)
@@ -52,7 +53,7 @@ def write_segment(path: Path, start_epoch: float, length: float, codec: str, fps
                   for base, p in people]
         for k in range(int(round(length * fps))):
             t = start_epoch + k / fps
-            image = render(backdrop, placed, t, fps, datetime.fromtimestamp(t, tz), items)
+            image = render(backdrop, placed, t, fps, datetime.fromtimestamp(t, tz), items, display)
             frame = av.VideoFrame.from_ndarray(image, format="rgb24")
             for packet in stream.encode(frame):
                 container.mux(packet)
@@ -77,7 +78,8 @@ def render_cluster(root: Path, cluster: Cluster, pharmacy_index: int, backdrop: 
         length = min(SEGMENT_S, end - t)
         stamp = datetime.fromtimestamp(round(t), cluster.start.tzinfo)
         path = folder / segment_name(stamp)
-        write_segment(path, round(t), length, codec, fps, backdrop, people, cluster.start.tzinfo, items)
+        write_segment(path, round(t), length, codec, fps, backdrop, people, cluster.start.tzinfo, items,
+                      cluster.display)
         t = round(t) + length
     if cluster.footage == "corrupt":
         for path in folder.glob(segment_name(datetime.fromtimestamp(round(first), cluster.start.tzinfo))):
@@ -120,11 +122,12 @@ def timeline(clusters: list[Cluster]) -> list[tuple[datetime, Cluster, PlannedSe
     return rows
 
 
-def plan_bundle(seed: int) -> BundlePlan:
+def plan_bundle(seed: int, *, stocked: bool = False) -> BundlePlan:
     """The seed's day (attempt 0: the day every earlier version drew); where the records cannot be
-    planned on it, the day drawn again from a sub-seed, up to PLAN_ATTEMPTS times."""
+    planned on it, the day drawn again from a sub-seed, up to PLAN_ATTEMPTS times. ``stocked``:
+    every counter has goods of its own on display and lying on it (sample_footage.stocked)."""
     for attempt in range(PLAN_ATTEMPTS):
-        planner = Planner(seed, attempt)
+        planner = Planner(seed, attempt, stocked=stocked)
         clusters = planner.plan()
         rows = timeline(clusters)
         try:
@@ -136,8 +139,8 @@ def plan_bundle(seed: int) -> BundlePlan:
                        "try another --seed")
 
 
-def write_bundle(out: Path, seed: int) -> dict:
-    plan = plan_bundle(seed)
+def write_bundle(out: Path, seed: int, *, stocked: bool = False) -> dict:
+    plan = plan_bundle(seed, stocked=stocked)
     planner, clusters, rows, records = plan.planner, plan.clusters, plan.rows, plan.records
     rng = planner.rng
     out.mkdir(parents=True, exist_ok=True)
@@ -219,6 +222,11 @@ def write_bundle(out: Path, seed: int) -> dict:
         cameras["pharmacies"].setdefault(pharmacy, {}).setdefault("counters", {})[counter] = {
             "zone": [list(p) for p in CUSTOMER_ZONE], "goods_zone": [list(p) for p in GOODS_ZONE],
             "clock_offset_s": round(offset, 3)}
+    if stocked:  # the installer marks each counter's glass top as its display zone
+        for entry in [cameras["defaults"], *(c for p in cameras["pharmacies"].values()
+                                             for c in p.get("counters", {}).values())]:
+            entry["display_zone"] = [list(p) for p in DISPLAY_ZONE]
+        expected["stocked"] = True
     (out / "cameras.yaml").write_text(yaml.safe_dump(cameras, sort_keys=False), encoding="utf-8")
     expected["scenarios"] = scenarios
     expected["clock_offsets"] = clock_offsets(planner)

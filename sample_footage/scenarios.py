@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from sample_footage.baskets import Baskets, Line
 from sample_footage.scene import Appearance, CounterItem
+from sample_footage.stocked import stock
 
 TZ = timezone(timedelta(hours=8))
 
@@ -41,14 +42,18 @@ class Cluster:
     settlements: list[PlannedSettlement]
     footage: str = "ok"  # ok | missing | corrupt | unknown_counter
     extra_lead_s: float = 0.0  # footage recorded this much longer either side (a wrong clock)
+    # a stocked counter (sample_footage.stocked): goods under its glass top, goods lying there all along
+    display: tuple[CounterItem, ...] = ()
+    fixtures: tuple[CounterItem, ...] = ()
 
     @property
     def items(self) -> tuple[CounterItem, ...]:
-        return tuple(item for s in self.settlements for item in s.shown)
+        return self.fixtures + tuple(item for s in self.settlements for item in s.shown)
 
 
 class Planner:
-    def __init__(self, seed: int, attempt: int = 0) -> None:
+    def __init__(self, seed: int, attempt: int = 0, *, stocked: bool = False) -> None:
+        self.seed, self.attempt, self.stocked = seed, attempt, stocked
         # attempt 0 draws from the seed itself (so a seed gives the same day as before re-planning
         # existed); a re-plan draws from a sub-seed derived from the seed and the attempt
         self.rng = random.Random(seed if attempt == 0 else f"sample-{seed}-replan-{attempt}")
@@ -189,8 +194,19 @@ class Planner:
             self.add(pharmacy, counter, self.at(hour), stay + 35, [person], [sale])
         self.short_gaps()
         self.clocks()
+        if self.stocked:
+            self.stock()
         self.dress()
         return self.clusters
+
+    def stock(self) -> None:
+        """Every counter with footage stocked (sample_footage.stocked), the same way all day; drawn
+        from a stream of its own, so the day is the one the seed gives unstocked."""
+        for cluster in self.clusters:
+            if cluster.footage in ("missing", "unknown_counter"):
+                continue
+            rng = random.Random(f"stocked-{self.seed}-{self.attempt}-{cluster.pharmacy_id}-{cluster.counter_id}")
+            cluster.display, cluster.fixtures = stock(rng)
 
     def short_gaps(self) -> None:
         """Empty-counter swipes 2-3 s after a customer leaves, the next arriving ~5 s after."""
@@ -235,7 +251,7 @@ class Planner:
         """Give every swipe its billed lines and what lies on the counter around it."""
         baskets = Baskets(self.rng)
         for cluster in self.clusters:
-            baskets.occupied = []
+            baskets.occupied = list(cluster.fixtures)  # customers lay their goods beside these
             for s in cluster.settlements:
                 front = [w for w in (p.placement(s.rel_t) for p in cluster.people) if w is not None]
                 if not front:

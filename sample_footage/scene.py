@@ -20,6 +20,11 @@ DESK_TOP = 292
 WALK_S = 1.5
 CUSTOMER_ZONE = ((0.0, 0.0), (0.66, 0.0), (0.66, 1.0), (0.0, 1.0))
 GOODS_ZONE = ((0.0, 0.78), (1.0, 0.78), (1.0, 1.0), (0.0, 1.0))  # the counter top (DESK_TOP = 292 px)
+DISPLAY_X = (430, WIDTH)  # a stocked counter's glass top, in pixels: the cashier's side of the counter
+DISPLAY_Y = (DESK_TOP + 8, HEIGHT)
+# relative polygon of the glass top (cameras.yaml display_zone of a stocked counter)
+DISPLAY_ZONE = ((DISPLAY_X[0] / WIDTH, DISPLAY_Y[0] / HEIGHT), (1.0, DISPLAY_Y[0] / HEIGHT),
+                (1.0, 1.0), (DISPLAY_X[0] / WIDTH, 1.0))
 # actor -> height in pixels at the front of the counter
 ACTOR_HEIGHT = {"male": 215, "female": 215, "class_right": 190, "aisle_woman": 240,
                 "worker": 205, "cashier": 175}
@@ -144,7 +149,9 @@ class Backdrop:
 
 
 def render(backdrop: Backdrop, people: list[Appearance], t: float, fps: float,
-           stamp: datetime, items: tuple[CounterItem, ...] = ()) -> np.ndarray:
+           stamp: datetime, items: tuple[CounterItem, ...] = (),
+           display: tuple[CounterItem, ...] = ()) -> np.ndarray:
+    """``display``: goods under a glass counter top (a stocked counter, ``sample_footage.stocked``)."""
     frame = backdrop.image.copy()
     visible = []
     for person in people:
@@ -159,6 +166,7 @@ def render(backdrop: Backdrop, people: list[Appearance], t: float, fps: float,
     cv2.line(frame, (0, DESK_TOP), (WIDTH, DESK_TOP), (40, 40, 40), 2)
     for x, w, h, color in backdrop.goods:
         cv2.rectangle(frame, (x, DESK_TOP + 6), (x + w, DESK_TOP + 6 + h), color, -1)
+    draw_display(frame, display)
     for item in items:
         if item.start <= t <= item.end:
             goods_sprites.place(frame, item_sprite(item.variant, item.seed), item.x, item.y, item.width,
@@ -166,3 +174,33 @@ def render(backdrop: Backdrop, people: list[Appearance], t: float, fps: float,
     cv2.putText(frame, stamp.strftime("%Y-%m-%d %H:%M:%S"), (8, 20), cv2.FONT_HERSHEY_SIMPLEX,
                 0.5, (255, 255, 255), 1, cv2.LINE_AA)
     return frame
+
+
+@cache
+def _glass(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """The glass top's tint (light blue-grey) and its reflections (diagonal streaks), per pixel."""
+    tint = np.zeros((height, width, 3), np.float32)
+    tint[:] = (205, 225, 235)
+    streaks = np.zeros((height, width), np.float32)
+    for x0 in range(-height, width, 46):
+        cv2.line(streaks, (x0, height), (x0 + height, 0), 1.0, 6)
+    streaks = cv2.GaussianBlur(streaks, (0, 0), 3)
+    return tint, streaks[..., None]
+
+
+def draw_display(frame: np.ndarray, display: tuple[CounterItem, ...]) -> None:
+    """The goods under the glass, then the glass: tinted, with reflections and a frame."""
+    if not display:
+        return
+    x1, x2 = DISPLAY_X
+    y1, y2 = DISPLAY_Y
+    cv2.rectangle(frame, (x1, y1), (x2, y2), (232, 232, 226), -1)  # the case's pale floor
+    for item in display:
+        goods_sprites.place(frame, item_sprite(item.variant, item.seed), item.x, item.y, item.width,
+                            angle=item.angle, tilt=0.8, light=0.92)
+    tint, streaks = _glass(y2 - y1, x2 - x1)
+    region = frame[y1:y2, x1:x2].astype(np.float32)
+    region = 0.8 * region + 0.2 * tint
+    region = region * (1 - 0.25 * streaks) + 255 * 0.25 * streaks
+    frame[y1:y2, x1:x2] = np.clip(region, 0, 255).astype(np.uint8)
+    cv2.rectangle(frame, (x1, y1), (x2 - 1, y2 - 1), (90, 95, 100), 2)
