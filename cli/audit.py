@@ -45,7 +45,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 def cmd_sample(args: argparse.Namespace) -> int:
     from sample_footage.generator import write_bundle
 
-    expected = write_bundle(args.out, args.seed)
+    expected = write_bundle(args.out, args.seed, stocked=args.stocked)
     if args.form != "en":
         from sample_footage.exports import export_bundle
 
@@ -154,6 +154,8 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--form", choices=("en", "zh-csv", "zh-xlsx"), default="en",
                    help="tables as rxaudit's English CSV, or Chinese headers in GB18030 CSV or .xlsx")
+    p.add_argument("--stocked", action="store_true", help="counters with goods of their own: under a "
+                   "glass top (cameras.yaml display_zone) and lying there before customers come")
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("report", help="write the HTML report of flagged settlements")
