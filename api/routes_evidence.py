@@ -43,6 +43,7 @@ def crop(flag_id: FlagId, index: KeyframeIndex, request: Request, session: Sessi
     at most ``api.flag_facts.MAX_CROPS`` of them, are cut). Scoped like the flag: another district's
     flag is 404."""
     view = queries.get_flag(session, who, flag_id)
+    review_flow.viewed(session, request, who, flag_id, "crop", index)  # audit log, before it leaves
     return Response(crop_jpeg(request.app.state.settings, view, index), media_type="image/jpeg",
                     headers={"Cache-Control": "private, max-age=3600"})
 

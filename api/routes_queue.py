@@ -74,7 +74,8 @@ def queue(request: Request, session: SessionDep, who: CurrentUser) -> HTMLRespon
                   statuses=[str(s) for s in ReviewStatus], any_status=review_nav.ANY_STATUS,
                   dismiss_reasons=DISMISS_REASONS, pages=max(1, -(-page.total // page.page_size)),
                   undo=review_flow.undo_notice(session, request, who), bulk_batches=bulk_batches,
-                  without_district=queries.flags_without_district(session, who, request.app.state.tz))
+                  without_district=queries.flags_without_district(session, who, request.app.state.tz),
+                  districts=queries.district_choices(session, who))
 
 
 @router.post("/flags/{flag_id}/verdict")

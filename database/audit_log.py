@@ -30,7 +30,7 @@ def record(session: Session, *, principal: Principal | None, action: str, subjec
 
 
 VIEW = "view_evidence"
-VIEWED = ("page", "keyframe", "clip")  # what of a flag's evidence was looked at
+VIEWED = ("page", "keyframe", "clip", "crop")  # what of a flag's evidence was looked at
 
 
 def record_view(session: Session, *, principal: Principal, flag_id: int, what: str, within_s: float,

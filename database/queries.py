@@ -248,6 +248,19 @@ def _districts(session: Session) -> dict[str, str]:
     return {p: d for p, d in session.execute(select(Pharmacy.pharmacy_id, Pharmacy.district))}
 
 
+MAX_DISTRICT_CHOICES = 500
+
+
+def district_choices(session: Session, principal: Principal) -> list[str]:
+    """The districts ``principal`` may filter on, for the queue's list: its own, or every district the
+    registry names (at most ``MAX_DISTRICT_CHOICES``), sorted."""
+    if principal.districts is not None:
+        return sorted(principal.districts)[:MAX_DISTRICT_CHOICES]
+    q = (select(Pharmacy.district).where(Pharmacy.district.is_not(None), Pharmacy.district != "")
+         .distinct().order_by(Pharmacy.district).limit(MAX_DISTRICT_CHOICES))
+    return list(session.scalars(q))
+
+
 def flags_without_district(session: Session, principal: Principal, tz: ZoneInfo) -> int:
     """Flags at pharmacies the registry gives no district (absent or blank): no inspector sees them.
     Zero for a principal scoped to districts (it cannot see them either)."""

@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 
 from audit.pipeline import reconcile_and_save
 from database.engine import make_engine, migrate, session_factory, transaction
-from database.models import CheckRow, FlagRow, Pharmacy, SettlementRow
+from database.models import AuditLogEntry, CheckRow, FlagRow, Pharmacy, SettlementRow
 from ingest.cameras import CamerasConfig
 from rxaudit.domain import SettlementItem
 from rxaudit.records import Location, Purchase, Records, StockCount
@@ -148,6 +148,14 @@ def goods_flag(settings) -> int:
     return fid
 
 
+def _view_subjects(settings) -> set[str]:
+    engine = make_engine(settings.db_url)
+    with session_factory(engine)() as session:
+        subjects = set(session.scalars(select(AuditLogEntry.subject).where(AuditLogEntry.action == "view_evidence")))
+    engine.dispose()
+    return subjects
+
+
 def test_goods_swap_names_what_was_seen_with_crops_in_chinese(city, client_for):
     fid = goods_flag(city.settings)
     client = client_for("insp_a")
@@ -164,6 +172,8 @@ def test_goods_swap_names_what_was_seen_with_crops_in_chinese(city, client_for):
     with Image.open(io.BytesIO(image.content)) as piece:
         assert max(piece.size) <= 256 and piece.size[0] >= 80  # the 80 px box with a little margin
     assert client.get(f"/flags/{fid}/crops/0.jpg").status_code == 404  # a person: not a crop
+    looked = _view_subjects(city.settings)
+    assert f"flag:{fid}:crop:1" in looked  # looking at a crop is in the audit log
     assert client.get(f"/flags/{fid}/crops/7.jpg").status_code == 404
     # another district's inspector gets nothing, not even the crop
     other = client_for("insp_b")

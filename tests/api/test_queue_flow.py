@@ -307,3 +307,15 @@ def test_viewing_evidence_and_exporting_are_in_the_audit_log(client_for, city):
     supervisor = client_for("sup")
     page = supervisor.get("/audit", params={"action": "view_evidence"}, headers=ZH).text
     assert "查看证据" in page and page.count('data-action="view_evidence"') == 4
+
+
+# ---- the district filter is a list ---------------------------------------------------------------
+
+@pytest.mark.parametrize(("user", "choices"), [("sup", ["A", "B"]), ("insp_a", ["A"])])
+def test_the_district_filter_lists_the_districts_the_reviewer_may_see(client_for, city, user, choices):
+    page = client_for(user).get("/flags", params={"district": choices[-1]}, headers=ZH).text
+    select_ = re.search(r'<select name="district" id="district-filter">(.*?)</select>', page, re.S)
+    assert select_, "the district filter is a list, not free text"
+    options = re.findall(r'<option value="([^"]*)"', select_.group(1))
+    assert options == ["", *choices]
+    assert f'<option value="{choices[-1]}" selected>' in select_.group(1)
