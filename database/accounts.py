@@ -125,7 +125,8 @@ def api_key_principal(session: Session, *, key: str) -> Principal | None:
 
 
 def load_pharmacies(session: Session, *, path: Path, encoding: str = "auto") -> tuple[int, list[str]]:
-    """``rxaudit pharmacies load``: upsert ``pharmacy_id, name, district`` (and optional ``lat,lon``)
+    """``rxaudit pharmacies load``: upsert ``pharmacy_id, name, district`` (and optional ``lat,lon``,
+    ``licensee``, ``address``)
     rows, the file's values replacing the registry's; returns (loaded, problems with line numbers).
     Read by the shared table reader: UTF-8 or GB18030 (or ``encoding``), bad rows rejected."""
     entries, rejected = read_pharmacies(path, IngestOptions(encoding=encoding))
@@ -134,7 +135,7 @@ def load_pharmacies(session: Session, *, path: Path, encoding: str = "auto") -> 
     return loaded, [f"line {r.line}: {r.reason}" for r in problems]
 
 
-PHARMACY_FIELDS = ("name", "district", "lat", "lon")
+PHARMACY_FIELDS = ("name", "district", "lat", "lon", "operator", "address")
 
 
 def register_pharmacies(session: Session, *, entries: Sequence[PharmacyEntry], source: str,
@@ -150,7 +151,8 @@ def register_pharmacies(session: Session, *, entries: Sequence[PharmacyEntry], s
     for entry in entries:
         wanted = {"name": entry.name, "district": entry.district,
                   "lat": entry.location.lat if entry.location else None,
-                  "lon": entry.location.lon if entry.location else None}
+                  "lon": entry.location.lon if entry.location else None,
+                  "operator": entry.licensee or None, "address": entry.address or None}
         if overwrite and not entry.district:
             refused.append(RejectedRow(source, entry.line or 0, row_reason("district", "is required")))
             continue

@@ -42,6 +42,8 @@ BUILTIN: dict[str, tuple[str, ...]] = {
     "district": ("所属区县", "区县"),
     "lat": ("纬度",),
     "lon": ("经度",),
+    "licensee": ("经营者", "企业负责人", "法定代表人"),
+    "address": ("地址", "经营地址", "注册地址"),
 }
 COLUMNS = frozenset(BUILTIN)
 

@@ -105,13 +105,15 @@ def location(row: Mapping[str, str]) -> Location | None:
 
 def read_pharmacies(path: Path, options: IngestOptions | None = None
                     ) -> tuple[list[PharmacyEntry], list[RejectedRow]]:
-    """The rows of a pharmacies file: ``pharmacy_id`` and, each optional, ``name``, ``district``
-    and ``lat,lon`` (half of them, or an impossible place, rejects the row)."""
+    """The rows of a pharmacies file: ``pharmacy_id`` and, each optional, ``name``, ``district``,
+    ``lat,lon`` (half of them, or an impossible place, rejects the row), ``licensee`` (经营者) and
+    ``address`` (the last two shown in case files)."""
     options = options or IngestOptions()
 
     def parse(row: Mapping[str, str], line: int) -> PharmacyEntry:
         return PharmacyEntry(pharmacy_id=required(row, "pharmacy_id"), name=optional(row, "name"),
-                             district=optional(row, "district"), location=location(row), line=line)
+                             district=optional(row, "district"), location=location(row),
+                             licensee=optional(row, "licensee"), address=optional(row, "address"), line=line)
 
     return parse_rows(path, ("pharmacy_id",), parse, encoding=options.encoding, aliases=options.aliases,
                       with_line=True)

@@ -73,12 +73,14 @@ class Location:
 @dataclass(frozen=True, slots=True)
 class PharmacyEntry:
     """A row of the ``pharmacies.csv`` beside a log: the registry's name and district of a pharmacy
-    (blank where the file has none) and where it is."""
+    (blank where the file has none), where it is, and for case files its licensee (经营者) and address."""
 
     pharmacy_id: str
     name: str = ""
     district: str = ""
     location: Location | None = None
+    licensee: str = ""
+    address: str = ""
     line: int | None = None
 
     def __post_init__(self) -> None:

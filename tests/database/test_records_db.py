@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import func, select
 
 from ingest.cameras import CamerasConfig
@@ -130,6 +131,25 @@ def test_pharmacies_load_reads_chinese_headers_in_gb18030(db_url, tmp_path):
     with factory() as session:
         row = session.get(Pharmacy, "PH1")
         assert (row.name, row.district, row.lat) == ("城关大药房", "城关区", 36.06)
+    engine.dispose()
+
+
+@pytest.mark.parametrize("header", ["pharmacy_id,name,district,licensee,address",
+                                    "定点机构编码,机构名称,所属区县,经营者,经营地址"])
+def test_pharmacies_load_takes_the_licensee_and_address_for_case_files(db_url, tmp_path, header):
+    from database.accounts import load_pharmacies
+
+    engine, factory = setup(db_url)
+    path = tmp_path / "pharmacies.csv"
+    path.write_text(f"{header}\nPH1,城关大药房,城关区,张三,兰州市城关区东岗西路 1 号\nPH2,B,D,,\n"
+                    f"PH3,C,D,{'x' * 300},\n", encoding="utf-8")
+    with transaction(factory) as session:
+        loaded, problems = load_pharmacies(session, path=path)
+    assert loaded == 2 and len(problems) == 1 and problems[0].startswith("line 4:")  # a 300-char licensee
+    with factory() as session:
+        assert [(r.pharmacy_id, r.operator, r.address) for r in session.scalars(
+            select(Pharmacy).order_by(Pharmacy.pharmacy_id))] == [
+            ("PH1", "张三", "兰州市城关区东岗西路 1 号"), ("PH2", None, None)]
     engine.dispose()
 
 
