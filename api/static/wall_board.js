@@ -6,6 +6,7 @@ window.RxWallBoard = (function () {
   "use strict";
   const SVG = "http://www.w3.org/2000/svg";
   const KM_PER_DEG_LAT = 110.57, KM_PER_DEG_LON = 111.32;  // at the equator; times cos(latitude)
+  const CHIPS = 8;  // pharmacies without a place named under the map (most open flags first), then a count
   const COLOURS = ["#9aa5ad", "#f2c94c", "#f2994a", "#d62828"];  // none, few, more, most open flags
   const svgEl = (tag, attrs, text) => {
     const node = document.createElementNS(SVG, tag);
@@ -111,19 +112,29 @@ window.RxWallBoard = (function () {
     return cls;
   };
 
-  const unlocatedList = (aside, list, total, words) => {
+  // named as chips (most open flags first) while they fit the room under the map, then "and N more";
+  // with no placed pharmacy at all, the list takes the map's room
+  const unlocatedList = (aside, list, total, words, alone) => {
     aside.hidden = !total;
+    aside.classList.toggle("alone", alone);
     aside.querySelector("#unlocated-n").textContent = String(total);
-    const ul = aside.querySelector("ul");
-    ul.replaceChildren(...list.map((t) => {
+    const ul = aside.querySelector("ul"), chips = list.slice(0, alone ? list.length : CHIPS).map((t) => {
       const li = el("li", null);
       li.dataset.pharmacy = t.pharmacy_id;
       li.append(el("span", label(t), "rk-name"), el("span", String(t.open_flags), "n"));
       li.title = `${label(t)} (${t.pharmacy_id}) · ${t.district || words.noDistrict}\n`
         + fill(words.openOf, { open: t.open_flags, all: t.flags });
       return li;
-    }));
-    if (total > list.length) ul.appendChild(el("li", fill(words.more, { n: total - list.length }), "muted"));
+    });
+    const more = el("li", null, "muted");
+    const show = (n) => {
+      ul.replaceChildren(...chips.slice(0, n));
+      more.textContent = fill(words.more, { n: total - n });
+      if (total > n) ul.appendChild(more);
+    };
+    let n = chips.length;
+    show(n);
+    while (n > 0 && aside.scrollHeight > aside.clientHeight + 1) show(--n);
   };
 
   // one ranking: position, pharmacy (name, id, district), a bar of the value against the first one
@@ -148,7 +159,8 @@ window.RxWallBoard = (function () {
 
   const render = (board, words) => {
     // the list beside the map first: it takes its room before the map is fitted to what is left
-    unlocatedList(document.getElementById("unlocated"), board.unlocated, board.unlocated_total, words);
+    unlocatedList(document.getElementById("unlocated"), board.unlocated, board.unlocated_total, words,
+      !board.located.length);
     const cls = drawMap(document.getElementById("map"), board.located, board.by_open_flags, words);
     const key = document.getElementById("legend");
     key.hidden = !board.located.length;

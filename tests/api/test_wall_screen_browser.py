@@ -233,3 +233,25 @@ def test_an_empty_wall_fits_and_says_so(browser, make_settings, tmp_path):
         assert page.locator("#map .mark").count() == 0 and page.locator("#map .map-empty").count() == 1
         assert page.locator("#unlocated").is_hidden()
         shot(page, "empty")
+
+
+def test_a_district_without_places_lists_its_pharmacies(browser, wall_city):
+    engine = make_engine(wall_city.db_url)
+    with transaction(session_factory(engine)) as session:  # 城关区's pharmacies lose their places
+        for row in session.scalars(select(Pharmacy).where(Pharmacy.district == "城关区")):
+            row.lat = row.lon = None
+    engine.dispose()
+    with running(create_app(wall_city)) as server:
+        page = open_wall(browser, server, "insp")
+        fits_one_screen(page)
+        assert page.locator("#map .mark").count() == 0
+        assert "暂无带坐标的药店" in page.locator("#map .map-empty").text_content()
+        assert page.locator("#unlocated-n").inner_text() == "20"
+        named = page.locator("#unlocated li[data-pharmacy]").count()
+        more = page.locator("#unlocated li.muted")  # "and N more", inside the list's box
+        assert named + (int(more.inner_text().split()[1]) if more.count() else 0) == 20 and named >= 8
+        if more.count():
+            box, last = page.locator("#unlocated").bounding_box(), more.bounding_box()
+            assert last["y"] + last["height"] <= box["y"] + box["height"] + 1
+        assert page.locator("#legend").is_hidden()
+        shot(page, "no-places")
