@@ -438,3 +438,19 @@ class CameraGapRow(Base):
     start: Mapped[datetime]
     end: Mapped[datetime | None]
     reason: Mapped[str] = mapped_column(String(TEXT_LEN))
+
+
+class CameraTamperRow(Base):
+    """A span while the stream was up but the picture was black, uniform, frozen or turned away;
+    ``end`` None while it lasts; ``last_good_at`` the last look at the normal picture before it."""
+
+    __tablename__ = "camera_tamper"
+    __table_args__ = (Index("ix_camera_tamper_counter_start", "pharmacy_id", "counter_id", "start"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pharmacy_id: Mapped[str] = mapped_column(String(ID_LEN))
+    counter_id: Mapped[str] = mapped_column(String(ID_LEN))
+    what: Mapped[str] = mapped_column(String(16))  # recorder.tamper.Tamper
+    start: Mapped[datetime]
+    end: Mapped[datetime | None]
+    last_good_at: Mapped[datetime | None]
