@@ -65,7 +65,44 @@ def cmd_dataset_photo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_calibrate_goods_real(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    from sample_footage.detection_set import _init
+    from training.real_calibration import pooled_pairs, sources
+    from vision.goods_calibration import calibration_path, fit
+    from vision.objects import OnnxObjectDetector
+    from vision.real_goods import read_snacks, split_snacks
+
+    model = args.model or settings.object_model
+    detector = OnnxObjectDetector(model, min_score=args.floor, threads=settings.onnx_threads, calibrated=False)
+    train_snacks = split_snacks(read_snacks(args.snacks), args.held_out_video)[0]
+    _init([])  # backgrounds: rendered counters and plain tops
+    pairs, counts = pooled_pairs(detector, sources(train_snacks, args.images, args.photo),
+                                 progress=lambda step: print(f"... {step}", file=sys.stderr))
+    calibration = fit(pairs, "; ".join(counts) + f"; raw score >= {args.floor}")
+    out = args.out or calibration_path(model)
+    out.write_text(json.dumps(calibration.to_json(), indent=2), encoding="utf-8")
+    print(json.dumps(counts, indent=2))
+    for cls, curve in sorted(calibration.curves.items()):
+        marks = ", ".join(f"{s:.2f}->{curve(s):.2f}" for s in (0.35, 0.5, 0.7, 0.9))
+        print(f"{cls}: {curve.samples} detections; raw->calibrated {marks}")
+    print(f"-> {out}")
+    return 0
+
+
 def register(sub) -> None:
+    p = sub.add_parser("calibrate-goods-real",
+                       help="the counter detector's calibration on real snack pixels beside renders (never the drug photos)")
+    p.add_argument("--model", type=Path, help="an ONNX model (default: object_model)")
+    p.add_argument("--snacks", type=Path, required=True, help="the real snack set; its training video is used")
+    p.add_argument("--held-out-video", default=SNACK_HELD_OUT_VIDEO, help="left for eval-goods")
+    p.add_argument("--images", type=int, default=800, help="rendered validation images of seed 4")
+    p.add_argument("--photo", type=int, default=300, help="photo-styled renders of seed 6")
+    p.add_argument("--floor", type=float, default=0.1, help="lowest raw score fitted")
+    p.add_argument("--out", type=Path, help="default: <model>.calibration.json beside the model")
+    common(p)
+    p.set_defaults(func=cmd_calibrate_goods_real)
+
     p = sub.add_parser("dataset-photo", help="photo-styled drugs and goods, and real snacks restyled as renders")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--train", type=int, default=1000)

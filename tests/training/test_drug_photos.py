@@ -100,3 +100,20 @@ def test_the_shared_photos_load_with_the_sizes_the_corners_were_measured_on():
     for b in boxes:
         h, w = b.face.shape[:2]
         assert 80 <= min(h, w) and max(h, w) <= 600
+
+
+def test_calibration_pairs_pool_every_source_per_class():
+    from training.real_calibration import pooled_pairs
+
+    class Fixed:
+        def detect(self, frames):
+            return [[DetectedObject(Box(0, 0, 10, 10), "non_covered", 0.7),
+                     DetectedObject(Box(50, 50, 60, 60), "drug", 0.4)] for _ in frames]
+
+    image = np.zeros((64, 64, 3), np.uint8)
+    real = [(image, [("non_covered", Box(0, 0, 10, 10))])]
+    rendered = [(image, [("drug", Box(0, 0, 10, 10))])] * 2
+    pairs, counts = pooled_pairs(Fixed(), {"real": real, "rendered": rendered})
+    assert counts == {"real": {"drug": 1, "non_covered": 1}, "rendered": {"drug": 2, "non_covered": 2}}
+    assert sorted(pairs["non_covered"]) == [(0.7, False), (0.7, False), (0.7, True)]
+    assert pairs["drug"] == [(0.4, False)] * 3
