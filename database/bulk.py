@@ -8,7 +8,12 @@ triggers fire once), or, for a plain append, one COPY into the table itself.
 The staging table has the target's columns without its limits (strings as ``text``, JSON as its
 text), so a value the schema refuses fails in the ``INSERT ... SELECT`` with the same ``DataError``
 as the statement path (``database.guarded`` sorts it); an error in the COPY itself is raised as
-SQLAlchemy's wrapper of the driver's error too. Nothing here runs on SQLite.
+SQLAlchemy's wrapper of the driver's error too.
+
+On SQLite (:func:`insert_many`) a chunk of new rows goes straight to the driver's ``executemany``,
+each value through its column's own bind processing (the same text SQLAlchemy would bind), without
+SQLAlchemy's per-row parameter work (a city's month: millions of rows, where that work cost more
+than SQLite's own).
 """
 
 from __future__ import annotations
@@ -32,6 +37,51 @@ ANALYZE_STAGE_MIN = 20_000  # a staging table this big gets statistics before it
 def wanted(session: Session, rows: int) -> bool:
     """Whether ``rows`` rows are written through COPY here (PostgreSQL, enough of them)."""
     return rows >= COPY_MIN_ROWS and session.get_bind().dialect.name == "postgresql"
+
+
+def direct(session: Session, rows: int) -> bool:
+    """Whether ``rows`` new rows are inserted through the driver here (SQLite, enough of them:
+    :func:`insert_many`)."""
+    return rows >= COPY_MIN_ROWS and session.get_bind().dialect.name == "sqlite"
+
+
+def insert_many(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """``rows`` (dicts with the same keys) into ``table`` by one plain INSERT executed many times by
+    the driver, each value bound as SQLAlchemy binds it for the column (its type's bind processor:
+    times as UTC text, JSON through the engine's serializer, numbers as floats); a time shared by
+    many rows (``checked_at``, a settlement's time in its check and flags) is converted once. A
+    value the database refuses raises SQLAlchemy's wrapper of the driver's error, as a statement
+    does."""
+    columns = list(rows[0])
+    dialect = session.get_bind().dialect
+    quote = dialect.identifier_preparer.quote
+    sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(name) for name in columns)}) "
+           f"VALUES ({', '.join('?' for _ in columns)})")
+    by_column = []
+    for name in columns:
+        process = table.c[name].type._cached_bind_processor(dialect)
+        if process is None:
+            by_column.append([row[name] for row in rows])
+            continue
+        if isinstance(table.c[name].type, UTCDateTime):
+            process = _memo(process)
+        by_column.append([process(row[name]) for row in rows])
+    session.connection().exec_driver_sql(sql, list(zip(*by_column)))
+
+
+def _memo(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``process`` remembered by value (an aware time's bound text depends on its instant only)."""
+    done: dict[Any, Any] = {}
+
+    def remembered(value: Any) -> Any:
+        try:
+            return done[value]
+        except KeyError:
+            found = done[value] = process(value)
+            return found
+        except TypeError:  # unhashable: as it is
+            return process(value)
+    return remembered
 
 
 # a column's type: its staging type (the same without limits) and what binary COPY sends for it;

@@ -186,13 +186,15 @@ def save_results(session: Session, *, run_id: int, results: Sequence[CheckResult
 
 def _save_new(session: Session, rows: _Rows) -> None:
     """Settlements none of which is stored: every row appended (on PostgreSQL by COPY straight
-    into the table)."""
+    into the table, on SQLite through the driver: :func:`database.bulk.insert_many`)."""
     for table, values in ((SettlementRow.__table__, rows.settlements), (CheckRow.__table__, rows.checks),
                           (FlagRow.__table__, rows.flags), (FaceSignature.__table__, rows.faces)):
         if not values:
             continue
         if bulk.wanted(session, len(values)):
             bulk.append(session, table, list(values.values()))
+        elif bulk.direct(session, len(values)):
+            bulk.insert_many(session, table, list(values.values()))
         else:
             session.execute(insert(table), list(values.values()))
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 import numpy as np
 import pytest
 from sqlalchemy import JSON, String, cast, select, text
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from ingest.cameras import CamerasConfig
 from audit import persist
@@ -162,4 +162,57 @@ def test_copy_stores_exactly_what_statements_store(db_url, make_settings, monkey
         dumps[path] = dump(factory)
     assert dumps["copy"] == dumps["statements"]
     assert all(dumps["copy"][name] for name in WRITTEN)
+    engine.dispose()
+
+
+def raw_dump(factory) -> dict[str, list[tuple]]:
+    """Every row written as the database holds it (SQLite: times and JSON as their stored text)."""
+    out = {}
+    with factory() as session:
+        for name in WRITTEN:
+            table = Base.metadata.tables[name]
+            columns = ", ".join(c.name for c in table.columns if c.name not in VOLATILE)
+            order = "id" if "id" in table.c else ", ".join(c.name for c in table.primary_key.columns)
+            out[name] = [tuple(r) for r in session.connection().exec_driver_sql(
+                f"SELECT {columns} FROM {name} ORDER BY {order}")]
+    return out
+
+
+def test_sqlite_driver_inserts_store_exactly_what_statements_store(tmp_path, make_settings, monkeypatch):
+    """A chunk of new settlements goes to SQLite's driver (bulk.insert_many): the same bytes as
+    SQLAlchemy's statements, ids included."""
+    dumps = {}
+    for path, minimum in (("statements", 10**9), ("driver", 0)):
+        monkeypatch.setattr(bulk, "COPY_MIN_ROWS", minimum)
+        url = f"sqlite:///{tmp_path}/{path}.db"
+        engine, factory = setup(url)
+        settings = make_settings(db_url=url)
+        for settlements, records in two_audits():
+            reconcile_and_save(settings, factory, settlements=settlements, footage={}, cameras=CamerasConfig(),
+                               rejected=[RejectedRow("s.csv", 7, "bad")], rows_read=len(settlements),
+                               settlements_file="s.csv", videos="v", records=records)
+        with transaction(factory) as session:
+            run = repository.start_run(session, settlements_file="x.csv", videos="v")
+            repository.save_results(session, run_id=run, results=[
+                result(sale(200 + n, extra={"操作员": "李四"}), *((FlagKind.BURST,) if n % 2 else ()),
+                       seen={"visit": {"track_id": n % 3}, "名": [n, 1.5]},
+                       identity=np.full(4, n / 3, dtype=np.float32)) for n in range(1, 8)])
+        dumps[path] = raw_dump(factory)
+        engine.dispose()
+    assert dumps["driver"] == dumps["statements"]
+    assert all(dumps["driver"][name] for name in WRITTEN if name not in ("footfall_visits",)), {
+        name: len(rows) for name, rows in dumps["driver"].items()}
+
+
+def test_sqlite_driver_insert_refuses_a_naive_time_and_a_duplicate(tmp_path):
+    engine, factory = setup(f"sqlite:///{tmp_path}/rx.db")
+    table = SettlementRow.__table__
+    row = {"settlement_id": "S1", "pharmacy_id": "P", "counter_id": "C", "settled_at": T0, "card_hash": "h",
+           "amount": Decimal("1.50"), "items": {"lines": []}, "extra": {}}
+    with factory() as session, session.begin():
+        with pytest.raises(ValueError):
+            bulk.insert_many(session, table, [{**row, "settled_at": T0.replace(tzinfo=None)}])
+        bulk.insert_many(session, table, [row])
+        with pytest.raises(IntegrityError):
+            bulk.insert_many(session, table, [row])
     engine.dispose()
