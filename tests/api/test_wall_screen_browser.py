@@ -205,9 +205,11 @@ def test_full_screen_and_kiosk_hide_the_chrome(browser, wall_city):
         page.wait_for_selector("header", state="hidden")
         assert not page.locator("footer").is_visible()
         assert page.locator("#fullscreen").inner_text() == "退出全屏"
+        assert page.evaluate("document.fullscreenElement && document.fullscreenElement.tagName") == "HTML"
         fits_one_screen(page)
         page.click("#fullscreen")
         page.wait_for_selector("header", state="visible")
+        assert page.evaluate("document.fullscreenElement") is None
         assert page.locator("#fullscreen").inner_text() == "全屏"
         assert page.errors == []
 
