@@ -36,7 +36,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from ingest.encodings import AUTO, Decoder, check_encoding, sniff_encoding
 from ingest.input_files import require_regular_file
@@ -54,8 +54,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _BLANK = re.compile(r"[\s,]*")
 
 
-@dataclass(frozen=True, slots=True)
-class CsvRow:
+class CsvRow(NamedTuple):  # (a tuple: made millions of times, several times faster than a frozen dataclass)
     line: int  # 1-based physical line where the record starts
     end_line: int  # where it ends (> line only when a quoted field spans lines)
     values: dict[str, str]
@@ -221,13 +220,20 @@ class CsvSource:
 
     def _records(self) -> Iterator[tuple[int, int, list[str], str] | CsvReject]:
         """(first line, last line, fields, text) per record, or a CsvReject; blank lines skipped."""
-        while (item := self._next_line()) is not None:
-            number, text = item
-            if isinstance(text, _LongLine):  # its last (cut) field left out
+        pending, lines, blank = self._pending, self._lines, _BLANK.fullmatch  # (_next_line, inlined)
+        while True:
+            if pending:
+                number, text = pending.popleft()
+            else:
+                item = next(lines, None)
+                if item is None:
+                    return
+                number, text = item
+            if type(text) is _LongLine:  # its last (cut) field left out
                 yield CsvReject(number, number, f"line is longer than {size_text(self.max_line)}",
                                 tuple(text.head.split(",")[:-1]))
                 continue
-            if _BLANK.fullmatch(text):
+            if (not text or text[0] == "," or text[0].isspace()) and blank(text):  # (a row starts otherwise)
                 continue
             if '"' not in text:
                 yield number, number, text.split(","), text

@@ -20,7 +20,8 @@ from functools import lru_cache
 from pathlib import Path
 from sys import intern
 
-from ingest.fields import QUANTITY, IngestOptions, decimal, finite_float, optional, required, time_in_range
+from ingest.fields import (QUANTITY, IngestOptions, decimal, finite_float, optional, required, texts,
+                           time_in_range)
 from ingest.reasons import RowError
 from ingest.tables import beside, parse_rows
 from rxaudit.domain import RejectedRow
@@ -66,13 +67,16 @@ def read_purchases(path: Path, options: IngestOptions | None = None
                    ) -> tuple[list[Purchase], list[RejectedRow]]:
     options = options or IngestOptions()
     shared = _Shared("received_at", options, positive=True)
+    what, when, billed = (texts(("pharmacy_id", True), ("item_code", True), ("quantity", True)),
+                          texts(("received_at", True)), texts(("supplier", False), ("invoice_no", False)))
 
-    def parse(row: Mapping[str, str]) -> Purchase:
-        return Purchase(pharmacy_id=intern(required(row, "pharmacy_id")),
-                        item_code=intern(required(row, "item_code")),
-                        quantity=shared.quantity(required(row, "quantity")),
-                        received_at=shared.time(required(row, "received_at")),
-                        supplier=intern(optional(row, "supplier")), invoice_no=optional(row, "invoice_no"))
+    def parse(row: Mapping[str, str]) -> Purchase:  # fields checked in this order: the first fault is told
+        pharmacy_id, item_code, quantity = what(row)
+        quantity = shared.quantity(quantity)
+        received_at = shared.time(when(row)[0])
+        supplier, invoice_no = billed(row)
+        return Purchase(pharmacy_id=intern(pharmacy_id), item_code=intern(item_code), quantity=quantity,
+                        received_at=received_at, supplier=intern(supplier), invoice_no=invoice_no)
 
     return parse_rows(path, PURCHASE_COLUMNS, parse, encoding=options.encoding, aliases=options.aliases)
 
@@ -81,12 +85,13 @@ def read_stock(path: Path, options: IngestOptions | None = None
                ) -> tuple[list[StockCount], list[RejectedRow]]:
     options = options or IngestOptions()
     shared = _Shared("counted_at", options, positive=False)
+    what, when = texts(("pharmacy_id", True), ("item_code", True), ("quantity", True)), texts(("counted_at", True))
 
-    def parse(row: Mapping[str, str]) -> StockCount:
-        return StockCount(pharmacy_id=intern(required(row, "pharmacy_id")),
-                          item_code=intern(required(row, "item_code")),
-                        quantity=shared.quantity(required(row, "quantity")),
-                          counted_at=shared.time(required(row, "counted_at")))
+    def parse(row: Mapping[str, str]) -> StockCount:  # fields checked in this order
+        pharmacy_id, item_code, quantity = what(row)
+        quantity = shared.quantity(quantity)
+        return StockCount(pharmacy_id=intern(pharmacy_id), item_code=intern(item_code), quantity=quantity,
+                          counted_at=shared.time(when(row)[0]))
 
     return parse_rows(path, STOCK_COLUMNS, parse, encoding=options.encoding, aliases=options.aliases)
 

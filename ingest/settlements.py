@@ -17,7 +17,7 @@ from pathlib import Path
 from sys import intern
 
 from ingest.csv_reader import CsvReject
-from ingest.fields import (AMOUNT, LINE_QUANTITY, UNIT_PRICE, IngestOptions, decimal, optional, required,
+from ingest.fields import (AMOUNT, LINE_QUANTITY, UNIT_PRICE, IngestOptions, decimal, required, texts,
                            time_in_range)
 from ingest.reasons import RowError, reason_of
 from ingest.records import trace_codes
@@ -59,11 +59,12 @@ def read_items(path: Path, options: IngestOptions | None = None, *, sold_codes: 
 
     items: dict[str, list[SettlementItem]] = defaultdict(list)
 
+    line_fields = texts(("settlement_id", True), ("item_code", True), ("item_name", False), ("quantity", True),
+                        ("unit_price", True))
+
     def parse(row: dict) -> None:  # straight into ``items``: no list of (id, item) pairs held meanwhile
-        sid = required(row, "settlement_id")
-        item_code = intern(required(row, "item_code"))
-        item_name = intern(optional(row, "item_name"))
-        quantity, unit_price = required(row, "quantity"), required(row, "unit_price")
+        sid, item_code, item_name, quantity, unit_price = line_fields(row)
+        item_code, item_name = intern(item_code), intern(item_name)
         if sold_codes is None:
             items[sid].append(SettlementItem(
                 item_code=item_code, item_name=item_name, quantity=quantity_of(quantity),
@@ -97,6 +98,9 @@ def iter_settlements(path: Path, card_key: bytes, options: IngestOptions | None 
     path = Path(path)
     seen_ids: dict[str, int] = {}
     amount = lru_cache(maxsize=16384)(lambda text: decimal("amount", text, AMOUNT))
+    card_hash = lru_cache(maxsize=65536)(lambda card_id: intern(hash_card(card_id, card_key)))  # cards recur
+    where = texts(("pharmacy_id", True), ("counter_id", True), ("settled_at", True))
+    who = texts(("card_id", True), ("amount", True))
     shared_extra = lru_cache(maxsize=4096)(lambda values: dict(values))
     with open_table(path, required=SETTLEMENT_COLUMNS, encoding=options.encoding,
                     aliases=options.aliases) as rows:
@@ -110,13 +114,16 @@ def iter_settlements(path: Path, card_key: bytes, options: IngestOptions | None 
                 sid = required(values, "settlement_id")
                 if sid in seen_ids:
                     raise RowError("settlement_id", f"repeats line {seen_ids[sid]}")
+                pharmacy_id, counter_id, settled_at = where(values)
+                settled_at = time_in_range("settled_at", settled_at, options)
+                card_id, amount_text = who(values)
                 settlement = Settlement(
                     settlement_id=sid,
-                    pharmacy_id=intern(required(values, "pharmacy_id")),
-                    counter_id=intern(required(values, "counter_id")),
-                    settled_at=time_in_range("settled_at", required(values, "settled_at"), options),
-                    card_hash=intern(hash_card(required(values, "card_id"), card_key)),
-                    amount=amount(required(values, "amount")),
+                    pharmacy_id=intern(pharmacy_id),
+                    counter_id=intern(counter_id),
+                    settled_at=settled_at,
+                    card_hash=card_hash(card_id),
+                    amount=amount(amount_text),
                     items=() if items is None else tuple(items.pop(sid, ())),
                     extra=shared_extra(tuple((c, values[c]) for c in extra_cols)),
                     line=line,

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from ingest.fields import (AMOUNT, LINE_QUANTITY, MAX_LENGTH, QUANTITY, IngestOptions, decimal, finite_float,
-                           optional, required, time_in_range)
+                           optional, required, texts, time_in_range)
 from ingest.reasons import RowError
 from database.models import PurchaseRow, SettlementRow, SoldTraceCode
 
@@ -71,3 +71,24 @@ def test_the_range_is_the_settings_s():
     with pytest.raises(RowError, match="counted_at is outside 2026-01-01"):
         time_in_range("counted_at", "2025-12-31T08:00:00+08:00", options)
     assert time_in_range("counted_at", "2026-01-02T08:00:00+08:00", options).year == 2026
+
+
+@pytest.mark.parametrize("row", [
+    {"pharmacy_id": " P1 ", "item_name": "药", "quantity": "2"}, {"pharmacy_id": "P1", "quantity": "2"},
+    {"pharmacy_id": "", "quantity": "2"}, {"quantity": "2"}, {"pharmacy_id": "P1", "item_name": "  "},
+    {"pharmacy_id": "P" * 65, "quantity": ""}, {"pharmacy_id": "P1", "item_name": "n" * 300, "quantity": ""},
+])
+def test_texts_reads_a_row_as_required_and_optional_do_in_order(row):
+    """texts() (one call per row, limits looked up once) says what required()/optional() say, field
+    after field: the same values, or the same first fault."""
+    def one_by_one():
+        return [required(row, "pharmacy_id"), optional(row, "item_name"), required(row, "quantity")]
+
+    try:
+        expected = one_by_one()
+    except RowError as exc:
+        with pytest.raises(RowError) as info:
+            texts(("pharmacy_id", True), ("item_name", False), ("quantity", True))(row)
+        assert (info.value.column, str(info.value)) == (exc.column, str(exc))
+    else:
+        assert texts(("pharmacy_id", True), ("item_name", False), ("quantity", True))(row) == expected

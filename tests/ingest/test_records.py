@@ -136,3 +136,21 @@ def test_an_xlsx_date_cell_and_a_local_time_are_read_in_the_input_zone(tmp_path)
     assert not rejected and [c.counted_at for c in rows] == [datetime(2026, 11, 20, 7, tzinfo=TZ)] * 2
     rows, rejected = read_stock(tmp_path / "stock.xlsx", IngestOptions(input_timezone=None))
     assert not rows and all("counted_at" in r.reason and "no UTC offset" in r.reason for r in rejected)
+
+
+def test_a_row_with_several_faults_is_rejected_for_its_first(tmp_path):
+    """Fields are checked in the order the readers always checked them: a bad quantity before an
+    empty time, a bad time before an over-long supplier, an empty item code before a bad quantity."""
+    path = write(tmp_path / "purchases.csv", (
+        "pharmacy_id,item_code,quantity,received_at,supplier,invoice_no\n"
+        f"PH1,D1,x,,S,I1\n"
+        f"PH1,D1,5,later,{'s' * 300},I2\n"
+        f"PH1,,x,2026-11-20T08:00:00+08:00,S,I3\n"))
+    _, rejected = read_purchases(path)
+    assert [r.line for r in rejected] == [2, 3, 4]
+    assert "quantity" in rejected[0].reason and "received_at" not in rejected[0].reason
+    assert "received_at" in rejected[1].reason and "supplier" not in rejected[1].reason
+    assert "item_code" in rejected[2].reason and "quantity" not in rejected[2].reason
+    stock = write(tmp_path / "stock.csv", "pharmacy_id,item_code,quantity,counted_at\nPH1,D1,-1,\n")
+    _, rejected = read_stock(stock)
+    assert "quantity" in rejected[0].reason and "counted_at" not in rejected[0].reason
