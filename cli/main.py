@@ -8,7 +8,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from rxaudit.errors import EXIT_CODES, RxauditError, lookup
+from rxaudit.errors import EXIT_CODES, Busy, RxauditError, database_busy, lookup
 
 DESCRIPTION = "The ``rxaudit`` command line. Errors from the exception tree become one line and an exit code."
 
@@ -34,6 +34,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RxauditError as exc:
         print(f"rxaudit: error: {exc}", file=sys.stderr)
         return lookup(EXIT_CODES, exc, 1)
+    except Exception as exc:
+        if not database_busy(exc):
+            raise
+        # another writer held the database past the busy timeout (SQLite) or lock_timeout
+        # (PostgreSQL): what was committed stays, the step that failed changed nothing
+        print(f"rxaudit: error: {Busy.__doc__} ({type(exc).__name__})", file=sys.stderr)
+        return EXIT_CODES[Busy]
 
 
 if __name__ == "__main__":

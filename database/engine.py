@@ -10,6 +10,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from database import json_codec
+from rxaudit.errors import Busy
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -89,7 +90,7 @@ def _file_lock(path: Path, wait_s: float) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    raise TimeoutError(f"another process has been migrating {path.stem} for {wait_s:.0f} s") from None
+                    raise Busy(f"another process has been migrating {path.stem} for {wait_s:.0f} s") from None
                 time.sleep(0.05)
         try:
             yield

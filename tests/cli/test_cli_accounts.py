@@ -61,3 +61,22 @@ def test_pharmacies_load_reports_bad_rows(db, tmp_path, capsys):
     assert main(["pharmacies", "load", str(path), "--db", db]) == 0
     assert {p.pharmacy_id: p.district for p in rows(db, Pharmacy)} == {"P1": "D1", "P3": "D2"}
     assert "line 3" in capsys.readouterr().err
+
+
+def test_a_database_held_by_another_writer_is_exit_10_with_one_line(db, capsys):
+    """Another writer holding the SQLite file past the busy timeout: one line and exit 10 (run it
+    again), not a traceback; nothing of the failed step is stored."""
+    import sqlite3
+
+    assert main(["apikey", "create", "--name", "wall", "--district", "D1", "--db", db]) == 0
+    capsys.readouterr()
+    holder = sqlite3.connect(db.removeprefix("sqlite:///"), isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        assert main(["apikey", "create", "--name", "wall2", "--district", "D1", "--db", db]) == 10
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    err = capsys.readouterr().err
+    assert err.startswith("rxaudit: error: The database is held by another writer") and "Traceback" not in err
+    assert [k.name for k in rows(db, ApiKey)] == ["wall"]
