@@ -7,6 +7,7 @@ which a person runs.
 
 from __future__ import annotations
 
+import io
 import math
 import statistics
 import tempfile
@@ -20,6 +21,7 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from ruamel.yaml.comments import CommentedMap
 
 from ingest.cameras import MAX_CLOCK_OFFSET_S, CamerasConfig, load_cameras
 from ingest.csv_reader import AUTO, read_text
@@ -209,11 +211,12 @@ def check_offset(value: float, option: str) -> float:
     return value
 
 
-def confirm_offset(path: Path, *, pharmacy: str, counter: str, offset_s: float) -> Confirmed:
-    """Write ``clock_offset_s`` for one counter into ``cameras.yaml`` (the rest of the data kept,
-    comments not), validated by the strict schema before anything is written. A link is written
-    through (its target keeps its mode); the previous bytes are kept as ``<target>.bak``
-    (``audit.file_rewrite``)."""
+def confirm_offset(path: Path, *, pharmacy: str, counter: str, offset_s: float, add: bool = False) -> Confirmed:
+    """Write ``clock_offset_s`` for one counter into ``cameras.yaml`` (the rest of the file kept,
+    comments, order and quoting included), validated by the strict schema before anything is
+    written. A counter the file has no entry for is refused unless ``add`` (a mistyped id would
+    otherwise get the offset while the real counter keeps the wrong one). A link is written through
+    (its target keeps its mode); the previous bytes are kept as ``<target>.bak`` (``audit.file_rewrite``)."""
     check_id(pharmacy, "--pharmacy")
     check_id(counter, "--counter")
     check_offset(offset_s, "--offset")
@@ -221,9 +224,17 @@ def confirm_offset(path: Path, *, pharmacy: str, counter: str, offset_s: float) 
     real = real_target(path)
     before = load_cameras(real) if real.exists() else CamerasConfig()  # refuses a broken file
     text = read_text(real, AUTO) if real.exists() else ""
-    data = (yaml.safe_load(text) or {}) if text else {}
+    data = _round_trip().load(text) if text.strip() else None
+    if data is None:
+        data = CommentedMap()
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: camera configuration must be a mapping")
+    listed = ((data.get("pharmacies") or {}).get(pharmacy) or {}).get("counters") or {}
+    if counter not in listed and not add:
+        known = sorted(str(c) for c in listed)[:20]
+        raise ConfigError(f"{path}: {pharmacy}/{counter} has no entry (this pharmacy's counters: "
+                          f"{', '.join(known) or 'none'}); check the ids as the log writes them, or pass "
+                          "--add to add the counter")
     pharmacies = data.get("pharmacies") or {}
     data["pharmacies"] = pharmacies
     entry = pharmacies.get(pharmacy) or {}
@@ -235,9 +246,20 @@ def confirm_offset(path: Path, *, pharmacy: str, counter: str, offset_s: float) 
         # a new entry keeps what the counter had from the defaults (zones), not the bare schema's
         counters[counter] = {"zone": [list(p) for p in old.zone], "goods_zone": [list(p) for p in old.goods_zone]}
     counters[counter]["clock_offset_s"] = float(offset_s)
+    buffer = io.StringIO()
+    _round_trip().dump(data, buffer)
     try:
-        CamerasConfig.model_validate(data)
+        CamerasConfig.model_validate(yaml.safe_load(buffer.getvalue()))
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, str(path))) from exc
-    new = yaml.safe_dump(data, sort_keys=False, allow_unicode=True).encode("utf-8")
-    return Confirmed(old.clock_offset_s, rewrite(path, new))
+    return Confirmed(old.clock_offset_s, rewrite(path, buffer.getvalue().encode("utf-8")))
+
+
+def _round_trip():
+    """A YAML reader/writer that gives back what it read (comments, order, quotes) around the change."""
+    from ruamel.yaml import YAML
+
+    rt = YAML(typ="rt")
+    rt.preserve_quotes = True
+    rt.width = 4096
+    return rt

@@ -62,7 +62,8 @@ def print_table(report) -> None:
     if suspect:
         print(f"\n{len(suspect)} suspect counter-day(s): their no_customer flags are marked and scored "
               "lower. Check the camera clock; confirm an offset with\n  rxaudit clocks confirm "
-              "--cameras cameras.yaml --pharmacy P --counter C --offset S")
+              "--cameras cameras.yaml --pharmacy P --counter C --offset S\n"
+              "  (--add where cameras.yaml has no entry for that counter yet)")
 
 
 def cmd_clocks(args: argparse.Namespace) -> int:
@@ -139,7 +140,8 @@ def _settlements_of(db_url: str, health) -> list:
 def cmd_clocks_confirm(args: argparse.Namespace) -> int:
     from audit.clocks import confirm_offset
 
-    done = confirm_offset(args.cameras, pharmacy=args.pharmacy, counter=args.counter, offset_s=args.offset)
+    done = confirm_offset(args.cameras, pharmacy=args.pharmacy, counter=args.counter, offset_s=args.offset,
+                          add=args.add)
     kept = "a new file" if done.backup is None else f"previous file kept as {done.backup}"
     print(f"{args.cameras}: {args.pharmacy}/{args.counter} clock_offset_s {done.previous_s:+g} -> "
           f"{args.offset:+g} s ({kept}); the next audit uses it")
@@ -169,4 +171,6 @@ def register(sub) -> None:
     q.add_argument("--counter", required=True)
     q.add_argument("--offset", type=float, required=True,
                    help="seconds, camera clock minus true time (finite, at most a day either way)")
+    q.add_argument("--add", action="store_true",
+                   help="add the counter when cameras.yaml has no entry for it (else refused: a mistyped id)")
     q.set_defaults(func=cmd_clocks_confirm)

@@ -109,7 +109,7 @@ def test_audit_marks_suspect_flags_then_clocks_reads_the_database_and_confirm_fi
     cameras.write_text("defaults:\n  timezone: Asia/Shanghai\n", encoding="utf-8")
     best = got["C1"]["best_offset_s"]
     assert main(["clocks", "confirm", "--cameras", str(cameras), "--pharmacy", "PH1", "--counter", "C1",
-                 "--offset", str(best)]) == 0
+                 "--offset", str(best), "--add"]) == 0
     assert load_cameras(cameras).counter("PH1", "C1").clock_offset_s == best
     # the stored profiles judged at the confirmed offset: fine now
     assert main(["clocks", "--db", db_url, "--cameras", str(cameras), "--json", str(out)]) == 0
@@ -156,8 +156,9 @@ def test_confirm_writes_one_offset_and_keeps_the_rest(tmp_path, pharmacy, counte
     path = tmp_path / "cameras.yaml"
     path.write_text(CAMERAS, encoding="utf-8")
     before = load_cameras(path)
+    new = ["--add"] if (pharmacy, counter) != ("PH1", "C1") else []
     assert main(["clocks", "confirm", "--cameras", str(path), "--pharmacy", pharmacy, "--counter", counter,
-                 "--offset", str(offset)]) == 0
+                 "--offset", str(offset), *new]) == 0
     after = load_cameras(path)
     assert after.counter(pharmacy, counter).clock_offset_s == offset
     assert [list(p) for p in after.counter(pharmacy, counter).zone] == zone
@@ -196,9 +197,31 @@ def test_confirm_errors_are_config_or_input_errors(tmp_path):
     assert yaml.safe_load(path.read_text())["pharmacies"]["PH1"]["counters"]["C1"] == {"osd_crop": [0, 0, 2, 2]}
 
 
-def confirm(path, pharmacy="PH1", counter="C1", offset="12.5") -> int:
+def confirm(path, pharmacy="PH1", counter="C1", offset="12.5", *more: str) -> int:
     return main(["clocks", "confirm", "--cameras", str(path), f"--pharmacy={pharmacy}", f"--counter={counter}",
-                 f"--offset={offset}"])
+                 f"--offset={offset}", *more])
+
+
+@pytest.mark.parametrize("pharmacy, counter", [("PH1", "C2"), ("PH9", "C1"), ("ph1", "C1"), ("PH1", "c1")])
+def test_confirm_refuses_a_counter_the_file_has_no_entry_for_unless_added(tmp_path, capsys, pharmacy, counter):
+    """A mistyped id must not get the offset while the real counter keeps the wrong one."""
+    path = tmp_path / "cameras.yaml"
+    path.write_text(CAMERAS, encoding="utf-8")
+    assert confirm(path, pharmacy, counter) == 3
+    err = capsys.readouterr().err
+    assert f"{pharmacy}/{counter} has no entry" in err and "--add" in err
+    assert path.read_text(encoding="utf-8") == CAMERAS and not (tmp_path / "cameras.yaml.bak").exists()
+    assert confirm(path, pharmacy, counter, "12.5", "--add") == 0
+    assert load_cameras(path).counter(pharmacy, counter).clock_offset_s == 12.5
+
+
+def test_confirm_keeps_the_files_comments_order_and_quotes(tmp_path):
+    original = ("# Lanzhou, Chengguan district: counter cameras (installer: call 0931-000)\n"
+                + CAMERAS.replace("      C1:\n", "      C1:  # the till by the door\n"))
+    path = tmp_path / "cameras.yaml"
+    path.write_text(original, encoding="utf-8")
+    assert confirm(path, offset="-7") == 0
+    assert path.read_text(encoding="utf-8") == original.replace("clock_offset_s: 3.5", "clock_offset_s: -7.0")
 
 
 @pytest.mark.parametrize("pharmacy, counter, offset, option", [
@@ -237,7 +260,7 @@ def test_confirm_refuses_bad_offsets_and_ids_as_config_errors(tmp_path, capsys, 
 def test_confirm_takes_offsets_up_to_a_day_and_ids_with_inner_spaces(tmp_path, pharmacy, offset):
     path = tmp_path / "cameras.yaml"
     path.write_text(CAMERAS, encoding="utf-8")
-    assert confirm(path, pharmacy, "C1", offset) == 0
+    assert confirm(path, pharmacy, "C1", offset, "--add") == 0
     assert load_cameras(path).counter(pharmacy, "C1").clock_offset_s == float(offset)
 
 
