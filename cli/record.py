@@ -2,7 +2,7 @@
 store, until stopped (SIGTERM, Ctrl-C). ``rxaudit cameras status``: what the recorders last saw.
 
     rxaudit record --cameras cameras.yaml --videos DIR [--shard i/N] [--secrets FILE] [--db URL]
-                   [--segment-s 10] [--stall-s 10] [--duration S]
+                   [--segment-s 10] [--stall-s 10] [--retention-days 90] [--duration S]
     rxaudit cameras status [--db URL] [--json OUT]
 """
 
@@ -41,8 +41,10 @@ def cmd_record(args: argparse.Namespace) -> int:
     engine = make_engine(settings_from_args(args).db_url)
     migrate(engine)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if not 0 <= args.retention_days <= 36500:
+        raise ConfigError("--retention-days must be between 0 (keep everything) and 36500")
     options = RecorderOptions(segment_s=args.segment_s, stall_s=args.stall_s,
-                              open_s=min(10.0, args.stall_s))
+                              open_s=min(10.0, args.stall_s), retention_days=args.retention_days)
     recorder = Recorder(cameras, Path(args.videos), options, session_factory(engine))
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: recorder.stop_event.set())
@@ -108,6 +110,8 @@ def register(sub) -> None:
     p.add_argument("--segment-s", dest="segment_s", type=float, default=10.0, help="segment length (10)")
     p.add_argument("--stall-s", dest="stall_s", type=float, default=10.0,
                    help="seconds without a frame before a stream is reopened (10)")
+    p.add_argument("--retention-days", dest="retention_days", type=int, default=90,
+                   help="delete segments older than this, except flags' evidence (90; 0: keep all)")
     p.add_argument("--duration", type=float, help="stop after this many seconds (default: until stopped)")
     common(p)
     p.set_defaults(func=cmd_record)

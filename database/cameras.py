@@ -4,12 +4,13 @@ Session. Stream URLs arrive redacted; nothing here sees a password."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from database.models import CameraGapRow, CameraHealthRow, Pharmacy, utcnow
+from database.models import (CameraGapRow, CameraHealthRow, CameraTamperRow, FlagRow, Pharmacy, SegmentEntry,
+                             utcnow)
 from rxaudit.security import Principal
 
 
@@ -82,3 +83,52 @@ def cameras(session: Session, *, principal: Principal | None = None, gaps_since:
         open_ = next((g for g in gaps if g.end is None), None)
         views.append(CameraView(health, district, open_, gaps))
     return views
+
+
+HOLDING = ("open", "escalated", "confirmed")  # a flag whose clip must outlive retention
+
+
+def clips_held(session: Session, *, pharmacy_ids: list[str], before: datetime) -> set[str]:
+    """Store-relative segment paths the evidence of open, escalated or confirmed flags points to,
+    for settlements at these pharmacies up to a day after ``before`` (a segment holds earlier time)."""
+    held: set[str] = set()
+    query = (select(FlagRow.evidence).where(FlagRow.pharmacy_id.in_(pharmacy_ids),
+                                            FlagRow.review_status.in_(HOLDING),
+                                            FlagRow.settled_at < before + timedelta(days=1))
+             .execution_options(yield_per=1000))
+    for evidence in session.scalars(query):
+        for item in (evidence or {}).get("items", []):
+            clip = item.get("clip") if isinstance(item, dict) else None
+            if isinstance(clip, str) and clip:
+                held.add(clip.split("#", 1)[0])
+    return held
+
+
+def forget_segments(session: Session, *, pharmacy_id: str, counter_id: str, names: list[str]) -> None:
+    """Deleted segments leave the audit's cached segment index (every store location)."""
+    for start in range(0, len(names), 500):
+        session.execute(delete(SegmentEntry).where(
+            SegmentEntry.pharmacy_id == pharmacy_id, SegmentEntry.counter_id == counter_id,
+            SegmentEntry.name.in_(names[start:start + 500])))
+
+
+def open_tamper(session: Session, *, pharmacy_id: str, counter_id: str, what: str, start: datetime,
+                last_good_at: datetime | None) -> None:
+    session.add(CameraTamperRow(pharmacy_id=pharmacy_id, counter_id=counter_id, what=what, start=start,
+                                last_good_at=last_good_at))
+
+
+def close_tamper(session: Session, *, pharmacy_id: str, counter_id: str, end: datetime) -> None:
+    for row in session.scalars(select(CameraTamperRow).where(
+            CameraTamperRow.pharmacy_id == pharmacy_id, CameraTamperRow.counter_id == counter_id,
+            CameraTamperRow.end.is_(None))):
+        row.end = max(end, row.start)
+
+
+def tamper_spans(session: Session, *, pharmacy_id: str, counter_id: str, start: datetime,
+                 end: datetime) -> list[CameraTamperRow]:
+    """Spans overlapping [start, end] at one counter (an open one counts as lasting)."""
+    return list(session.scalars(select(CameraTamperRow).where(
+        CameraTamperRow.pharmacy_id == pharmacy_id, CameraTamperRow.counter_id == counter_id,
+        CameraTamperRow.start <= end, (CameraTamperRow.end.is_(None)) | (CameraTamperRow.end >= start))
+        .order_by(CameraTamperRow.start)))

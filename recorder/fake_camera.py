@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import av
+import numpy as np
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 SERVER = Path(__file__).with_name("rtsp_server.py")
@@ -34,10 +35,11 @@ def missing() -> str | None:
 
 
 def counter_footage(path: Path, seconds: float, fps: int = 10, size: tuple[int, int] | None = None,
-                    seed: int = 1) -> Path:
+                    seed: int = 1, covered: tuple[float, float] | None = None) -> Path:
     """Sample counter footage (the sample bundle's renderer: a cashier, a customer coming and
     going, the on-screen clock) at 640x360 or scaled to ``size``, H.264 as a camera sends it: a
-    keyframe every second exactly (no scene-cut keyframes)."""
+    keyframe every second exactly (no scene-cut keyframes). ``covered``: seconds (from, to) when
+    the lens is covered (black)."""
     import cv2
 
     from sample_footage.scene import HEIGHT, WIDTH, Appearance, Backdrop, render
@@ -55,6 +57,8 @@ def counter_footage(path: Path, seconds: float, fps: int = 10, size: tuple[int, 
         for k in range(int(round(seconds * fps))):
             t = k / fps
             image = render(backdrop, people, t, fps, datetime.fromtimestamp(start + t, UTC), ())
+            if covered is not None and covered[0] <= t < covered[1]:
+                image = np.zeros_like(image)
             if (width, height) != (WIDTH, HEIGHT):
                 image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
             for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):

@@ -33,6 +33,17 @@ class Gap:
 
 
 @dataclass(frozen=True)
+class TamperSpan:
+    """Opened when a tamper condition has lasted its hold time; ``end`` set when the picture is back."""
+
+    key: str
+    what: str
+    start: datetime
+    last_good_at: datetime | None = None
+    end: datetime | None = None
+
+
+@dataclass(frozen=True)
 class Snapshot:
     key: str
     stream: str  # redacted
@@ -78,7 +89,7 @@ class CameraStatus:
                 fps = (len(rates) - 1) / span
                 kbps = sum(size for _, size in rates) * 8 / 1000 / (span * len(rates) / max(1, len(rates) - 1))
             changes = dict(last_frame_at=at, fps=fps, bitrate_kbps=kbps, width=width, height=height)
-            if self.snapshot.state != CameraState.RECORDING:
+            if self.snapshot.state not in (CameraState.RECORDING, CameraState.TAMPERED):
                 changes.update(state=CameraState.RECORDING, since=at, detail=None)
             self.snapshot = replace(self.snapshot, **changes)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import errno
 import logging
 import queue
+import shutil
 import threading
 import time
 from dataclasses import dataclass
@@ -16,11 +17,14 @@ from pathlib import Path
 
 import av
 
-from recorder.health import CameraState, CameraStatus, Gap, Snapshot
+from recorder.health import CameraState, CameraStatus, Gap, Snapshot, TamperSpan
 from recorder.segments import SegmentWriter
 from recorder.sources import Camera
+from recorder.tamper import THUMB, TamperOptions, TamperWatch
 
 log = logging.getLogger("rxaudit.recorder")
+FULL_BYTES = 1 << 20  # less free space than this under the store: a write failure is a full disk
+JUMP_BACK_S = 1.0  # a timestamp this far behind the last one starts a new segment
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,9 @@ class RecorderOptions:
     backoff_min_s: float = 1.0
     backoff_max_s: float = 10.0  # a camera back is recording again within this plus a connection
     health_every_s: float = 2.0
+    retention_days: int = 90  # 0: keep everything
+    retention_every_s: float = 3600.0
+    tamper: TamperOptions | None = TamperOptions()  # None: no tamper checks
 
     @property
     def watchdog_s(self) -> float:
@@ -59,6 +66,8 @@ class CameraReader(threading.Thread):
         self.gap = gap  # open while nothing is recorded
         self.abandoned = False  # set by the watchdog: this thread must not touch the store again
         self.sessions = 0
+        self.tamper = TamperWatch(options.tamper) if options.tamper is not None else None
+        self._last_look: float | None = None
 
     # -- the loop ---------------------------------------------------------------------------------
     def run(self) -> None:
@@ -68,12 +77,13 @@ class CameraReader(threading.Thread):
             self.sessions += 1
             try:
                 got_frames, state, reason = self._session()
-            except StoreFailure as exc:
-                got_frames, state, reason = True, CameraState.STORE_FAILING, str(exc)
+            except StoreFailure as exc:  # backoff grows: a full disk is not cured by reconnecting
+                got_frames, state, reason = False, CameraState.STORE_FAILING, str(exc)
             except Exception as exc:  # noqa: BLE001 - whatever a camera does, the reader goes on
                 got_frames, state, reason = False, CameraState.OFFLINE, self._reason(exc)
             if self._done():
                 break
+            self._end_tamper()
             self._open_gap(reason)
             self.status.reset_rates()
             self.status.set(state=state, detail=reason[:255])
@@ -99,7 +109,9 @@ class CameraReader(threading.Thread):
     # -- one connection ---------------------------------------------------------------------------
     def _open(self) -> av.container.InputContainer:
         url, opts = self.camera.url, self.options
-        options = {"timeout": str(int(opts.stall_s * 1_000_000))}
+        # FFmpeg's socket timeout (µs) serves opening and reading alike: the longer of the two, so
+        # PyAV's own (open_s, stall_s) interrupt decides which one it was
+        options = {"timeout": str(int(max(opts.open_s, opts.stall_s) * 1_000_000))}
         if url.lower().startswith(("rtsp://", "rtsps://")):
             options["rtsp_transport"] = "tcp"
         return av.open(url, options=options, timeout=(opts.open_s, opts.stall_s))
@@ -115,6 +127,9 @@ class CameraReader(threading.Thread):
             raise
         writer: SegmentWriter | None = None
         got_frames = False
+        self._last_look = None
+        if self.tamper is not None:
+            self.tamper.reset()
         try:
             if not container.streams.video:
                 return False, CameraState.OFFLINE, "the stream has no video"
@@ -128,13 +143,19 @@ class CameraReader(threading.Thread):
                         continue  # the flush packet at the end, or frames before timing is known
                     if writer is None and not packet.is_keyframe:
                         continue
+                    t = float(packet.pts * stream.time_base)  # before the writer rebases the packet
+                    keyframe, size = packet.is_keyframe, packet.size
                     writer = self._write(writer, stream, packet)
+                    if writer is None:
+                        continue
                     if not got_frames:
                         got_frames = True
                         self._close_gap()
                     codec = stream.codec_context
-                    self.status.frame(_now(self.camera), float(packet.pts * stream.time_base), packet.size,
-                                      codec.width, codec.height)
+                    at = _now(self.camera)
+                    self.status.frame(at, t, size, codec.width, codec.height)
+                    if keyframe and self.tamper is not None:
+                        self._look(stream, packet, t, at)
             except StoreFailure:
                 writer = None  # aborted where it failed
                 raise
@@ -148,8 +169,16 @@ class CameraReader(threading.Thread):
                 self._finish(writer)
             container.close()
 
-    def _write(self, writer: SegmentWriter | None, stream, packet: av.Packet) -> SegmentWriter:
+    def _write(self, writer: SegmentWriter | None, stream, packet: av.Packet) -> SegmentWriter | None:
         try:
+            if writer is not None and writer.last_dts is not None and \
+                    float((writer.last_dts - packet.dts) * stream.time_base) > JUMP_BACK_S:
+                # the stream's clock went back (a camera restarting its encoder): the segment so far
+                # is complete; the next one starts at a keyframe
+                self._finish(writer)
+                writer = None
+                if not packet.is_keyframe:
+                    return None
             if writer is not None and packet.is_keyframe:
                 frame_s = float((packet.duration or 0) * stream.time_base)
                 if writer.elapsed_s(packet.pts) >= self.options.segment_s - frame_s / 2:
@@ -160,7 +189,8 @@ class CameraReader(threading.Thread):
             writer.write(packet, time.time())
         except StoreFailure:
             raise
-        except OSError as exc:
+        except Exception as exc:  # noqa: BLE001 - FFmpeg reports a full disk as ENOSPC or EINVAL
+            log.debug("%s: segment write failed", self.camera.key, exc_info=True)
             if writer is not None:
                 writer.abort()
             raise StoreFailure(self._store_reason(exc)) from exc
@@ -172,15 +202,51 @@ class CameraReader(threading.Thread):
             return
         try:
             path = writer.finish()
-        except OSError as exc:
+        except Exception as exc:  # noqa: BLE001 - as in _write
             writer.abort()
             raise StoreFailure(self._store_reason(exc)) from exc
         if path is not None:
             self.status.set(segments=self.status.read().segments + 1)
 
-    def _store_reason(self, exc: OSError) -> str:
-        text = "no space left on the store's disk" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+    def _store_reason(self, exc: Exception) -> str:
+        try:
+            full = shutil.disk_usage(self.root).free < FULL_BYTES
+        except OSError:
+            full = False
+        if getattr(exc, "errno", None) == errno.ENOSPC or full:
+            return "cannot write the store: no space left on the store's disk"
+        text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         return self.camera.scrub(f"cannot write the store: {text}")
+
+    # -- tamper ---------------------------------------------------------------------------------
+    def _look(self, stream, packet: av.Packet, t: float, at: datetime) -> None:
+        """One keyframe every ``every_s`` (``t``: stream time) decoded to a grey thumbnail and judged."""
+        if self._last_look is not None and t - self._last_look < self.tamper.options.every_s:
+            return
+        self._last_look = t
+        thumb = keyframe_thumbnail(stream, packet)
+        if thumb is None:
+            return
+        last_good = self.tamper.last_good
+        change = self.tamper.look(thumb, at)
+        if change is None:
+            return
+        edge, what, when = change
+        if edge == "start":
+            self.events.put(TamperSpan(self.camera.key, str(what), when, last_good))
+            self.status.set(state=CameraState.TAMPERED, since=when, detail=what.reason)
+            log.warning("%s: tampered: %s since %s", self.camera.key, what.reason, when.isoformat())
+        else:
+            self.events.put(TamperSpan(self.camera.key, str(what), self.tamper.span_start or when, end=when))
+            self.status.set(state=CameraState.RECORDING, since=when, detail=None)
+
+    def _end_tamper(self) -> None:
+        """The stream went down: a tampered span ends with the last frame (the gap takes over)."""
+        if self.tamper is not None and self.tamper.active is not None:
+            end = self.status.read().last_frame_at or _now(self.camera)
+            self.events.put(TamperSpan(self.camera.key, str(self.tamper.active),
+                                       self.tamper.span_start or end, end=end))
+            self.tamper.active = None
 
     # -- gaps -------------------------------------------------------------------------------------
     def _open_gap(self, reason: str) -> None:
@@ -193,3 +259,17 @@ class CameraReader(threading.Thread):
         if self.gap is not None:
             self.events.put(Gap(self.gap.key, self.gap.start, self.gap.reason, end=_now(self.camera)))
             self.gap = None
+
+
+def keyframe_thumbnail(stream, packet: av.Packet):
+    """The keyframe decoded alone (a decoder of its own, flushed) as a small grey numpy image."""
+    try:
+        decoder = av.CodecContext.create(stream.codec_context.name, "r")
+        if stream.codec_context.extradata:
+            decoder.extradata = stream.codec_context.extradata
+        frames = list(decoder.decode(av.Packet(bytes(packet)))) + list(decoder.decode(None))
+    except av.FFmpegError:
+        return None
+    if not frames:
+        return None
+    return frames[0].reformat(width=THUMB[0], height=THUMB[1], format="gray").to_ndarray()

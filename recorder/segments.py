@@ -37,6 +37,7 @@ class SegmentWriter:
         self.time_base: Fraction = template.time_base
         self.first_dts: int | None = None
         self.first_pts: int | None = None
+        self.last_dts: int | None = None  # in the camera's time base
         self.end_pts: int | None = None
         self.packets = self.bytes = 0
         self.offset_s: float | None = None  # min over packets of (arrival on the recorder clock - pts)
@@ -46,6 +47,12 @@ class SegmentWriter:
         """``arrived``: the recorder's clock (epoch seconds) when the packet came in."""
         if self.first_dts is None:
             self.first_dts, self.first_pts = packet.dts, packet.pts
+        if self.last_dts is not None and packet.dts <= self.last_dts:
+            # a stream joined mid-way guesses its first timestamps; the muxer needs them increasing
+            # (as ffmpeg does: the next tick, and the frame shown no earlier than it is decoded)
+            packet.dts = self.last_dts + 1
+            packet.pts = max(packet.pts, packet.dts)
+        self.last_dts = packet.dts
         pts_s = float(packet.pts * self.time_base)
         offset = arrived - pts_s
         self.offset_s = offset if self.offset_s is None else min(self.offset_s, offset)

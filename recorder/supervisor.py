@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from database import cameras as camera_db
 from database.engine import transaction
-from recorder.health import Gap, Snapshot
+from recorder.health import Gap, Snapshot, TamperSpan
 from recorder.reader import CameraReader, RecorderOptions
+from recorder.retention import sweep
 from recorder.segments import clean_aside
 from recorder.sources import Camera
 
@@ -30,7 +31,7 @@ class Recorder:
         self.options = options or RecorderOptions()
         self.factory = factory
         self.stop_event = threading.Event()
-        self.events: queue.Queue[Gap] = queue.Queue()
+        self.events: queue.Queue[Gap | TamperSpan] = queue.Queue()
         self.readers: dict[str, CameraReader] = {}
         self.replaced = 0  # readers the watchdog gave up on
         self._monitor: threading.Thread | None = None
@@ -45,6 +46,21 @@ class Recorder:
             self._spawn(camera, gaps.get(camera.key))
         self._monitor = threading.Thread(target=self._watch, name="recorder watchdog", daemon=True)
         self._monitor.start()
+        self._retention = threading.Thread(target=self._retain, name="recorder retention", daemon=True)
+        self._retention.start()
+
+    def _retain(self) -> None:
+        """Retention at start and every ``retention_every_s``, beside the readers and the watchdog."""
+        while True:
+            try:
+                swept = sweep(self.root, self.cameras, self.options.retention_days, self.factory)
+                if swept.deleted or swept.kept_for_evidence:
+                    log.info("retention: %d segment(s) deleted, %d kept for flags' evidence",
+                             len(swept.deleted), len(swept.kept_for_evidence))
+            except Exception as exc:  # noqa: BLE001 - retention failing never stops recording
+                log.error("retention failed: %s", type(exc).__name__)
+            if self.stop_event.wait(self.options.retention_every_s):
+                return
 
     def _restart_gaps(self) -> dict[str, Gap]:
         """Footage since the last frame an earlier run saw is missing: a gap until the first frame."""
@@ -93,15 +109,18 @@ class Recorder:
             events.append(self.events.get_nowait())
         try:
             with transaction(self.factory) as session:
-                for gap in events:
-                    pharmacy_id, counter_id = gap.key.split("/", 1)
-                    if gap.end is None:
-                        camera_db.open_gap(session, pharmacy_id=pharmacy_id, counter_id=counter_id,
-                                           start=gap.start, reason=gap.reason)
-                    else:
-                        camera_db.open_gap(session, pharmacy_id=pharmacy_id, counter_id=counter_id,
-                                           start=gap.start, reason=gap.reason)
-                        camera_db.close_gap(session, pharmacy_id=pharmacy_id, counter_id=counter_id, end=gap.end)
+                for event in events:
+                    pharmacy_id, counter_id = event.key.split("/", 1)
+                    where = dict(pharmacy_id=pharmacy_id, counter_id=counter_id)
+                    if isinstance(event, TamperSpan) and event.end is None:
+                        camera_db.open_tamper(session, **where, what=event.what, start=event.start,
+                                              last_good_at=event.last_good_at)
+                    elif isinstance(event, TamperSpan):
+                        camera_db.close_tamper(session, **where, end=event.end)
+                    else:  # a gap: opened (kept if one is open), and closed when it has ended
+                        camera_db.open_gap(session, **where, start=event.start, reason=event.reason)
+                        if event.end is not None:
+                            camera_db.close_gap(session, **where, end=event.end)
                 for snap in self.snapshots():
                     pharmacy_id, counter_id = snap.key.split("/", 1)
                     camera_db.save_health(
@@ -111,16 +130,17 @@ class Recorder:
                         stream=snap.stream[:255], detail=snap.detail)
         except Exception as exc:  # noqa: BLE001 - the database may be down; recording goes on
             log.error("cannot store camera health: %s", type(exc).__name__)
-            for gap in events:
-                self.events.put(gap)
+            for event in events:
+                self.events.put(event)
 
     def stop(self, timeout: float = 15.0) -> None:
         self.stop_event.set()
         deadline = time.monotonic() + timeout
         for reader in list(self.readers.values()):
             reader.join(max(0.0, deadline - time.monotonic()))
-        if self._monitor is not None:
-            self._monitor.join(max(0.0, deadline - time.monotonic()))
+        for thread in (self._monitor, getattr(self, "_retention", None)):
+            if thread is not None:
+                thread.join(max(0.0, deadline - time.monotonic()))
 
     def run(self, duration_s: float | None = None) -> None:
         """Record until stopped (SIGTERM/SIGINT in the CLI) or for ``duration_s``."""

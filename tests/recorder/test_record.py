@@ -18,7 +18,7 @@ from recorder.segments import ASIDE
 from recorder.supervisor import Recorder
 from tests.recorder.conftest import camera, probe, segments, wait_for
 
-FAST = RecorderOptions(segment_s=4, stall_s=3, open_s=3, backoff_min_s=0.5, backoff_max_s=2, health_every_s=0.5)
+FAST = RecorderOptions(segment_s=4, stall_s=3, open_s=6, backoff_min_s=0.5, backoff_max_s=2, health_every_s=0.5)
 
 
 def db(tmp_path):
