@@ -18,6 +18,7 @@ import os
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from ingest.cameras import CamerasConfig, CounterConfig
 from reconcile.context import CounterFootage, CounterView, RuleConfig, SettlementFootage
 from audit.ahead import made_ahead
 from reconcile.conflicts import Conflict
-from database import aggregates, guarded, repository
+from database import aggregates, bulk, guarded, repository
 from database import conflicts as conflicts_db
 from rxaudit.domain import CheckResult, CheckStatus, FlagKind, RejectedRow, Settlement
 
@@ -175,7 +176,7 @@ class FootageIndex(Mapping[str, SettlementFootage]):
 
 def audit_order(settlements: Iterable[Settlement]) -> list[Settlement]:
     """Pharmacy, counter, time (file order among equals): the order results are made and written."""
-    return sorted(settlements, key=lambda s: (s.pharmacy_id, s.counter_id, s.settled_at))
+    return sorted(settlements, key=attrgetter("pharmacy_id", "counter_id", "settled_at"))
 
 
 def pharmacy_chunks(results: Iterable[CheckResult], size: int | None = None, *,
@@ -339,19 +340,43 @@ class FlagsJson:
 DEFER_COUNTS_MIN = 50_000  # settlements in a run from which SQLite's counts are rebuilt in bulk
 
 
-def bulk_counts(session: Session, tz_name: str, settlements: int) -> aggregates.BulkCounts:
-    """The kept counts' triggers suspended for a big run (:class:`database.aggregates.BulkCounts`),
-    at least ``DEFER_COUNTS_MIN`` settlements and no fewer than the database holds already: a
-    rebuild scans every row there, a trigger costs only per row written. Call after ``begin``."""
+class BulkWrite:
+    """What a big run suspends in its write transaction and restores before each commit: the
+    plain indexes (:class:`database.bulk.BulkIndexes`), then the kept counts (rebuilt from the rows, which the
+    indexes serve) and their triggers (:class:`database.aggregates.BulkCounts`)."""
+
+    def __init__(self, counts: aggregates.BulkCounts, indexes: bulk.BulkIndexes) -> None:
+        self.counts, self.indexes = counts, indexes
+
+    @property
+    def dropped(self) -> list[str]:
+        """The statements of what is suspended now (triggers, indexes)."""
+        return [*self.counts.dropped, *self.indexes.dropped]
+
+    def suspend(self) -> None:
+        self.counts.suspend()
+        self.indexes.suspend()
+
+    def restore(self) -> None:
+        self.indexes.restore()
+        self.counts.restore()
+
+
+def bulk_counts(session: Session, tz_name: str, settlements: int) -> BulkWrite:
+    """The kept counts' triggers and the plain indexes of the appended tables suspended for a big
+    run (:class:`BulkWrite`), at least ``DEFER_COUNTS_MIN`` settlements and no fewer than the
+    database holds already: a rebuild scans every row there, a trigger or an index entry costs only
+    per row written. Call after ``begin``."""
     enabled = settlements >= DEFER_COUNTS_MIN and settlements >= aggregates.kept_rows(session)
-    counts = aggregates.BulkCounts(session, tz_name, enabled=enabled)
+    counts = BulkWrite(aggregates.BulkCounts(session, tz_name, enabled=enabled),
+                       bulk.BulkIndexes(session, enabled=enabled))
     begin_sqlite_transaction(session)
     counts.suspend()
     return counts
 
 
-def commit_and_begin(session: Session, counts: aggregates.BulkCounts) -> None:
-    """Commit with the counts rebuilt and their triggers back, and go on in a new transaction."""
+def commit_and_begin(session: Session, counts: BulkWrite) -> None:
+    """Commit with the indexes and counts rebuilt and the triggers back, and go on in a new transaction."""
     counts.restore()
     session.commit()
     session.begin()

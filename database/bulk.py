@@ -126,29 +126,45 @@ def copy_rows(session: Session, into: Table, columns: Sequence[Column], rows: It
     """Binary ``COPY into (columns) FROM STDIN`` of ``rows`` (values in the order of ``columns``, the
     columns they are for), each value as its column stores it; ``ordinal``: the row's position in
     ``into``'s ``ord`` column too."""
+    converters = [(n, f) for n, c in enumerate(columns) if (f := _converter(c)) is not None]
+
+    def converted() -> Iterable[Sequence[Any]]:
+        for position, row in enumerate(rows):
+            values = list(row)
+            for n, convert in converters:
+                values[n] = convert(values[n])
+            yield [position, *values] if ordinal else values
+
     names = [*(["ord"] if ordinal else []), *(c.name for c in columns)]
+    _copy(session, into, names, converted() if converters or ordinal else rows)
+
+
+def _copy(session: Session, into: Table, names: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """``rows``, each value already as COPY must get it, into ``into``'s columns ``names``."""
     sql = f"COPY {into.name} ({', '.join(names)}) FROM STDIN (FORMAT BINARY)"
     types = [_kind(into.c[name])[1] for name in names]
-    converters = [(n, f) for n, c in enumerate(columns) if (f := _converter(c)) is not None]
     driver = session.connection().connection.dbapi_connection
     import psycopg
 
     try:
         with driver.cursor() as cursor, cursor.copy(sql) as copy:
             copy.set_types(types)
-            for position, row in enumerate(rows):
-                values = list(row)
-                for n, convert in converters:
-                    values[n] = convert(values[n])
-                copy.write_row([position, *values] if ordinal else values)
+            write = copy.write_row
+            for row in rows:
+                write(row)
     except psycopg.Error as exc:  # as the statement path raises it (DataError, IntegrityError, ...)
         raise DBAPIError.instance(sql, None, exc, psycopg.Error) from exc
 
 
 def append(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """``rows`` (dicts with the same keys) straight into ``table`` by COPY."""
+    """``rows`` (dicts with the same keys) straight into ``table`` by COPY (each column's values
+    converted at once, before the COPY starts)."""
     columns = list(rows[0])
-    copy_rows(session, table, [table.c[name] for name in columns], ([row[name] for name in columns] for row in rows))
+    by_column = []
+    for name in columns:
+        convert = _converter(table.c[name])
+        by_column.append([row[name] for row in rows] if convert is None else [convert(row[name]) for row in rows])
+    _copy(session, table, columns, zip(*by_column))
 
 
 def stage(session: Session, table: Table, columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> Table:
@@ -173,3 +189,43 @@ def source(staged: Table, table: Table, columns: Sequence[str]) -> Select:
     picked = [cast(staged.c[name], table.c[name].type) if isinstance(table.c[name].type, JSON)
               else staged.c[name] for name in columns]
     return select(*picked).order_by(staged.c.ord)
+
+
+# tables a big run appends to whose secondary indexes SQLite builds faster from the rows, sorted,
+# than entry by entry (a city's month: a million settlements, checks and flags, each index entry a
+# random page); sold_trace_codes keeps its own (a re-audit deletes by settlement through it)
+DEFER_INDEX_TABLES = ("settlements", "checks", "flags")
+
+
+class BulkIndexes:
+    """SQLite only, within one write transaction: :meth:`suspend` drops the plain (not UNIQUE)
+    indexes of :data:`DEFER_INDEX_TABLES` and :meth:`restore` creates them again from the very
+    statements it dropped (``sqlite_master``'s), before each commit. DDL is transactional in SQLite,
+    so no other connection ever sees a table without them, and a crash or a rollback brings them
+    back; the unique ones (the keys every write and look-up of the run goes through) stay."""
+
+    def __init__(self, session: Session, *, enabled: bool) -> None:
+        self.session = session
+        self.enabled = enabled and session.get_bind().dialect.name == "sqlite"
+        self.dropped: list[str] = []
+
+    def suspend(self) -> None:
+        if not self.enabled or self.dropped:
+            return
+        tables = ", ".join(f"'{name}'" for name in DEFER_INDEX_TABLES)
+        connection = self.session.connection()
+        rows = connection.exec_driver_sql(
+            f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name IN ({tables}) "
+            "AND sql IS NOT NULL ORDER BY name").all()
+        rows = [(name, sql) for name, sql in rows if not sql.lstrip().upper().startswith("CREATE UNIQUE")]
+        for name, _sql in rows:
+            connection.exec_driver_sql(f'DROP INDEX "{name}"')
+        self.dropped = [sql for _name, sql in rows]
+
+    def restore(self) -> None:
+        if not self.dropped:
+            return
+        connection = self.session.connection()
+        for sql in self.dropped:
+            connection.exec_driver_sql(sql)
+        self.dropped = []

@@ -54,7 +54,9 @@ def kept_counts(session):
     tables = {t: sorted(map(tuple, session.execute(text(f"SELECT * FROM {t}")).all()))
               for t in ("flag_counts", "footfall_days", "footfall_visits")}
     triggers = sorted(session.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).scalars())
-    return tables, triggers
+    indexes = sorted(map(tuple, session.execute(text(
+        "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")).all()))
+    return tables, triggers, indexes
 
 
 @pytest.mark.parametrize("make_bundle", [log_only, bundle])
@@ -82,6 +84,7 @@ def test_a_big_run_writes_and_reports_what_a_small_run_does(tmp_path, make_setti
     assert small.results and not big.results
     assert big.summary == small.summary and big_db == small_db
     assert len(big_db[2][1]) == 6 and big_db[2][0]["flag_counts"] and big_db[2][0]["footfall_days"]
+    assert {"ix_flags_kind_settled_at", "ix_settlements_card_hash", "ix_checks_status"} <= {i[0] for i in big_db[2][2]}
     key = lambda f: (f["settlement_id"], f["kind"])  # noqa: E731
     assert sorted(big_json["flags"], key=key) == sorted(small_json["flags"], key=key)
     assert big_json["summary"] == small_json["summary"] and big_json["rejected"] == small_json["rejected"]
@@ -263,4 +266,44 @@ def test_counts_are_rebuilt_in_bulk_only_for_a_run_at_least_as_big_as_the_databa
         session.commit()
         if engine.dialect.name == "sqlite":
             assert len(kept_counts(session)[1]) == 6
+    engine.dispose()
+
+
+def test_a_big_run_builds_the_plain_indexes_of_what_it_appends_once_per_commit(tmp_path, make_settings, monkeypatch):
+    """SQLite: the plain indexes of settlements, checks and flags are dropped in the run's write
+    transaction and created again before each commit (sorted, not entry by entry); another
+    connection meanwhile sees them all, and a rollback brings them back."""
+    log, videos = log_only(tmp_path)
+    settings = make_settings(db_url=f"sqlite:///{tmp_path}/rx.db")
+    seen_inside, seen_outside = [], []
+    real_save = persist.save_chunk
+
+    def index_names(session):
+        return set(session.execute(text(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('flags', 'settlements', "
+            "'checks') AND sql IS NOT NULL")).scalars())
+
+    def save_chunk(session, **kw):
+        seen_inside.append(index_names(session))
+        other = make_engine(settings.db_url)
+        with session_factory(other)() as reader:
+            seen_outside.append(index_names(reader))
+        other.dispose()
+        return real_save(session, **kw)
+
+    monkeypatch.setattr(persist, "save_chunk", save_chunk)
+    monkeypatch.setattr(persist, "DEFER_COUNTS_MIN", 1)
+    audit(settings, settlements_file=log, videos=videos)
+    assert seen_inside and all(not names for names in seen_inside)  # (the unique keys stay: not listed)
+    assert all("ix_flags_kind_settled_at" in names and "ix_settlements_card_hash" in names for names in seen_outside)
+    engine = make_engine(settings.db_url)
+    with session_factory(engine)() as session:
+        after = index_names(session)
+        assert {"ix_flags_settled_at_id", "ix_flags_pharmacy_settled_at", "ix_checks_status"} <= after
+        session.connection().exec_driver_sql("BEGIN")
+        indexes = persist.bulk.BulkIndexes(session, enabled=True)
+        indexes.suspend()
+        assert not index_names(session)
+        session.rollback()
+        assert index_names(session) == after
     engine.dispose()
