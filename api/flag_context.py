@@ -28,7 +28,7 @@ def facts(session: Session, who: Principal, view: FlagView, check: CheckRow | No
     if kind == "no_customer":
         out["timeline"] = flag_facts.timeline(video_seen, settings.clock_max_offset_s)
         out["offset_s"] = flag_facts.clock_offset_s(video_seen, view.settlement.settled_at)
-    elif kind == "goods_mismatch":
+    elif kind in ("goods_mismatch", "goods_unclear"):
         out["goods"] = flag_facts.goods(view, seen)
     elif kind == "stock_shortfall":
         out["ledger"] = flag_facts.ledger(session, view, seen)

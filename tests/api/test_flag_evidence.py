@@ -123,7 +123,7 @@ def _check_seen(settings, settlement_id):
 
 # -- 串换 -------------------------------------------------------------------------------------------
 
-def goods_flag(settings) -> int:
+def goods_flag(settings, kind: str = "goods_mismatch") -> int:
     """A goods-swap flag on A1 (district A): two boxed objects on its keyframe, a billed covered drug
     whose name is markup."""
     engine, factory = _session(settings)
@@ -136,7 +136,7 @@ def goods_flag(settings) -> int:
                          {"label": "drug 0.85", "box": [150, 80, 200, 120]}]
         item["seen"] = {**item["seen"], "goods": {"counts": {"non_covered": 2, "drug": 1, "card": 0}},
                         "billed": {"covered": 1.0, "other": 0.0, "unknown": 0.0}}
-        row = FlagRow(settlement_id="A1", kind="goods_mismatch", score=0.85, reason="2 non-covered item(s) ...",
+        row = FlagRow(settlement_id="A1", kind=kind, score=0.85, reason="2 non-covered item(s) ...",
                       evidence={"items": [item]})
         session.add(row)
         s = session.get(SettlementRow, "A1")
@@ -146,6 +146,15 @@ def goods_flag(settings) -> int:
         fid = row.id
     engine.dispose()
     return fid
+
+
+def test_goods_unclear_shows_what_was_seen_beside_the_bill_too(city, client_for):
+    """The review-only kind is decided from the same evidence as a goods swap."""
+    fid = goods_flag(city.settings, kind="goods_unclear")
+    raw = client_for("insp_a").get(f"/flags/{fid}", headers=ZH).text
+    text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", raw)))
+    assert 'id="decide-goods"' in raw and "医保药品 × 1" in text and "药品 × 1" in text
+    assert re.findall(rf"/flags/{fid}/crops/(\d+)\.jpg", raw) == ["1", "2"]
 
 
 def _view_subjects(settings) -> set[str]:
