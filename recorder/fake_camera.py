@@ -35,11 +35,12 @@ def missing() -> str | None:
 
 
 def counter_footage(path: Path, seconds: float, fps: int = 10, size: tuple[int, int] | None = None,
-                    seed: int = 1, covered: tuple[float, float] | None = None) -> Path:
+                    seed: int = 1, covered: tuple[float, float] | None = None, codec: str = "libx264") -> Path:
     """Sample counter footage (the sample bundle's renderer: a cashier, a customer coming and
     going, the on-screen clock) at 640x360 or scaled to ``size``, H.264 as a camera sends it: a
     keyframe every second exactly (no scene-cut keyframes). ``covered``: seconds (from, to) when
-    the lens is covered (black)."""
+    the lens is covered (black). ``codec`` libx265: H.265 (name the file ``*.h265.mp4`` for the
+    test camera)."""
     import cv2
 
     from sample_footage.scene import HEIGHT, WIDTH, Appearance, Backdrop, render
@@ -51,9 +52,12 @@ def counter_footage(path: Path, seconds: float, fps: int = 10, size: tuple[int, 
     backdrop = Backdrop(random.Random(seed))
     width, height = size or (WIDTH, HEIGHT)
     with av.open(str(path), "w", container_options={"movflags": "+faststart"}) as out:
-        stream = out.add_stream("libx264", rate=fps)
+        stream = out.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"g": str(fps), "sc_threshold": "0", "preset": "veryfast", "crf": "27"}
+        stream.options = ({"g": str(fps), "sc_threshold": "0", "preset": "veryfast", "crf": "27"}
+                          if codec == "libx264" else
+                          {"preset": "ultrafast", "crf": "30",
+                           "x265-params": f"keyint={fps}:min-keyint={fps}:scenecut=0:log-level=error"})
         for k in range(int(round(seconds * fps))):
             t = k / fps
             image = render(backdrop, people, t, fps, datetime.fromtimestamp(start + t, UTC), ())

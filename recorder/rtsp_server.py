@@ -3,7 +3,7 @@
 Run with the system Python (/usr/bin/python3: the only one where Debian's ``gi`` imports), never
 imported by rxaudit:
 
-    /usr/bin/python3 recorder/rtsp_server.py --port 0 --mount cam0=/path/a.mp4 --mount cam1=/path/b.mp4
+    /usr/bin/python3 recorder/rtsp_server.py --port 0 --mount cam0=/path/a.mp4 --mount cam1=/path/b.h265.mp4
 
 Prints ``port N`` once it listens, then serves ``rtsp://127.0.0.1:N/cam0`` ... until killed. Each
 mount plays its file once, in real time, shared by every client (as a camera serves one stream).
@@ -16,15 +16,17 @@ import sys
 
 
 def launch_line(path: str) -> str:
+    """H.264, or H.265 for a file named ``*.h265.mp4``."""
     quoted = path.replace("\\", "\\\\").replace('"', '\\"')
-    return (f'( filesrc location="{quoted}" ! qtdemux ! h264parse config-interval=-1 '
-            f'! rtph264pay name=pay0 pt=96 )')
+    codec = "h265" if path.endswith(".h265.mp4") else "h264"
+    return (f'( filesrc location="{quoted}" ! qtdemux ! {codec}parse config-interval=-1 '
+            f'! rtp{codec}pay name=pay0 pt=96 )')
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0, help="0: any free port (printed)")
-    parser.add_argument("--mount", action="append", default=[], help="NAME=FILE.mp4 (H.264)")
+    parser.add_argument("--mount", action="append", default=[], help="NAME=FILE.mp4 (H.264; *.h265.mp4: H.265)")
     args = parser.parse_args()
 
     import gi

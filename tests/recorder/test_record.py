@@ -113,3 +113,23 @@ def test_a_camera_that_never_answers_hangs_nothing(tmp_path, cameras_up):
         assert row.state in ("offline", "stalled") and row.last_frame_at is None
         gap = session.scalars(select(CameraGapRow).where(CameraGapRow.counter_id == "C2")).one()
         assert gap.end is None and gap.reason.startswith(("no answer", "connected, but no frame"))
+
+
+def test_h265_is_copied_too(tmp_path, cameras_up, rtsp_available):
+    from recorder.fake_camera import back_to_back, counter_footage
+
+    clip = counter_footage(tmp_path / "clip.mp4", 10, codec="libx265")
+    cam = cameras_up({"cam0": back_to_back(clip, tmp_path / "long.h265.mp4", 4)})
+    root = tmp_path / "store"
+    recorder = Recorder([camera(cam.url())], root, FAST, db(tmp_path))
+    recorder.start()
+    try:
+        assert wait_for(lambda: len(segments(root)) >= 2, 30)
+    finally:
+        recorder.stop()
+    import av
+    for path in segments(root)[:-1]:
+        with av.open(str(path)) as container:
+            assert container.streams.video[0].codec_context.name == "hevc"
+        duration, frames, width, height = probe(path)
+        assert abs(duration - FAST.segment_s) <= 0.2 and (width, height) == (640, 360)
