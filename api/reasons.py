@@ -30,6 +30,7 @@ KIND_LABELS: dict[str, str] = {
     "trace_code_reuse": N_("Trace code reused"),
     "card_conflict": N_("Card in two places"),
     "goods_unclear": N_("Goods unclear (for review)"),
+    "camera_tamper": N_("Camera tampered"),
 }
 STATUS_LABELS: dict[str, str] = {
     "open": N_("open"), "confirmed": N_("confirmed"), "dismissed": N_("dismissed"), "escalated": N_("escalated"),
@@ -70,6 +71,12 @@ SENTENCES: dict[str, str] = {
                                        "frames)"),
     "unverifiable.not_examined": N_("No video was examined for this settlement"),
     "unverifiable.damaged": N_("The video around the swipe could not be read"),
+    "unverifiable.gap": N_("Not recorded: the camera was not recording %(from)s–%(to)s (%(why)s)"),
+    "unverifiable.gap_open": N_("Not recorded: the camera has not been recording since %(from)s (%(why)s)"),
+    "camera_tamper.black": N_("The picture was black at the swipe while the stream was up (%(span)s)"),
+    "camera_tamper.uniform": N_("The picture was uniform at the swipe, the lens covered? (%(span)s)"),
+    "camera_tamper.frozen": N_("The picture was frozen at the swipe (%(span)s)"),
+    "camera_tamper.turned": N_("The camera was turned away from the counter at the swipe (%(span)s)"),
     "off_hours": N_("Paid at %(at)s, outside opening hours %(opens)s–%(closes)s"),
     "burst": N_("%(cards)s different cards paid at this counter within %(minutes)s min"),
     "duplicate_settlement": N_("Same card and amount as settlement %(other)s, %(gap)s s earlier"),
@@ -142,7 +149,17 @@ def _goods_unclear(seen: dict, text: str) -> list[Reason]:
                                      "billed": m.group(1) if m else "?"})]
 
 
+def _gap(span: dict) -> Reason:
+    params = {"from": span.get("from", "?"), "why": span.get("reason", "?")}
+    if span.get("to") is None and span.get("end") is None:
+        return Reason("unverifiable.gap_open", params)
+    return Reason("unverifiable.gap", {**params, "to": span.get("to", "?")})
+
+
 def _unverifiable(seen: dict, text: str) -> list[Reason]:
+    gaps = [g for g in seen.get("camera_gaps") or [] if isinstance(g, dict)]
+    if gaps:  # the recorder's gap says why there is no footage
+        return [_gap(g) for g in gaps]
     if "unknown counter" in text or "no video is recorded" in text:
         return [Reason("unverifiable.no_camera")]
     if "no footage was examined" in text:
@@ -152,6 +169,18 @@ def _unverifiable(seen: dict, text: str) -> list[Reason]:
     if "no footage" in text:
         return [Reason("unverifiable.no_footage")]
     return [Reason("unverifiable.damaged")]
+
+
+def _camera_tamper(seen: dict, text: str) -> list[Reason]:
+    out = []
+    for span in seen.get("camera_tamper") or []:
+        if not isinstance(span, dict):
+            continue
+        what = str(span.get("reason"))
+        since = span.get("from", "?")
+        out.append(Reason(f"camera_tamper.{what}" if f"camera_tamper.{what}" in SENTENCES else "unknown",
+                          {"span": f"{since}–{span.get('to') or '…'}"}))
+    return out or [Reason("unknown")]
 
 
 def _off_hours(seen: dict, text: str) -> list[Reason]:
@@ -204,7 +233,7 @@ DERIVE: dict[str, Callable[[dict, str], list[Reason]]] = {
     "no_customer": _no_customer, "card_pooling": _card_pooling, "goods_mismatch": _goods,
     "unverifiable": _unverifiable, "off_hours": _off_hours, "burst": _burst,
     "duplicate_settlement": _duplicate, "stock_shortfall": _stock, "trace_code_reuse": _trace,
-    "card_conflict": _conflict, "goods_unclear": _goods_unclear,
+    "card_conflict": _conflict, "goods_unclear": _goods_unclear, "camera_tamper": _camera_tamper,
 }
 
 

@@ -29,6 +29,7 @@ from audit import persist
 from reconcile.conflicts import Conflict, conflict_ids
 from database import records as records_db
 from database import accounts, aggregates, repository
+from database import cameras as cameras_db
 from database import conflicts as conflicts_db
 from database.engine import make_engine, migrate, session_factory, transaction
 from rxaudit.domain import CheckResult, RejectedRow, Settlement
@@ -105,6 +106,7 @@ def reconcile_and_save(settings: Settings, factory, *, settlements: list[Settlem
                                               sold_codes=records.sold_codes)
         ctx.records = replace(ctx.records, earlier_cards=records_db.earlier_card_sales(
             session, settlements=settlements, horizon_s=card_conflict.horizon(ctx.config, ctx.records.locations)))
+        ctx.camera_log = cameras_db.camera_log(session, windows=_camera_windows(settlements, ctx))
     with transaction(factory) as session:
         run_id = repository.start_run(session, settlements_file=settlements_file, videos=videos)
     tally, kept, clocks = persist.Tally(), [], {}
@@ -141,6 +143,8 @@ def reconcile_and_save(settings: Settings, factory, *, settlements: list[Settlem
         conflicts = [*conflicts, *late_conflicts]
         if conflicts:  # (among the rejected)
             summary["conflicts"] = len(conflicts)
+        if ctx.camera_log.truncated:  # the recorder's log was read up to its bound
+            summary["camera_log_truncated"] = cameras_db.CAMERA_LOG_MAX
         if suspect := clock_health.suspect_summary(clocks):  # no_customer flags there are marked and lowered
             summary["clock_suspect"] = suspect
         # flags visible to no inspector: said by the CLI (and the wall and queue for those without a district)
@@ -164,6 +168,17 @@ def reconcile_and_save(settings: Settings, factory, *, settlements: list[Settlem
     if len(settlements) >= persist.ANALYZE_AFTER:
         persist.analyze(factory)
     return run_id, kept, summary
+
+
+def _camera_windows(settlements: Sequence[Settlement], ctx: AuditContext) -> dict:
+    """Per counter, the camera times its swipes span, widened by the clock tolerance and a minute: the
+    recorder's tamper spans and gaps are read for these windows only."""
+    windows: dict[tuple[str, str], tuple] = {}
+    for s in settlements:
+        t, pad = ctx.camera_time(s), ctx.clock_tolerance(s) + timedelta(minutes=1)
+        lo, hi = windows.get(s.counter_key, (t - pad, t + pad))
+        windows[s.counter_key] = (min(lo, t - pad), max(hi, t + pad))
+    return windows
 
 
 def screen_conflicts(factory, settlements: Sequence[Settlement], *,

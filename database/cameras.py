@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from database.models import (CameraGapRow, CameraHealthRow, CameraTamperRow, FlagRow, Pharmacy, SegmentEntry,
                              utcnow)
+from reconcile.camera_log import CameraLog, CameraSpan
 from rxaudit.security import Principal
 
 
@@ -20,6 +21,7 @@ class CameraView:
     district: str | None
     open_gap: CameraGapRow | None
     gaps: tuple[CameraGapRow, ...]
+    tamper: tuple[CameraTamperRow, ...] = ()  # the latest tamper spans, newest first (``max_tamper``)
 
 
 def save_health(session: Session, *, pharmacy_id: str, counter_id: str, **fields) -> None:
@@ -65,8 +67,9 @@ CAMERAS_MAX = 5000  # counters in one answer (a city's recorders); more: a bound
 
 
 def cameras(session: Session, *, principal: Principal | None = None, gaps_since: datetime | None = None,
-            max_gaps: int = 20, limit: int = CAMERAS_MAX) -> list[CameraView]:
-    """Every recorded counter the principal may see (``None``: all), with its latest gaps."""
+            max_gaps: int = 20, limit: int = CAMERAS_MAX, max_tamper: int = 0) -> list[CameraView]:
+    """Every recorded counter the principal may see (``None``: all), with its latest gaps (and its
+    latest ``max_tamper`` tamper spans)."""
     query = (select(CameraHealthRow, Pharmacy.district)
              .outerjoin(Pharmacy, Pharmacy.pharmacy_id == CameraHealthRow.pharmacy_id)
              .order_by(CameraHealthRow.pharmacy_id, CameraHealthRow.counter_id).limit(limit))
@@ -81,7 +84,12 @@ def cameras(session: Session, *, principal: Principal | None = None, gaps_since:
             q = q.where((CameraGapRow.end.is_(None)) | (CameraGapRow.end >= gaps_since))
         gaps = tuple(session.scalars(q))
         open_ = next((g for g in gaps if g.end is None), None)
-        views.append(CameraView(health, district, open_, gaps))
+        tamper = ()
+        if max_tamper > 0:
+            tamper = tuple(session.scalars(select(CameraTamperRow).where(
+                CameraTamperRow.pharmacy_id == health.pharmacy_id, CameraTamperRow.counter_id == health.counter_id)
+                .order_by(CameraTamperRow.start.desc()).limit(max_tamper)))
+        views.append(CameraView(health, district, open_, gaps, tamper))
     return views
 
 
@@ -132,3 +140,37 @@ def tamper_spans(session: Session, *, pharmacy_id: str, counter_id: str, start: 
         CameraTamperRow.pharmacy_id == pharmacy_id, CameraTamperRow.counter_id == counter_id,
         CameraTamperRow.start <= end, (CameraTamperRow.end.is_(None)) | (CameraTamperRow.end >= start))
         .order_by(CameraTamperRow.start)))
+
+
+CAMERA_LOG_MAX = 200_000  # tamper spans + gaps one audit reads (each a few hundred bytes)
+
+
+def camera_log(session: Session, *, windows: dict[tuple[str, str], tuple[datetime, datetime]],
+               limit: int = CAMERA_LOG_MAX) -> CameraLog:
+    """Tamper spans and gaps overlapping each counter's window (its swipes' camera times, widened by the
+    caller), at most ``limit`` rows in all (``truncated`` says the bound was met). One indexed query per
+    pharmacy chunk over the whole batch's time; rows outside their own counter's window are dropped."""
+    if not windows:
+        return CameraLog()
+    lo, hi = min(w[0] for w in windows.values()), max(w[1] for w in windows.values())
+    pharmacies = sorted({p for p, _ in windows})
+    tamper: dict[tuple[str, str], list[CameraSpan]] = {}
+    gaps: dict[tuple[str, str], list[CameraSpan]] = {}
+    left = limit
+    for table, out, reason in ((CameraTamperRow, tamper, CameraTamperRow.what),
+                               (CameraGapRow, gaps, CameraGapRow.reason)):
+        for i in range(0, len(pharmacies), 500):
+            if left <= 0:
+                break
+            rows = session.execute(
+                select(table.pharmacy_id, table.counter_id, table.start, table.end, reason)
+                .where(table.pharmacy_id.in_(pharmacies[i:i + 500]), table.start <= hi,
+                       table.end.is_(None) | (table.end >= lo))
+                .order_by(table.pharmacy_id, table.counter_id, table.start).limit(left)).all()
+            left -= len(rows)
+            for pharmacy_id, counter_id, start, end, why in rows:
+                window = windows.get((pharmacy_id, counter_id))
+                if window is None or start > window[1] or (end is not None and end < window[0]):
+                    continue
+                out.setdefault((pharmacy_id, counter_id), []).append(CameraSpan(start, end, why))
+    return CameraLog.of(tamper, gaps, truncated=left <= 0)

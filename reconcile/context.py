@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ingest.cameras import CamerasConfig
+from reconcile.camera_log import CameraLog
 from reconcile.clock_health import PROFILE_KEY, presence_profile
 from reconcile.goods import GoodsOptions, summarise_goods
 from rxaudit.domain import Box, Evidence, Observation, Settlement, Visit
@@ -250,6 +251,7 @@ class AuditContext:
     footage: dict[str, SettlementFootage] = field(default_factory=dict)
     history: tuple[IdentityRecord, ...] = ()
     records: Records = field(default_factory=Records)  # purchases, stock, locations, earlier codes
+    camera_log: CameraLog = field(default_factory=CameraLog)  # the recorder's tamper spans and gaps
 
     def _of(self, s: Settlement) -> SettlementFootage | None:
         return self.footage.get(s.settlement_id)
@@ -257,9 +259,27 @@ class AuditContext:
     def camera_time(self, s: Settlement) -> datetime:
         return self.cameras.camera_time(s.pharmacy_id, s.counter_id, s.settled_at)
 
+    def clock_tolerance(self, s: Settlement) -> timedelta:
+        """How far from the swipe the camera's clock may put it (cameras.yaml, else the default)."""
+        return timedelta(seconds=self.cameras.clock_uncertainty(s.pharmacy_id, s.counter_id,
+                                                                self.config.presence_tolerance_s))
+
+    def _gaps(self, s: Settlement):
+        if not self.camera_log:
+            return []
+        # the footage judged around a swipe reaches at least two sampling steps (1 s at 2 fps) either side
+        within = max(self.clock_tolerance(s), timedelta(seconds=2.0 / max(self.config.sample_fps, 0.1)))
+        return self.camera_log.gaps_at(s.counter_key, self.camera_time(s), within)
+
     def unverifiable_reason(self, s: Settlement) -> str | None:
+        """Why the footage cannot judge this swipe; a recording gap the recorder wrote down is named."""
         f = self._of(s)
-        return "no footage was examined for this settlement" if f is None else f.unverifiable
+        reason = "no footage was examined for this settlement" if f is None else f.unverifiable
+        if reason is None or not (gaps := self._gaps(s)):
+            return reason
+        tz = self.camera_time(s).tzinfo
+        named = "; ".join(f"camera not recording {g.describe(tz)} ({g.reason})" for g in gaps)
+        return f"footage not recorded: {named}; {reason}"
 
     def visit_at(self, s: Settlement) -> Visit | None:
         f = self._of(s)
@@ -267,7 +287,10 @@ class AuditContext:
 
     def seen(self, s: Settlement) -> dict[str, Any]:
         f = self._of(s)
-        return {} if f is None else dict(f.seen)
+        seen = {} if f is None else dict(f.seen)
+        if (f is None or f.unverifiable is not None) and (gaps := self._gaps(s)):
+            seen["camera_gaps"] = [g.to_json(self.camera_time(s).tzinfo) for g in gaps]
+        return seen
 
     def evidence(self, s: Settlement, seen: dict[str, Any]) -> Evidence:
         f = self._of(s)

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 
 from reconcile.context import AuditContext
 from reconcile.rules import burst, card_pooling, duplicate_settlement, goods_mismatch, no_customer, off_hours
-from reconcile.rules import card_conflict, stock_shortfall, trace_code_reuse
+from reconcile.rules import camera_tamper, card_conflict, stock_shortfall, trace_code_reuse
 from rxaudit.domain import CheckResult, CheckStatus, Flag, FlagKind, Settlement
 
 VIDEO_RULES = (no_customer.check, goods_mismatch.check)
@@ -43,6 +43,12 @@ def iter_results(settlements: Sequence[Settlement], ctx: AuditContext,
     ``verified``: the settlements whose footage can be judged, when the caller knows them already."""
     if verified is None:
         verified = {s.settlement_id for s in settlements if ctx.unverifiable_reason(s) is None}
+    tampered: dict[str, Flag] = {}  # a tampered picture judges nothing: no video rule reads it
+    if ctx.camera_log.tamper:
+        for s in settlements:
+            if s.counter_key in ctx.camera_log.tamper and (flag := camera_tamper.check(s, ctx, ctx.seen(s))):
+                tampered[s.settlement_id] = flag
+        verified = verified - tampered.keys()
     batch_found: dict[str, list[Flag]] = defaultdict(list)
     for batch_rule in LOG_BATCH_RULES:
         for flag in batch_rule(settlements, ctx):
@@ -55,7 +61,9 @@ def iter_results(settlements: Sequence[Settlement], ctx: AuditContext,
         seen = ctx.seen(s)
         found: list[Flag] = []
         reason = ctx.unverifiable_reason(s)
-        if reason is not None:
+        if s.settlement_id in tampered:  # the finding, whether or not the (useless) footage is there
+            found.append(tampered.pop(s.settlement_id))
+        elif reason is not None:
             found.append(Flag(s.settlement_id, FlagKind.UNVERIFIABLE, 1.0, reason, (ctx.evidence(s, seen),)))
         else:
             for rule in VIDEO_RULES:

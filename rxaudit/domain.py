@@ -29,6 +29,9 @@ class FlagKind(enum.StrEnum):
     # goods on the counter that might be a swap, but the evidence is not decisive (a coin-flip
     # between drug and non-covered, too few frames, too low a score): for review, not an accusation
     GOODS_UNCLEAR = "goods_unclear"
+    # the swipe fell inside a span when the stream was up but the picture was black, covered, frozen or
+    # turned away (recorded by `rxaudit record`): a finding, not a missing clip
+    CAMERA_TAMPER = "camera_tamper"
 
     @property
     def accuses(self) -> bool:
