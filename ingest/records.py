@@ -20,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from sys import intern
 
-from ingest.fields import (QUANTITY, IngestOptions, decimal, finite_float, optional, required, texts,
+from ingest.fields import (MAX_LENGTH, QUANTITY, IngestOptions, decimal, finite_float, optional, required, texts,
                            time_in_range)
 from ingest.reasons import RowError
 from ingest.tables import beside, parse_rows
@@ -108,6 +108,15 @@ def location(row: Mapping[str, str]) -> Location | None:
         raise RowError("lat,lon", "is not a place on Earth") from None
 
 
+def _licensee(row: Mapping[str, str]) -> str:
+    """The pharmacies file's ``licensee`` (经营者), stored as the registry's ``operator`` column (the
+    log's own ``operator`` is the cashier: another header)."""
+    value = optional(row, "licensee")
+    if len(value) > MAX_LENGTH["operator"]:
+        raise RowError("licensee", f"is longer than {MAX_LENGTH['operator']} characters")
+    return value
+
+
 def read_pharmacies(path: Path, options: IngestOptions | None = None
                     ) -> tuple[list[PharmacyEntry], list[RejectedRow]]:
     """The rows of a pharmacies file: ``pharmacy_id`` and, each optional, ``name``, ``district``,
@@ -118,7 +127,7 @@ def read_pharmacies(path: Path, options: IngestOptions | None = None
     def parse(row: Mapping[str, str], line: int) -> PharmacyEntry:
         return PharmacyEntry(pharmacy_id=required(row, "pharmacy_id"), name=optional(row, "name"),
                              district=optional(row, "district"), location=location(row),
-                             licensee=optional(row, "licensee"), address=optional(row, "address"), line=line)
+                             licensee=_licensee(row), address=optional(row, "address"), line=line)
 
     return parse_rows(path, ("pharmacy_id",), parse, encoding=options.encoding, aliases=options.aliases,
                       with_line=True)

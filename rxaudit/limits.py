@@ -19,5 +19,5 @@ NUMERIC_SCALE = 2
 MAX_LENGTH: Mapping[str, int] = MappingProxyType({
     "settlement_id": ID_LEN, "pharmacy_id": ID_LEN, "counter_id": ID_LEN, "card_hash": ID_LEN,
     "item_code": ID_LEN, "supplier": TEXT_LEN, "invoice_no": ID_LEN, "code": TRACE_CODE_LEN,
-    "name": TEXT_LEN, "district": ID_LEN, "licensee": TEXT_LEN, "address": TEXT_LEN,
+    "name": TEXT_LEN, "district": ID_LEN, "operator": TEXT_LEN, "address": TEXT_LEN,
 })
