@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, time, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -174,16 +174,23 @@ class CamerasConfig(_Strict):
         return start, end, ZoneInfo(tz)
 
 
+def read_yaml(path: Path, what: str, encoding: str = AUTO, *, detail: bool = True) -> Any:
+    """A YAML file's data (None for an empty file) read as every input is (UTF-8 with or without BOM,
+    or GB18030; or ``encoding``); ConfigError naming ``what`` when it cannot be read or parsed.
+    ``detail=False`` leaves the parser's message out (it quotes the file: a secrets file's values)."""
+    try:
+        return yaml.safe_load(read_text(Path(path), encoding))
+    except InputError as exc:
+        raise ConfigError(f"cannot read {what}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: cannot read {what}" + (f": {exc}" if detail else "")) from exc
+
+
 def load_cameras(path: Path | None, encoding: str = AUTO) -> CamerasConfig:
     """``encoding``: as for every input (UTF-8 with or without BOM, or GB18030; or named)."""
     if path is None:
         return CamerasConfig()
-    try:
-        data = yaml.safe_load(read_text(Path(path), encoding)) or {}
-    except InputError as exc:
-        raise ConfigError(f"cannot read camera configuration: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: cannot read camera configuration: {exc}") from exc
+    data = read_yaml(path, "camera configuration", encoding)
     try:
         return CamerasConfig.model_validate(data)
     except ValidationError as exc:

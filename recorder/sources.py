@@ -14,12 +14,9 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
-import yaml
-
-from ingest.cameras import CamerasConfig
-from ingest.csv_reader import AUTO, read_text
+from ingest.cameras import CamerasConfig, read_yaml
 from ingest.video_store import check_id
-from rxaudit.errors import ConfigError, InputError, StoreError
+from rxaudit.errors import ConfigError, StoreError
 
 ENV_PREFIX = "RXAUDIT_CAMERA_"  # RXAUDIT_CAMERA_<NAME>=user:password
 
@@ -66,12 +63,7 @@ def load_secrets(path: Path | None) -> dict[str, str]:
     """A YAML mapping ``NAME: "user:password"``; values never appear in an error."""
     if path is None:
         return {}
-    try:
-        data = yaml.safe_load(read_text(Path(path), AUTO)) or {}
-    except InputError as exc:
-        raise ConfigError(f"cannot read the camera secrets file: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not a YAML mapping of NAME: user:password") from exc
+    data = read_yaml(path, "the camera secrets file (a YAML mapping of NAME: user:password)", detail=False) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: not a YAML mapping of NAME: user:password")
     for name, value in data.items():
