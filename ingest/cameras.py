@@ -190,7 +190,7 @@ def load_cameras(path: Path | None, encoding: str = AUTO) -> CamerasConfig:
     """``encoding``: as for every input (UTF-8 with or without BOM, or GB18030; or named)."""
     if path is None:
         return CamerasConfig()
-    data = read_yaml(path, "camera configuration", encoding)
+    data = read_yaml(path, "camera configuration", encoding) or {}
     try:
         return CamerasConfig.model_validate(data)
     except ValidationError as exc:
