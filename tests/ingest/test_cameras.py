@@ -4,7 +4,7 @@ from datetime import time
 
 import pytest
 
-from ingest.cameras import load_cameras
+from ingest.cameras import CamerasConfig, load_cameras
 from rxaudit.errors import ConfigError
 from tests.factories import T0
 
@@ -71,3 +71,10 @@ def test_cameras_file_in_a_named_wrong_encoding_is_a_config_error(tmp_path):
     path.write_bytes("pharmacies:\n  药店1: {}\n".encode("gb18030"))
     with pytest.raises(ConfigError, match="line 2 is not utf-8"):
         load_cameras(path, "utf-8")
+
+
+@pytest.mark.parametrize("text", ["", "\n", "# only a comment\n"])
+def test_an_empty_cameras_file_is_the_defaults(tmp_path, text):
+    path = tmp_path / "cameras.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert load_cameras(path) == CamerasConfig()
