@@ -152,10 +152,7 @@ class CounterView:
 
     @cached_property
     def goods_options(self) -> GoodsOptions:
-        c = self.config
-        return GoodsOptions(min_share=c.goods_min_share, rival_min_score=c.goods_rival_min_score,
-                            review_min_score=c.goods_review_min_score, still_iou=c.goods_still_iou,
-                            arrival_lookback_s=c.goods_arrival_lookback_s)
+        return GoodsOptions.from_config(self.config)  # the eval (training.drug_photos) reads the same
 
     @cached_property
     def _times(self) -> list[datetime]:

@@ -81,6 +81,39 @@ class GoodsOptions:
     still_iou: float = 0.5
     arrival_lookback_s: float = 0.0  # 0: goods already on the counter are not told apart
 
+    @classmethod
+    def from_config(cls, c: Any) -> GoodsOptions:
+        """From anything with the ``goods_*`` settings (``rxaudit.settings.Settings``, ``RuleConfig``)."""
+        return cls(window_s=c.goods_window_s, min_score=c.goods_min_score, min_frames=c.goods_min_frames,
+                   min_share=c.goods_min_share, rival_min_score=c.goods_rival_min_score,
+                   review_min_score=c.goods_review_min_score, still_iou=c.goods_still_iou,
+                   arrival_lookback_s=c.goods_arrival_lookback_s)
+
+
+@dataclass(frozen=True)
+class FrameReading:
+    """One frame's goods as the goods-swap rule reads them (``read_frame``)."""
+
+    counted: list[DetectedObject]  # sure enough (``min_score``), one class per object
+    decisive: list[DetectedObject]  # non-covered readings no drug reading competes with: may accuse
+    contested: list[DetectedObject]  # non-covered readings a drug reading of the same object competes with
+    possible: list[DetectedObject]  # might be non-covered (``review_min_score``, either reading), one per object
+
+
+def drug_rivals(frames: Sequence[Sequence[DetectedObject]], opts: GoodsOptions) -> list[Box]:
+    """The boxes read as a drug (own class or runner-up) at ``rival_min_score`` in any of ``frames``."""
+    return [obj.box for objs in frames for obj in objs if obj.score_of("drug") >= opts.rival_min_score]
+
+
+def read_frame(objects: Sequence[DetectedObject], rivals: Sequence[Box], opts: GoodsOptions) -> FrameReading:
+    """The goods rule's per-object decision on one frame's objects (those that count: on the counter,
+    off the display, arrived with the customer); ``rivals``: ``drug_rivals`` of the frames checked."""
+    counted = resolve_classes([obj for obj in objects if obj.score >= opts.min_score])
+    non_covered = [obj for obj in counted if obj.cls == "non_covered"]
+    possible = _one_per_object([obj for obj in objects if obj.score_of("non_covered") >= opts.review_min_score])
+    return FrameReading(counted, [obj for obj in non_covered if not _contested(obj, rivals, opts)],
+                        [obj for obj in non_covered if _contested(obj, rivals, opts)], possible)
+
 
 def summarise_goods(observations: Sequence[Observation], t: datetime, *, window_s: float,
                     min_score: float, min_frames: int, zone: Sequence[tuple[float, float]],
@@ -107,8 +140,10 @@ def summarise_goods(observations: Sequence[Observation], t: datetime, *, window_
     before = [[obj for obj in objs if obj.cls in GOODS and baseline.holds(obj, opts.still_iou)] for objs in left]
     here = [[obj for obj in objs if not (obj.cls in GOODS and baseline.holds(obj, opts.still_iou))]
             for objs in left]
-    # what counts (sure enough, one class per object)
-    counted = [resolve_classes([obj for obj in objs if obj.score >= min_score]) for objs in here]
+    # what counts (sure enough, one class per object), and each non-covered reading's weight
+    rivals = drug_rivals(here, opts)
+    readings = [read_frame(objs, rivals, opts) for objs in here]
+    counted = [r.counted for r in readings]
     unsure = [sum(obj.cls in GOODS and obj.score < min_score for obj in objs) for objs in here]
     classes = sorted({obj.cls for kept in counted for obj in kept}
                      | {"card", "phone", "drug", "non_covered", UNCLEAR})
@@ -118,12 +153,9 @@ def summarise_goods(observations: Sequence[Observation], t: datetime, *, window_
     best = max(range(len(ran)), key=lambda k: (sum(obj.cls == "non_covered" for obj in counted[k]),
                                                len(counted[k]), -abs((ran[k].t - t).total_seconds())))
     counts = {c: held_count(v, min_frames) for c, v in per_frame.items()}
-    rivals = [obj.box for objs in here for obj in objs if obj.score_of("drug") >= opts.rival_min_score]
-    decisive = [sum(obj.cls == "non_covered" and not _contested(obj, rivals, opts) for obj in kept)
-                for kept in counted]
-    contested = [sum(obj.cls == "non_covered" and _contested(obj, rivals, opts) for obj in kept) for kept in counted]
-    possible = [len(_one_per_object([obj for obj in objs if obj.score_of("non_covered") >= opts.review_min_score]))
-                for objs in here]
+    decisive = [len(r.decisive) for r in readings]
+    contested = [len(r.contested) for r in readings]
+    possible = [len(r.possible) for r in readings]
     summary: dict[str, Any] = {
         "frames": len(ran),
         "counts": counts,
