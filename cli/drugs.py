@@ -26,6 +26,7 @@ def _snack_background(snacks: Path | None) -> Path | None:
 
 def cmd_eval_drugs(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
+    from reconcile.goods import GoodsOptions
     from training.drug_photos import backgrounds, drug_boxes, evaluate_drugs
     from vision.objects import OnnxObjectDetector
 
@@ -34,7 +35,7 @@ def cmd_eval_drugs(args: argparse.Namespace) -> int:
     footage = None if str(args.footage) == "-" else args.footage
     scenes = backgrounds(footage, _snack_background(args.snacks))
     result = {"model": str(model), "photos": str(args.photos),
-              **evaluate_drugs(detector, drug_boxes(args.photos), scenes, min_score=settings.goods_min_score,
+              **evaluate_drugs(detector, drug_boxes(args.photos), scenes, options=GoodsOptions.from_config(settings),
                                h264=not args.jpeg_only, save=args.save,
                                progress=lambda step: print(f"... {step}", file=sys.stderr))}
     if args.style_check:

@@ -11,8 +11,17 @@ the frame; then each background's frames go through H.264 at CCTV size (``sample
 Per box: ``non_covered`` when a ``non_covered`` detection at the rule's threshold (calibrated >=
 ``goods_min_score``) lies on it (IoU >= 0.5 or its centre inside the box): the evidence a false
 goods swap is made of; ``drug`` likewise; and the one reading the rule takes
-(``training.eval_goods.counted``). Detections that the bare background already gives (same class,
-IoU >= 0.5) are not the pasted box's and are left out.
+(one class per object, ``reconcile.goods.read_frame``). Detections that the bare background already
+gives (same class, IoU >= 0.5) are not the pasted box's and are left out.
+
+What a false accusation is made of: ``accuses`` when the goods rule's own per-object decision
+(``reconcile.goods.read_frame`` with the settings' ``GoodsOptions``, the code ``summarise_goods``
+runs) holds a *decisive* non-covered reading on the box (sure, and no drug reading of the same object
+competes: its runner-up class or a drug box over it at ``goods_rival_min_score``); ``unclear_only``
+when it holds none but a contested or possible non-covered reading (``goods_review_min_score``): the
+rule would only put the sale up for review (``goods_unclear``). Single frames: the rule also needs a
+decisive reading held in ``goods_min_frames`` frames and ``goods_min_share`` of those checked, which
+one frame cannot show, so ``accuses`` is an upper bound on what one frame contributes.
 """
 
 from __future__ import annotations
@@ -28,12 +37,13 @@ from typing import Any
 import cv2
 import numpy as np
 
+from reconcile.goods import GoodsOptions, drug_rivals, read_frame
 from rxaudit.domain import Box, DetectedObject
 from rxaudit.errors import InputError
 from sample_footage import goods
 from sample_footage.cctv import h264_roundtrip
 from sample_footage.scene import HEIGHT, WIDTH
-from training.eval_goods import FrameDetector, counted
+from training.eval_goods import FrameDetector
 
 BOXES_FILE = Path(__file__).with_name("drug_photo_boxes.json")
 WIDTHS = (50, 75, 100, 125, 150)
@@ -136,12 +146,17 @@ def _not_background(found: list[DetectedObject], bare: list[DetectedObject]) -> 
     return [d for d in found if not any(b.cls == d.cls and b.box.iou(d.box) >= MATCH_IOU for b in bare)]
 
 
-def score_box(found: list[DetectedObject], truth: Box, min_score: float) -> dict[str, Any]:
-    sure = [d for d in found if d.score >= min_score and on_box(d, truth)]
-    read = [d for d in counted(found, min_score) if on_box(d, truth)]
+def score_box(found: list[DetectedObject], truth: Box, options: GoodsOptions) -> dict[str, Any]:
+    """One box in one frame: what lies on it at ``min_score``, and the goods rule's decision there."""
+    sure = [d for d in found if d.score >= options.min_score and on_box(d, truth)]
+    reading = read_frame(found, drug_rivals([found], options), options)  # the rule's own code path
+    read = [d for d in reading.counted if on_box(d, truth)]
     best = max(read, key=lambda d: d.score, default=None)
     nc = [d.score for d in found if d.cls == "non_covered" and on_box(d, truth)]
+    accuses = any(on_box(d, truth) for d in reading.decisive)
+    review = any(on_box(d, truth) for d in reading.contested + reading.possible)
     return {"non_covered": any(d.cls == "non_covered" for d in sure), "drug": any(d.cls == "drug" for d in sure),
+            "accuses": accuses, "unclear_only": review and not accuses,
             "read_as": best.cls if best else "missed", "nc_score": max(nc, default=0.0)}
 
 
@@ -149,13 +164,17 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     n = len(rows)
     return {"boxes": n, "non_covered": round(sum(r["non_covered"] for r in rows) / n, 4),
             "drug": round(sum(r["drug"] for r in rows) / n, 4),
+            "accuses_single_frame": round(sum(r["accuses"] for r in rows) / n, 4),
+            "goods_unclear_only": round(sum(r["unclear_only"] for r in rows) / n, 4),
             "read_as": dict(sorted(Counter(r["read_as"] for r in rows).items())),
             "mean_top_non_covered_score": round(float(np.mean([r["nc_score"] for r in rows])), 4)}
 
 
 def evaluate_drugs(detector: FrameDetector, boxes: Sequence[DrugBox], scenes: dict[str, np.ndarray], *,
-                   min_score: float, h264: bool = True, save: Path | None = None,
+                   options: GoodsOptions, h264: bool = True, save: Path | None = None,
                    progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
+    """``options``: the goods rule's thresholds (``GoodsOptions.from_config(settings)``)."""
+    min_score = options.min_score
     rows: list[dict[str, Any]] = []
     for bg_name, bg in scenes.items():
         progress(bg_name)
@@ -168,7 +187,7 @@ def evaluate_drugs(detector: FrameDetector, boxes: Sequence[DrugBox], scenes: di
         for (box, width, k), frame, (_, truth) in zip(jobs, frames[1:], made):
             found = _not_background(detector.detect([frame])[0], bare)
             rows.append({"photo": box.photo, "box": box.name, "background": bg_name, "width": width,
-                         **score_box(found, truth, min_score)})
+                         **score_box(found, truth, options)})
             if save is not None:
                 save.mkdir(parents=True, exist_ok=True)
                 name = f"{box.name}_{bg_name}_{width}_{k}".replace(" ", "-").replace("/", "-")
@@ -178,6 +197,9 @@ def evaluate_drugs(detector: FrameDetector, boxes: Sequence[DrugBox], scenes: di
     for r in rows:
         for key in by:
             by[key][str(r[key])].append(r)
-    return {"min_score": min_score, "match": f"IoU >= {MATCH_IOU} or centre inside", "h264": h264,
+    return {"min_score": min_score, "rival_min_score": options.rival_min_score,
+            "review_min_score": options.review_min_score, "match": f"IoU >= {MATCH_IOU} or centre inside",
+            "accuses_note": "single frame: an upper bound (the rule also needs the reading held across frames)",
+            "h264": h264,
             "widths": list(WIDTHS), "backgrounds": list(scenes), "overall": _summary(rows),
             **{f"by_{key}": {k: _summary(v) for k, v in groups.items()} for key, groups in by.items()}}

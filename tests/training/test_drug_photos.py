@@ -4,17 +4,21 @@ with detectors that know where the pasted box is (plain backgrounds: it is what 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from rxaudit.domain import Box, DetectedObject
+from reconcile.goods import GoodsOptions, summarise_goods
+from rxaudit.domain import Box, DetectedObject, Observation
+from rxaudit.settings import Settings
 from training.drug_photos import (
     BOXES_FILE, POSITIONS, WIDTHS, DrugBox, backgrounds, evaluate_drugs, on_box, rectify, score_box,
 )
 
+T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 PHOTOS = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "drug-photos"
 
 
@@ -66,7 +70,8 @@ def _boxes():
 @pytest.mark.parametrize("cls, nc, drug", [("drug", 0.0, 1.0), ("non_covered", 1.0, 0.0)])
 def test_each_pasted_box_is_scored_once_per_width_position_and_background(cls, nc, drug):
     scenes = backgrounds(None, None)
-    result = evaluate_drugs(Finder(cls), _boxes(), {"grey": scenes["plain grey counter"]}, min_score=0.8)
+    result = evaluate_drugs(Finder(cls), _boxes(), {"grey": scenes["plain grey counter"]},
+                            options=GoodsOptions(min_score=0.8))
     assert result["overall"]["boxes"] == len(WIDTHS) * POSITIONS
     assert result["overall"]["non_covered"] == nc and result["overall"]["drug"] == drug
     assert set(result["by_width"]) == {str(w) for w in WIDTHS}
@@ -86,7 +91,7 @@ def test_scores_below_the_rule_threshold_do_not_count():
     truth = Box(100, 100, 200, 150)
     found = [DetectedObject(Box(100, 100, 200, 150), "non_covered", 0.79),
              DetectedObject(Box(140, 110, 160, 140), "drug", 0.85)]  # small, centre inside
-    row = score_box(found, truth, 0.8)
+    row = score_box(found, truth, GoodsOptions(min_score=0.8))
     assert not row["non_covered"] and row["drug"] and row["read_as"] == "drug"
     assert on_box(found[1], truth) and not on_box(DetectedObject(Box(0, 0, 20, 20), "drug", 0.9), truth)
 
@@ -117,3 +122,44 @@ def test_calibration_pairs_pool_every_source_per_class():
     assert counts == {"real": {"drug": 1, "non_covered": 1}, "rendered": {"drug": 2, "non_covered": 2}}
     assert sorted(pairs["non_covered"]) == [(0.7, False), (0.7, False), (0.7, True)]
     assert pairs["drug"] == [(0.4, False)] * 3
+
+
+TRUTH = Box(200, 200, 300, 260)
+NC_RIVAL_RUNNER_UP = DetectedObject(TRUTH, "non_covered", 0.9, "drug", 0.6)
+
+
+@pytest.mark.parametrize("found, accuses, unclear", [
+    ([DetectedObject(TRUTH, "non_covered", 0.9)], True, False),  # decisive, uncontested
+    ([NC_RIVAL_RUNNER_UP], False, True),  # its own runner-up reads a drug
+    ([DetectedObject(TRUTH, "non_covered", 0.9), DetectedObject(Box(205, 200, 300, 262), "drug", 0.55)],
+     False, True),  # a drug box over it, too unsure to count but a rival
+    ([DetectedObject(TRUTH, "non_covered", 0.7)], False, True),  # unsure: for review only
+    ([DetectedObject(TRUTH, "non_covered", 0.9), DetectedObject(TRUTH, "drug", 0.85)], False, True),  # a coin-flip
+    ([DetectedObject(TRUTH, "drug", 0.9, "non_covered", 0.3)], False, False),  # a drug
+    ([DetectedObject(Box(500, 50, 560, 90), "non_covered", 0.95)], False, False),  # elsewhere, not this box
+])
+def test_the_eval_counts_an_accusation_where_the_goods_rule_decides_one(found, accuses, unclear):
+    """The eval's per-box decision is the goods rule's: the same detections held in every frame near a
+    swipe give a decisive non-covered count exactly where the eval counts an accusation."""
+    settings = Settings()
+    options = GoodsOptions.from_config(settings)
+    row = score_box(found, TRUTH, options)
+    assert (row["accuses"], row["unclear_only"]) == (accuses, unclear)
+    whole = ((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0))
+    frames = [Observation(pharmacy_id="PH1", counter_id="C1", t=T0 + timedelta(seconds=s), persons=(), faces=(),
+                          frame_size=(640, 360), objects=tuple(found), objects_checked=True, customers=())
+              for s in (-1, 0, 1)]
+    rule = summarise_goods(frames, T0, window_s=settings.goods_window_s, min_score=settings.goods_min_score,
+                           min_frames=settings.goods_min_frames, zone=whole, goods_zone=whole, options=options)
+    on_truth = all(on_box(d, TRUTH) for d in found)
+    assert row["accuses"] == (on_truth and rule["decisive"]["non_covered"] > 0)
+    assert row["unclear_only"] == (on_truth and rule["decisive"]["non_covered"] == 0
+                                   and rule["possible_non_covered"] > 0)
+
+
+def test_the_eval_reads_the_settings_the_rule_reads():
+    options = GoodsOptions.from_config(Settings(goods_rival_min_score=0.65, goods_min_score=0.9))
+    assert (options.rival_min_score, options.min_score) == (0.65, 0.9)
+    # a runner-up drug at 0.6 no longer competes under a 0.65 rival threshold: the reading accuses
+    assert score_box([NC_RIVAL_RUNNER_UP], TRUTH, GoodsOptions.from_config(Settings(goods_rival_min_score=0.65,
+                                                                                     goods_min_score=0.85)))["accuses"]
