@@ -25,7 +25,7 @@ from reconcile.context import AuditContext, RuleConfig, SettlementFootage
 from reconcile.engine import iter_results
 from reconcile.rules import card_conflict
 from audit.counter_audit import CounterAuditor, Models, load_models
-from audit import persist
+from audit import footage_index, persist
 from reconcile.conflicts import Conflict, conflict_ids
 from database import records as records_db
 from database import accounts, aggregates, repository
@@ -84,7 +84,7 @@ def reconcile_and_save(settings: Settings, factory, *, settlements: list[Settlem
     ``conflicts``: rows left out by :func:`screen_conflicts`, rejected, kept for admins and counted."""
     records = records or Records()
     rejected.extend(c.rejected() for c in conflicts)  # in place: the caller's report lists them too
-    cameras = persist.cached_cameras(cameras)
+    cameras = footage_index.cached_cameras(cameras)
     ctx = AuditContext(config=RuleConfig.from_settings(settings), cameras=cameras, footage=footage)
     with transaction(factory) as session:
         aggregates.ensure_timezone(session, settings.display_timezone)  # counts in the days shown
@@ -117,7 +117,7 @@ def reconcile_and_save(settings: Settings, factory, *, settlements: list[Settlem
         session.begin()
         persist.tune_for_bulk(session)
         counts = persist.bulk_counts(session, settings.display_timezone, len(settlements))
-        verified = footage.verified_ids() if isinstance(footage, persist.FootageIndex) else None
+        verified = footage.verified_ids() if isinstance(footage, footage_index.FootageIndex) else None
         for chunk in persist.pharmacy_chunks(iter_results(persist.audit_order(settlements), ctx, verified),
                                              ahead=persist.made_ahead_for(session)):
             # a chunk holds whole pharmacies, so every counter-day's clock is judged on all its swipes
@@ -200,7 +200,7 @@ def _without(settlements: list[Settlement], sold_codes: SoldCodes | None, ids: s
 def _clock_review(chunk: list[CheckResult], footage, cameras: CamerasConfig, options):
     """Clock health of the chunk's counter-days. Counters the store does not have decoded nothing,
     so they cannot be judged (their estimate is always 'insufficient'): they are left out."""
-    if not isinstance(footage, persist.FootageIndex):
+    if not isinstance(footage, footage_index.FootageIndex):
         return clock_health.review(chunk, cameras, options)
     judged = [r for r in chunk if not footage.is_unknown(r.settlement.settlement_id)]
     if not judged:
@@ -218,7 +218,7 @@ def audit(settings: Settings, *, settlements_file: Path, videos: Path | str,
     counts and pharmacy coordinates: the files given, else those beside the log."""
     started, cpu0 = time.perf_counter(), time.process_time()
     card_key = settings.require_card_key()
-    cameras = persist.cached_cameras(load_cameras(cameras_file, settings.input_encoding))
+    cameras = footage_index.cached_cameras(load_cameras(cameras_file, settings.input_encoding))
     options = IngestOptions.from_settings(settings)
     sold_codes = SoldCodes()  # the lines' traceability codes, compact (a city's month: millions)
     with persist.gc_paused():
@@ -235,7 +235,7 @@ def audit(settings: Settings, *, settlements_file: Path, videos: Path | str,
     settlements, conflicts = screen_conflicts(factory, log.settlements, source=Path(settlements_file).name)
     sold_codes.drop(conflict_ids(conflicts))  # their lines' codes are not this audit's
     auditor: CounterAuditor | None = None  # the models load (~250 MB) only when footage is there
-    footage = persist.FootageIndex(RuleConfig.from_settings(settings), cameras)
+    footage = footage_index.FootageIndex(RuleConfig.from_settings(settings), cameras)
     for key, group in group_by_counter(settlements).items():
         if store.has_counter(*key):
             if auditor is None:

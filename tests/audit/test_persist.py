@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 
 from ingest.cameras import CamerasConfig, load_cameras
 from reconcile.context import CounterFootage, CounterView, RuleConfig
-from audit import persist
+from audit import footage_index, persist
 from database.engine import make_engine, session_factory
 from database.models import CheckRow, FlagRow
 from rxaudit.domain import CheckResult, CheckStatus
@@ -102,9 +102,9 @@ def test_pharmacy_chunks_cut_only_between_pharmacies():
 
 
 def test_footage_of_unknown_counters_is_made_on_demand_and_equals_the_summary():
-    cameras = persist.cached_cameras(load_cameras(None))
+    cameras = footage_index.cached_cameras(load_cameras(None))
     config = RuleConfig()
-    index = persist.FootageIndex(config, cameras)
+    index = footage_index.FootageIndex(config, cameras)
     group = [settlement(1, counter="C9"), settlement(2, counter="C9", seconds=60)]
     index.add_unknown(("PH1", "C9"), group)
     view = CounterView(config, CamerasConfig(), CounterFootage(known=False))
@@ -118,12 +118,12 @@ def test_footage_of_unknown_counters_is_made_on_demand_and_equals_the_summary():
 def test_cached_cameras_answer_like_the_configuration():
     cameras = CamerasConfig.model_validate(
         {"pharmacies": {"PH1": {"business_hours": "09:00-18:00", "counters": {"C1": {"clock_offset_s": 12}}}}})
-    cached = persist.cached_cameras(cameras)
+    cached = footage_index.cached_cameras(cameras)
     for pharmacy, counter in (("PH1", "C1"), ("PH1", "C2"), ("PH2", "C1")):
         assert cached.counter(pharmacy, counter) == cameras.counter(pharmacy, counter)
         assert cached.camera_time(pharmacy, counter, T0) == cameras.camera_time(pharmacy, counter, T0)
         assert cached.business_hours(pharmacy) == cameras.business_hours(pharmacy)
-    assert persist.cached_cameras(cached) is cached
+    assert footage_index.cached_cameras(cached) is cached
 
 
 def test_the_collector_is_paused_while_reading_and_restored_after():
@@ -148,10 +148,10 @@ def test_the_batch_is_frozen_out_of_collections_while_written_then_let_go():
 
 
 def test_unknown_counter_summaries_made_from_the_first_equal_those_made_in_full():
-    cameras = persist.cached_cameras(load_cameras(None))
+    cameras = footage_index.cached_cameras(load_cameras(None))
     config = RuleConfig()
     view = CounterView(config, cameras, CounterFootage(known=False))
-    counter = persist.UnknownCounter(view)
+    counter = footage_index.UnknownCounter(view)
     group = [settlement(n, counter="C9", seconds=37 * n * n) for n in range(1, 8)]
     made = [counter.summarise(s) for s in group]
     assert counter.trusted is True
@@ -171,8 +171,8 @@ def test_unknown_counter_summaries_that_differ_by_more_than_the_time_are_all_mad
         def seen_around(self, s, t, visit):
             return {**super().seen_around(s, t, visit), "hour": t.hour}
 
-    view = Drifting(RuleConfig(), persist.cached_cameras(load_cameras(None)), CounterFootage(known=False))
-    counter = persist.UnknownCounter(view)
+    view = Drifting(RuleConfig(), footage_index.cached_cameras(load_cameras(None)), CounterFootage(known=False))
+    counter = footage_index.UnknownCounter(view)
     group = [settlement(n, counter="C9", seconds=3600 * n) for n in range(1, 5)]
     assert [counter.summarise(s).seen["hour"] for s in group] == [s.settled_at.hour for s in group]
     assert counter.trusted is False
