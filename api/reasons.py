@@ -16,6 +16,7 @@ from typing import Any
 from jinja2 import Environment, pass_context
 
 from api.catalogs import N_, gettext_for
+from api.timefmt import duration
 from rxaudit.bounds import REASON_MAX, clip_text, listing
 
 KIND_LABELS: dict[str, str] = {
@@ -79,20 +80,32 @@ SENTENCES: dict[str, str] = {
     "camera_tamper.turned": N_("The camera was turned away from the counter at the swipe (%(span)s)"),
     "off_hours": N_("Paid at %(at)s, outside opening hours %(opens)s–%(closes)s"),
     "burst": N_("%(cards)s different cards paid at this counter within %(minutes)s min"),
-    "duplicate_settlement": N_("Same card and amount as settlement %(other)s, %(gap)s s earlier"),
+    "duplicate_settlement": N_("Same card and amount as settlement %(other)s, %(gap)s earlier"),
     "stock_shortfall": N_("Item %(item)s: %(short)s more sold than the pharmacy had (counted %(count)s, "
                           "received %(received)s, sold %(sold)s since the count)"),
     "trace_code_reuse": N_("Drug traceability code %(codes)s sold more than once (also in %(others)s)"),
-    "card_conflict": N_("The same card paid at %(other)s %(gap)s s apart (at least %(limit)s s needed to get "
+    "card_conflict": N_("The same card paid at %(other)s %(gap)s apart (at least %(limit)s needed to get "
                         "there)"),
     "unknown": N_("See the technical detail"),
 }
+
+
+class Seconds(float):
+    """A reason's parameter that is a duration: rendered in words in the reader's language
+    (``45 s``, ``3 min 20 s``, ``2 h 5 min``; ``api.timefmt.duration``)."""
 
 
 @dataclass(frozen=True)
 class Reason:
     code: str
     params: dict[str, Any] = field(default_factory=dict)
+
+
+def _seconds(value: Any) -> Seconds | str:
+    try:
+        return Seconds(round(float(value)))
+    except (TypeError, ValueError):
+        return "?"
 
 
 def _num(value: Any) -> str:
@@ -197,7 +210,7 @@ def _burst(seen: dict, text: str) -> list[Reason]:
 
 def _duplicate(seen: dict, text: str) -> list[Reason]:
     return [Reason("duplicate_settlement", {"other": seen.get("duplicate_of", "?"),
-                                            "gap": f"{float(seen.get('gap_s', 0)):.0f}"})]
+                                            "gap": _seconds(seen.get("gap_s"))})]
 
 
 def _stock(seen: dict, text: str) -> list[Reason]:
@@ -224,8 +237,8 @@ def _conflict(seen: dict, text: str) -> list[Reason]:
     out = []
     for c in seen.get("conflicts") or []:
         out.append(Reason("card_conflict", {
-            "other": c.get("settlement_id", "?"), "gap": f"{float(c.get('gap_s', 0)):.0f}",
-            "limit": f"{float(c.get('limit_s', 0)):.0f}"}))
+            "other": c.get("settlement_id", "?"), "gap": _seconds(c.get("gap_s")),
+            "limit": _seconds(c.get("limit_s"))}))
     return out or [Reason("unknown")]
 
 
@@ -246,13 +259,17 @@ def reasons_of(kind: str, reason: str, evidence: Mapping[str, Any] | None) -> li
     return derive(seen, reason or "") if derive else [Reason("unknown")]
 
 
+def _shown(value: Any, gettext: Callable[[str], str]) -> Any:
+    return duration(value, gettext) if isinstance(value, Seconds) else value
+
+
 def render(reasons: list[Reason], gettext: Callable[[str], str]) -> str:
     """Sentences in the caller's language, joined; a parameter a sentence lacks shows as '?'."""
     out = []
     for r in reasons:
         template = gettext(SENTENCES.get(r.code, SENTENCES["unknown"]))
         names = re.findall(r"%\((\w+)\)s", template)
-        out.append(template % {n: r.params.get(n, "?") for n in names})
+        out.append(template % {n: _shown(r.params.get(n, "?"), gettext) for n in names})
     sep = "；" if any("\u4e00" <= ch <= "\u9fff" for ch in "".join(out)) else "; "
     return sep.join(out)
 

@@ -150,7 +150,7 @@ REASONS = [
      {"reused_codes": ["8123"], "linked_settlements": ["S9"]}, "药品追溯码 8123 被重复销售（另见 S9）"),
     ("card_conflict", "same card settled S2 at pharmacy PH2 120 s apart ...",
      {"conflicts": [{"settlement_id": "S2", "gap_s": 120.4, "limit_s": 900.0, "distance_km": 12.5}]},
-     "同一张卡在 120 秒内又在 S2 结算（两地之间至少需要 900 秒）"),
+     "同一张卡相隔 2 分钟又在 S2 结算（两地之间至少需要 15 分钟）"),  # long durations in minutes
 ]
 
 
