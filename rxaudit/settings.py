@@ -191,6 +191,16 @@ class Settings(BaseSettings):
     stream_token_ttl_s: int = Field(default=300, ge=10, le=300, description="lifetime of a stream "
                                     "token (POST /api/v1/stream-tokens), at most 5 minutes")
 
+    # Live ingest (POST /api/v1/settlements, rxaudit pull): bounds of one request, when footage is due
+    ingest_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024,
+                                  description="bytes of one POST /api/v1/settlements body, and of its "
+                                  "JSON after gzip decompression (a larger one: 413, nothing stored)")
+    ingest_max_records: int = Field(default=5000, ge=1, le=100_000, description="settlements in one "
+                                    "POST /api/v1/settlements or one JetStream message (more: 413)")
+    live_segment_s: float = Field(default=10.0, gt=0, le=600, description="the recorder's segment "
+                                  "length: a live settlement's footage is due at settled_at + "
+                                  "window_after_s + this (live_settlements.due_at)")
+
     # Case files (api/case_file.py, rxaudit/case_seal.py): the bureau's Ed25519 key signs SHA256SUMS
     case_signing_key_file: Path | None = Field(default=None, description="PEM file of the bureau's "
                                                "Ed25519 private key (`rxaudit case-key generate`)")
