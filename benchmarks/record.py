@@ -3,7 +3,8 @@
 1. Sample counter footage at ``--size`` and ``--fps`` (20 s rendered, copied back to back to last
    the run), served by GStreamer's RTSP server: N-1 cameras from one server process, camera 0 from
    its own, so that it can be pulled and plugged back half-way (``--outage`` seconds).
-2. ``rxaudit record`` in a subprocess (a temporary SQLite database and store). Its CPU is read from
+2. ``rxaudit record`` in a subprocess (a temporary SQLite database, store and evidence folder: the
+   wall's snapshots every 2 s and the tamper checks are part of what is measured). Its CPU is read from
    /proc over the steady part of the run (after ``--warmup`` seconds), its peak RSS from the kernel
    when it exits (wait4).
 3. Afterwards every segment is decoded whole: segments written against expected, each one's
@@ -70,7 +71,8 @@ def run(cameras: int, minutes: float, size: tuple[int, int], fps: int, segment_s
     (work / "cameras.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
     store, db = work / "store", f"sqlite:///{work}/record.db"
     proc = subprocess.Popen([sys.executable, "-m", "cli.main", "record", "--cameras", str(work / "cameras.yaml"),
-                             "--videos", str(store), "--db", db, "--segment-s", str(segment_s)],
+                             "--videos", str(store), "--db", db, "--segment-s", str(segment_s),
+                             "--evidence-dir", str(work / "evidence")],
                             cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     started = datetime.now().astimezone()
@@ -148,7 +150,10 @@ def run(cameras: int, minutes: float, size: tuple[int, int], fps: int, segment_s
         "inner_duration_min_s": round(min(durations), 3) if durations else None,
         "inner_duration_max_s": round(max(durations), 3) if durations else None,
         "camera_back_to_recording_s": None if back_s is None else round(back_s, 2),
-        "outage_s": outage_s, "camera0_gap_s": round(gap_s, 2), "per_camera": per_camera,
+        "outage_s": outage_s, "camera0_gap_s": round(gap_s, 2),
+        "counters_with_a_snapshot": sum((work / "evidence" / "snapshots" / "BENCH" / f"C{i}.jpg").is_file()
+                                        for i in range(cameras)),
+        "per_camera": per_camera,
     }
 
 

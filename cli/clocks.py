@@ -1,6 +1,7 @@
 """``rxaudit clocks``: per counter and day, the configured clock offset, the best-fit offset, the
 agreement of swipes with customer visits at each, the verdict and its confidence; the on-screen
-clock where a camera burns one in. ``rxaudit clocks confirm`` writes an offset into cameras.yaml.
+clock where a camera burns one in, and beside it the camera's own clock as the recorder read it from
+its RTCP sender reports (camera minus recorder, per counter and day). ``rxaudit clocks confirm`` writes an offset into cameras.yaml.
 
     rxaudit clocks [--db URL] [--cameras cameras.yaml] [--date D] [--pharmacy P] [--counter C]
     rxaudit clocks --settlements FILE.csv --videos DIR [--cameras cameras.yaml] [--fps 1]
@@ -29,10 +30,19 @@ def _runner_up(row: dict) -> str:
     return _fmt(row["runner_up"]) + ("" if at is None else f" at {at:+g}s")
 
 
-def print_table(report) -> None:
+def print_table(report, rtcp: dict | None = None) -> None:
+    """``rtcp``: the cameras' own clocks as the recorder read them, per (pharmacy, counter, day ISO)."""
+    from audit.camera_clock import describe
+
+    rtcp = rtcp or {}
     rows = report.rows()
     if not rows:
         print("no swipes with a clock profile (audit first, or give --settlements and --videos)")
+    if rtcp and not rows:
+        print("\ncamera clocks read by the recorder (rxaudit record):")
+        for (pharmacy, counter, day), summary in rtcp.items():
+            print(f"{pharmacy + '/' + counter:<16}{day:<12}{describe(summary)}")
+    if not rows:
         return
     head = (f"{'counter':<16}{'day':<12}{'swipes':>7}{'configured':>11}{'agree':>7}{'best fit':>10}"
             f"{'agree':>7}{'runner-up':>16}{'confidence':>11}  verdict")
@@ -42,6 +52,8 @@ def print_table(report) -> None:
         print(f"{counter:<16}{r['day']:<12}{r['swipes']:>7}{r['configured_offset_s']:>+10g}s"
               f"{_fmt(r['agreement_configured']):>7}{r['best_offset_s']:>+9g}s{_fmt(r['agreement_best']):>7}"
               f"{_runner_up(r):>16}{_fmt(r['confidence']):>11}  {r['verdict']}")
+        if (found := rtcp.get((r["pharmacy_id"], r["counter_id"], str(r["day"])))) is not None:
+            print(f"{'':<16}{describe(found)}")
         osd = r.get("osd")
         if osd is None:
             continue
@@ -107,13 +119,22 @@ def cmd_clocks(args: argparse.Namespace) -> int:
     if store is not None and cameras is not None:
         report.osd, report.osd_problems = clocks.osd_checks(store, cameras, settlements, list(health),
                                                             per_counter_day=args.osd_segments)
+    rtcp = {}
+    if args.settlements is None:  # the recorder's readings of the cameras' own clocks (RTCP)
+        from audit.camera_clock import summaries
+
+        found = summaries(settings.db_url, cameras=cameras, default_tz=settings.display_timezone, day=args.date,
+                          pharmacy=args.pharmacy, counter=args.counter)
+        rtcp = {(p, c, d.isoformat()): v for (p, c, d), v in found.items()}
     if args.json is not None:
-        text = json.dumps(report.to_json(), indent=2, ensure_ascii=False)
+        data = report.to_json()
+        data["camera_clock"] = [{"pharmacy_id": p, "counter_id": c, "day": d, **v} for (p, c, d), v in rtcp.items()]
+        text = json.dumps(data, indent=2, ensure_ascii=False)
         if str(args.json) == "-":
             print(text)
             return 0
         args.json.write_text(text, encoding="utf-8")
-    print_table(report)
+    print_table(report, rtcp)
     return 0
 
 

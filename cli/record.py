@@ -1,8 +1,15 @@
 """``rxaudit record``: record every counter's live stream named in cameras.yaml into the video
 store, until stopped (SIGTERM, Ctrl-C). ``rxaudit cameras status``: what the recorders last saw.
 
-    rxaudit record --cameras cameras.yaml --videos DIR [--shard i/N] [--secrets FILE] [--db URL]
-                   [--segment-s 10] [--stall-s 10] [--retention-days 90] [--duration S]
+    rxaudit record --cameras cameras.yaml --videos DIR|s3://bucket/prefix [--spool DIR] [--shard i/N]
+                   [--secrets FILE] [--db URL] [--segment-s 10] [--stall-s 10] [--retention-days 90]
+                   [--snapshot-s 2] [--duration S]
+
+With s3:// each segment is written aside and moved into the local spool (--spool, default
+rxaudit-spool/), uploaded with one PUT (S3 shows it whole or not at all) by upload threads apart
+from the readers, then removed from the spool; what waits there is uploaded after a restart too.
+Credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or an instance role), s3_endpoint_url in
+the settings for MinIO, OSS, OBS or Ceph.
     rxaudit cameras status [--db URL] [--json OUT]
 """
 
@@ -26,9 +33,13 @@ def cmd_record(args: argparse.Namespace) -> int:
     from recorder.supervisor import Recorder
     from rxaudit.errors import ConfigError, StoreError
 
-    if "://" in args.videos:
-        raise StoreError("rxaudit record writes to a local or mounted folder (--videos DIR); "
-                         "object stores are not supported yet")
+    remote = args.videos.startswith("s3://")
+    if "://" in args.videos and not remote:
+        raise StoreError(f"rxaudit record writes to a folder or s3://bucket/prefix, not {args.videos.split('://')[0]}://")
+    if remote and len(args.videos.removeprefix("s3://").strip("/")) == 0:
+        raise StoreError("--videos s3://: name the bucket (s3://bucket/prefix)")
+    if not 0.5 <= args.snapshot_s <= 3600:
+        raise ConfigError("--snapshot-s must be between 0.5 and 3600 seconds")
     for name in ("segment_s", "stall_s"):
         if not 1 <= getattr(args, name) <= 3600:
             raise ConfigError(f"--{name.replace('_', '-')} must be between 1 and 3600 seconds")
@@ -38,17 +49,29 @@ def cmd_record(args: argparse.Namespace) -> int:
     if not cameras:
         raise ConfigError(f"{args.cameras}: no counter with a stream: to record" +
                           (f" in shard {args.shard}" if args.shard else ""))
-    engine = make_engine(settings_from_args(args).db_url)
+    settings = settings_from_args(args)
+    engine = make_engine(settings.db_url)
     migrate(engine)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if not 0 <= args.retention_days <= 36500:
         raise ConfigError("--retention-days must be between 0 (keep everything) and 36500")
     options = RecorderOptions(segment_s=args.segment_s, stall_s=args.stall_s,
-                              open_s=min(10.0, args.stall_s), retention_days=args.retention_days)
-    recorder = Recorder(cameras, Path(args.videos), options, session_factory(engine))
+                              open_s=min(10.0, args.stall_s), retention_days=args.retention_days,
+                              snapshot_dir=settings.snapshots, snapshot_s=args.snapshot_s,
+                              evidence_dir=settings.evidence_dir)
+    root, uploader = Path(args.videos), None
+    if remote:
+        from ingest.stores import open_store
+        from recorder.upload import ObjectTarget, Uploader
+
+        root = args.spool
+        uploader = Uploader(ObjectTarget(open_store(args.videos, settings)), root, cameras,
+                            shown=args.videos.rstrip("/"))
+    recorder = Recorder(cameras, root, options, session_factory(engine), uploader)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: recorder.stop_event.set())
-    print(f"recording {len(cameras)} camera(s) into {args.videos}: "
+    spool = f" (spool {root})" if remote else ""
+    print(f"recording {len(cameras)} camera(s) into {args.videos}{spool}: "
           + ", ".join(f"{c.key} <- {c.shown}" for c in cameras), flush=True)
     recorder.run(args.duration)
     return 0
@@ -104,7 +127,11 @@ def register(sub) -> None:
     p = sub.add_parser("record", help="record the counters' live streams into the video store",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cameras", type=Path, required=True, help="cameras.yaml: stream: per counter")
-    p.add_argument("--videos", required=True, help="the video store folder")
+    p.add_argument("--videos", required=True, help="the video store: a folder or s3://bucket/prefix")
+    p.add_argument("--spool", type=Path, default=Path("rxaudit-spool"),
+                   help="with s3://: the local folder segments wait in until uploaded (rxaudit-spool)")
+    p.add_argument("--snapshot-s", dest="snapshot_s", type=float, default=2.0,
+                   help="seconds between the wall's snapshots of each counter (2; written to snapshot_dir)")
     p.add_argument("--secrets", type=Path, help="YAML of NAME: user:password (else $RXAUDIT_CAMERA_NAME)")
     p.add_argument("--shard", help="i/N: record only this recorder's share of the cameras")
     p.add_argument("--segment-s", dest="segment_s", type=float, default=10.0, help="segment length (10)")

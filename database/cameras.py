@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from database.models import (CameraGapRow, CameraHealthRow, CameraTamperRow, FlagRow, Pharmacy, SegmentEntry,
-                             utcnow)
+from database.models import (CameraClockRow, CameraGapRow, CameraHealthRow, CameraTamperRow, FlagRow, Pharmacy,
+                             SegmentEntry, utcnow)
 from reconcile.camera_log import CameraLog, CameraSpan
 from rxaudit.security import Principal
 
@@ -121,16 +121,46 @@ def forget_segments(session: Session, *, pharmacy_id: str, counter_id: str, name
 
 
 def open_tamper(session: Session, *, pharmacy_id: str, counter_id: str, what: str, start: datetime,
-                last_good_at: datetime | None) -> None:
+                last_good_at: datetime | None, keyframe_before: str | None = None,
+                keyframe_after: str | None = None) -> None:
+    """``keyframe_*``: evidence-relative JPEGs, the last good picture and the first tampered one."""
     session.add(CameraTamperRow(pharmacy_id=pharmacy_id, counter_id=counter_id, what=what, start=start,
-                                last_good_at=last_good_at))
+                                last_good_at=last_good_at, keyframe_before=keyframe_before,
+                                keyframe_after=keyframe_after))
 
 
-def close_tamper(session: Session, *, pharmacy_id: str, counter_id: str, end: datetime) -> None:
+def close_tamper(session: Session, *, pharmacy_id: str, counter_id: str, end: datetime,
+                 keyframe_back: str | None = None) -> None:
     for row in session.scalars(select(CameraTamperRow).where(
             CameraTamperRow.pharmacy_id == pharmacy_id, CameraTamperRow.counter_id == counter_id,
             CameraTamperRow.end.is_(None))):
         row.end = max(end, row.start)
+        row.keyframe_back = row.keyframe_back or keyframe_back
+
+
+def save_clock(session: Session, *, pharmacy_id: str, counter_id: str, at: datetime, camera_minus_recorder_s: float,
+               source: str) -> None:
+    session.add(CameraClockRow(pharmacy_id=pharmacy_id, counter_id=counter_id, at=at,
+                               camera_minus_recorder_s=camera_minus_recorder_s, source=source))
+
+
+CLOCK_READINGS_MAX = 10_000  # readings one question reads (a counter-day has a few hundred at most)
+
+
+def clock_readings(session: Session, *, pharmacy_id: str | None = None, counter_id: str | None = None,
+                   start: datetime | None = None, end: datetime | None = None,
+                   limit: int = CLOCK_READINGS_MAX) -> list[CameraClockRow]:
+    """The recorder's readings of cameras' own clocks, oldest first."""
+    query = select(CameraClockRow).order_by(CameraClockRow.at).limit(limit)
+    if pharmacy_id is not None:
+        query = query.where(CameraClockRow.pharmacy_id == pharmacy_id)
+    if counter_id is not None:
+        query = query.where(CameraClockRow.counter_id == counter_id)
+    if start is not None:
+        query = query.where(CameraClockRow.at >= start)
+    if end is not None:
+        query = query.where(CameraClockRow.at < end)
+    return list(session.scalars(query))
 
 
 def tamper_spans(session: Session, *, pharmacy_id: str, counter_id: str, start: datetime,

@@ -484,3 +484,23 @@ class CameraTamperRow(Base):
     start: Mapped[datetime]
     end: Mapped[datetime | None]
     last_good_at: Mapped[datetime | None]
+    # evidence-relative JPEGs: the last good picture, the first tampered one, the first good one again
+    keyframe_before: Mapped[str | None] = mapped_column(String(TEXT_LEN))
+    keyframe_after: Mapped[str | None] = mapped_column(String(TEXT_LEN))
+    keyframe_back: Mapped[str | None] = mapped_column(String(TEXT_LEN))
+
+
+class CameraClockRow(Base):
+    """A reading of a camera's own clock against the recorder's: ``camera_minus_recorder_s`` at the
+    first frame of a segment, from the RTCP sender reports (``source`` "rtcp"). One per connection and
+    then when it moves, or every ``clock_every_s``; never a row per segment."""
+
+    __tablename__ = "camera_clock"
+    __table_args__ = (Index("ix_camera_clock_counter_at", "pharmacy_id", "counter_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pharmacy_id: Mapped[str] = mapped_column(String(ID_LEN))
+    counter_id: Mapped[str] = mapped_column(String(ID_LEN))
+    at: Mapped[datetime]  # the recorder's clock at the segment's first frame
+    camera_minus_recorder_s: Mapped[float]
+    source: Mapped[str] = mapped_column(String(16))

@@ -101,8 +101,9 @@ class RtspCamera:
     """One GStreamer RTSP server process; ``mounts`` name -> MP4. ``kill()`` is a camera pulled
     from the wall; ``start()`` again (same port) brings it back."""
 
-    def __init__(self, mounts: dict[str, Path], port: int | None = None) -> None:
+    def __init__(self, mounts: dict[str, Path], port: int | None = None, clock_offset_s: float | None = None) -> None:
         self.mounts, self.port = dict(mounts), port or free_port()
+        self.clock_offset_s = clock_offset_s  # its own clock (RTCP sender reports) ahead of this machine's
         self.process: subprocess.Popen | None = None
 
     def url(self, name: str | None = None) -> str:
@@ -112,6 +113,8 @@ class RtspCamera:
         args = [SYSTEM_PYTHON, str(SERVER), "--port", str(self.port)]
         for name, path in self.mounts.items():
             args += ["--mount", f"{name}={path}"]
+        if self.clock_offset_s is not None:
+            args += ["--clock-offset", str(self.clock_offset_s)]
         self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line: list[str] = []
         reader = threading.Thread(target=lambda: line.append(self.process.stdout.readline()), daemon=True)

@@ -41,6 +41,19 @@ class TamperSpan:
     start: datetime
     last_good_at: datetime | None = None
     end: datetime | None = None
+    keyframe_before: str | None = None  # evidence-relative JPEGs (recorder.snapshots)
+    keyframe_after: str | None = None
+    keyframe_back: str | None = None
+
+
+@dataclass(frozen=True)
+class ClockReading:
+    """The camera's own clock (RTCP sender reports) minus the recorder's, at a segment's first frame."""
+
+    key: str
+    at: datetime
+    camera_minus_recorder_s: float
+    source: str = "rtcp"
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import errno
 import logging
 import queue
 import shutil
+import struct
 import threading
 import time
 from dataclasses import dataclass
@@ -17,10 +18,12 @@ from pathlib import Path
 
 import av
 
-from recorder.health import CameraState, CameraStatus, Gap, Snapshot, TamperSpan
+from recorder.health import CameraState, CameraStatus, ClockReading, Gap, Snapshot
+from recorder.looks import Looks
 from recorder.segments import SegmentWriter
 from recorder.sources import Camera
-from recorder.tamper import THUMB, TamperOptions, TamperWatch
+from recorder.tamper import TamperOptions
+from recorder.upload import Uploader
 
 log = logging.getLogger("rxaudit.recorder")
 FULL_BYTES = 1 << 20  # less free space than this under the store: a write failure is a full disk
@@ -38,6 +41,11 @@ class RecorderOptions:
     retention_days: int = 90  # 0: keep everything
     retention_every_s: float = 3600.0
     tamper: TamperOptions | None = TamperOptions()  # None: no tamper checks
+    snapshot_dir: Path | None = None  # the wall's latest picture per counter (None: none written)
+    snapshot_s: float = 2.0
+    evidence_dir: Path | None = None  # tamper spans' keyframes go here (None: not kept)
+    clock_every_s: float = 600.0  # the camera's clock is stored at most this often per counter,
+    clock_move_s: float = 0.5  # or sooner when it moves by more than this, and at each connection
 
     @property
     def watchdog_s(self) -> float:
@@ -59,15 +67,17 @@ def _now(camera: Camera) -> datetime:
 
 class CameraReader(threading.Thread):
     def __init__(self, camera: Camera, root: Path, options: RecorderOptions, events: queue.Queue,
-                 stop: threading.Event, gap: Gap | None = None) -> None:
+                 stop: threading.Event, gap: Gap | None = None, uploader: Uploader | None = None) -> None:
         super().__init__(name=f"recorder {camera.key}", daemon=True)
         self.camera, self.root, self.options, self.events, self.stop = camera, root, options, events, stop
+        self.uploader = uploader  # segments moved into ``root`` are uploaded from there
         self.status = CameraStatus(Snapshot(camera.key, camera.shown, CameraState.STARTING, _now(camera)))
         self.gap = gap  # open while nothing is recorded
         self.abandoned = False  # set by the watchdog: this thread must not touch the store again
         self.sessions = 0
-        self.tamper = TamperWatch(options.tamper) if options.tamper is not None else None
-        self._last_look: float | None = None
+        self.looks = Looks(camera, events, self.status, tamper=options.tamper, snapshot_dir=options.snapshot_dir,
+                           snapshot_s=options.snapshot_s, evidence_dir=options.evidence_dir)
+        self._clock: tuple[float, float] | None = None  # the last reading stored: (offset, monotonic)
 
     # -- the loop ---------------------------------------------------------------------------------
     def run(self) -> None:
@@ -83,7 +93,7 @@ class CameraReader(threading.Thread):
                 got_frames, state, reason = False, CameraState.OFFLINE, self._reason(exc)
             if self._done():
                 break
-            self._end_tamper()
+            self.looks.end_tamper(self.status.read().last_frame_at or _now(self.camera))
             self._open_gap(reason)
             self.status.reset_rates()
             self.status.set(state=state, detail=reason[:255])
@@ -127,9 +137,8 @@ class CameraReader(threading.Thread):
             raise
         writer: SegmentWriter | None = None
         got_frames = False
-        self._last_look = None
-        if self.tamper is not None:
-            self.tamper.reset()
+        self.looks.reset()
+        self._clock = None
         try:
             if not container.streams.video:
                 return False, CameraState.OFFLINE, "the stream has no video"
@@ -145,6 +154,7 @@ class CameraReader(threading.Thread):
                         continue
                     t = float(packet.pts * stream.time_base)  # before the writer rebases the packet
                     keyframe, size = packet.is_keyframe, packet.size
+                    camera_s = camera_time(packet) if keyframe else None
                     writer = self._write(writer, stream, packet)
                     if writer is None:
                         continue
@@ -154,8 +164,10 @@ class CameraReader(threading.Thread):
                     codec = stream.codec_context
                     at = _now(self.camera)
                     self.status.frame(at, t, size, codec.width, codec.height)
-                    if keyframe and self.tamper is not None:
-                        self._look(stream, packet, t, at)
+                    if keyframe:
+                        if camera_s is not None and writer.camera_offset_s is None:
+                            writer.camera_offset_s = camera_s - t
+                        self.looks.keyframe(stream, packet, t, at, float((packet.duration or 0) * stream.time_base))
             except StoreFailure:
                 writer = None  # aborted where it failed
                 raise
@@ -185,6 +197,8 @@ class CameraReader(threading.Thread):
                     self._finish(writer)
                     writer = None
             if writer is None:
+                if self.uploader is not None and (why := self.uploader.full(self.camera.key)):
+                    raise StoreFailure(self.camera.scrub(why))
                 writer = SegmentWriter(self.root, self.camera, stream)
             writer.write(packet, time.time())
         except StoreFailure:
@@ -205,8 +219,24 @@ class CameraReader(threading.Thread):
         except Exception as exc:  # noqa: BLE001 - as in _write
             writer.abort()
             raise StoreFailure(self._store_reason(exc)) from exc
-        if path is not None:
-            self.status.set(segments=self.status.read().segments + 1)
+        if path is None:
+            return
+        self.status.set(segments=self.status.read().segments + 1)
+        if self.uploader is not None:
+            self.uploader.offer(path, self.camera.key)
+        if writer.camera_offset_s is not None and writer.offset_s is not None:
+            self._clock_reading(writer.started_at(), writer.camera_offset_s - writer.offset_s)
+
+    def _clock_reading(self, at: datetime, offset: float) -> None:
+        """The camera's clock minus the recorder's at a segment's first frame, stored at each connection,
+        when it moves, and every ``clock_every_s`` (not every segment)."""
+        now = time.monotonic()
+        last = self._clock
+        if last is not None and abs(offset - last[0]) <= self.options.clock_move_s \
+                and now - last[1] < self.options.clock_every_s:
+            return
+        self._clock = (offset, now)
+        self.events.put(ClockReading(self.camera.key, at, round(offset, 3)))
 
     def _store_reason(self, exc: Exception) -> str:
         try:
@@ -217,36 +247,6 @@ class CameraReader(threading.Thread):
             return "cannot write the store: no space left on the store's disk"
         text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         return self.camera.scrub(f"cannot write the store: {text}")
-
-    # -- tamper ---------------------------------------------------------------------------------
-    def _look(self, stream, packet: av.Packet, t: float, at: datetime) -> None:
-        """One keyframe every ``every_s`` (``t``: stream time) decoded to a grey thumbnail and judged."""
-        if self._last_look is not None and t - self._last_look < self.tamper.options.every_s:
-            return
-        self._last_look = t
-        thumb = keyframe_thumbnail(stream, packet)
-        if thumb is None:
-            return
-        last_good = self.tamper.last_good
-        change = self.tamper.look(thumb, at)
-        if change is None:
-            return
-        edge, what, when = change
-        if edge == "start":
-            self.events.put(TamperSpan(self.camera.key, str(what), when, last_good))
-            self.status.set(state=CameraState.TAMPERED, since=when, detail=what.reason)
-            log.warning("%s: tampered: %s since %s", self.camera.key, what.reason, when.isoformat())
-        else:
-            self.events.put(TamperSpan(self.camera.key, str(what), self.tamper.span_start or when, end=when))
-            self.status.set(state=CameraState.RECORDING, since=when, detail=None)
-
-    def _end_tamper(self) -> None:
-        """The stream went down: a tampered span ends with the last frame (the gap takes over)."""
-        if self.tamper is not None and self.tamper.active is not None:
-            end = self.status.read().last_frame_at or _now(self.camera)
-            self.events.put(TamperSpan(self.camera.key, str(self.tamper.active),
-                                       self.tamper.span_start or end, end=end))
-            self.tamper.active = None
 
     # -- gaps -------------------------------------------------------------------------------------
     def _open_gap(self, reason: str) -> None:
@@ -261,15 +261,14 @@ class CameraReader(threading.Thread):
             self.gap = None
 
 
-def keyframe_thumbnail(stream, packet: av.Packet):
-    """The keyframe decoded alone (a decoder of its own, flushed) as a small grey numpy image."""
-    try:
-        decoder = av.CodecContext.create(stream.codec_context.name, "r")
-        if stream.codec_context.extradata:
-            decoder.extradata = stream.codec_context.extradata
-        frames = list(decoder.decode(av.Packet(bytes(packet)))) + list(decoder.decode(None))
-    except av.FFmpegError:
+def camera_time(packet: av.Packet) -> float | None:
+    """The camera's own clock at this packet (epoch seconds), from the RTCP sender reports: FFmpeg's
+    RTSP demuxer puts it on each packet once a report has come (side data "prft", wallclock in
+    microseconds); None before that, and for sources without them."""
+    if not packet.has_sidedata("prft"):
         return None
-    if not frames:
+    data = bytes(packet.get_sidedata("prft"))
+    if len(data) < 8:
         return None
-    return frames[0].reformat(width=THUMB[0], height=THUMB[1], format="gray").to_ndarray()
+    wallclock_us = struct.unpack_from("<q", data)[0]
+    return wallclock_us / 1e6 if wallclock_us > 0 else None

@@ -37,15 +37,27 @@ def expired(root: Path, camera: Camera, cutoff: datetime) -> list[str]:
     return out
 
 
+def expired_objects(target, camera: Camera, cutoff: datetime) -> list[str]:
+    """The same in an object store (``recorder.upload.ObjectTarget``)."""
+    out = []
+    for name in target.names(camera.pharmacy_id, camera.counter_id):
+        start = parse_segment_name(name)
+        if start is not None and start < cutoff:
+            out.append(f"{camera.pharmacy_id}/{camera.counter_id}/{name}")
+    return out
+
+
 def sweep(root: Path, cameras: list[Camera], retention_days: int, factory: sessionmaker[Session] | None,
-          now: datetime | None = None) -> Swept:
-    """Delete what has expired. Without a database nothing is deleted: the flags cannot be asked."""
+          now: datetime | None = None, target=None) -> Swept:
+    """Delete what has expired (from ``target``, an object store, when given). Without a database
+    nothing is deleted: the flags cannot be asked."""
     swept = Swept()
     if retention_days <= 0 or factory is None:
         return swept
     now = now or datetime.now().astimezone()
     cutoff = now - timedelta(days=retention_days)
-    candidates = {c.key: expired(root, c, cutoff) for c in cameras}
+    candidates = {c.key: expired(root, c, cutoff) if target is None else expired_objects(target, c, cutoff)
+                  for c in cameras}
     if not any(candidates.values()):
         return swept
     with transaction(factory) as session:
@@ -57,7 +69,10 @@ def sweep(root: Path, cameras: list[Camera], retention_days: int, factory: sessi
                 if rel in held:
                     swept.kept_for_evidence.append(rel)
                     continue
-                (root / rel).unlink(missing_ok=True)
+                if target is None:
+                    (root / rel).unlink(missing_ok=True)
+                else:
+                    target.delete(rel)
                 swept.deleted.append(rel)
                 names.append(rel.rsplit("/", 1)[1])
             camera_db.forget_segments(session, pharmacy_id=camera.pharmacy_id, counter_id=camera.counter_id,

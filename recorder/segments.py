@@ -41,6 +41,7 @@ class SegmentWriter:
         self.end_pts: int | None = None
         self.packets = self.bytes = 0
         self.offset_s: float | None = None  # min over packets of (arrival on the recorder clock - pts)
+        self.camera_offset_s: float | None = None  # the camera's own clock (RTCP) - pts, where known
         self.width, self.height = template.codec_context.width, template.codec_context.height
 
     def write(self, packet: av.Packet, arrived: float) -> None:

@@ -14,11 +14,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from database import cameras as camera_db
 from database.engine import transaction
-from recorder.health import Gap, Snapshot, TamperSpan
+from recorder.health import ClockReading, Gap, Snapshot, TamperSpan
 from recorder.reader import CameraReader, RecorderOptions
 from recorder.retention import sweep
 from recorder.segments import clean_aside
 from recorder.sources import Camera
+from recorder.upload import Uploader
 
 log = logging.getLogger("rxaudit.recorder")
 NOT_RUNNING = "the recorder was not running"
@@ -26,12 +27,14 @@ NOT_RUNNING = "the recorder was not running"
 
 class Recorder:
     def __init__(self, cameras: list[Camera], root: Path, options: RecorderOptions | None = None,
-                 factory: sessionmaker[Session] | None = None) -> None:
+                 factory: sessionmaker[Session] | None = None, uploader: Uploader | None = None) -> None:
+        """``root``: the store folder, or with an ``uploader`` the local spool it uploads from."""
         self.cameras, self.root = cameras, Path(root)
         self.options = options or RecorderOptions()
         self.factory = factory
+        self.uploader = uploader
         self.stop_event = threading.Event()
-        self.events: queue.Queue[Gap | TamperSpan] = queue.Queue()
+        self.events: queue.Queue[Gap | TamperSpan | ClockReading] = queue.Queue()
         self.readers: dict[str, CameraReader] = {}
         self.replaced = 0  # readers the watchdog gave up on
         self._monitor: threading.Thread | None = None
@@ -42,6 +45,8 @@ class Recorder:
         if removed:
             log.warning("removed %d half-written segment(s) left by an earlier recorder", removed)
         gaps = self._restart_gaps()
+        if self.uploader is not None:
+            self.uploader.start()
         for camera in self.cameras:
             self._spawn(camera, gaps.get(camera.key))
         self._monitor = threading.Thread(target=self._watch, name="recorder watchdog", daemon=True)
@@ -53,7 +58,8 @@ class Recorder:
         """Retention at start and every ``retention_every_s``, beside the readers and the watchdog."""
         while True:
             try:
-                swept = sweep(self.root, self.cameras, self.options.retention_days, self.factory)
+                swept = sweep(self.root, self.cameras, self.options.retention_days, self.factory,
+                              target=None if self.uploader is None else self.uploader.target)
                 if swept.deleted or swept.kept_for_evidence:
                     log.info("retention: %d segment(s) deleted, %d kept for flags' evidence",
                              len(swept.deleted), len(swept.kept_for_evidence))
@@ -74,7 +80,7 @@ class Recorder:
         return gaps
 
     def _spawn(self, camera: Camera, gap: Gap | None = None) -> None:
-        reader = CameraReader(camera, self.root, self.options, self.events, self.stop_event, gap)
+        reader = CameraReader(camera, self.root, self.options, self.events, self.stop_event, gap, self.uploader)
         self.readers[camera.key] = reader
         reader.start()
 
@@ -112,11 +118,15 @@ class Recorder:
                 for event in events:
                     pharmacy_id, counter_id = event.key.split("/", 1)
                     where = dict(pharmacy_id=pharmacy_id, counter_id=counter_id)
-                    if isinstance(event, TamperSpan) and event.end is None:
+                    if isinstance(event, ClockReading):
+                        camera_db.save_clock(session, **where, at=event.at, source=event.source,
+                                             camera_minus_recorder_s=event.camera_minus_recorder_s)
+                    elif isinstance(event, TamperSpan) and event.end is None:
                         camera_db.open_tamper(session, **where, what=event.what, start=event.start,
-                                              last_good_at=event.last_good_at)
+                                              last_good_at=event.last_good_at, keyframe_before=event.keyframe_before,
+                                              keyframe_after=event.keyframe_after)
                     elif isinstance(event, TamperSpan):
-                        camera_db.close_tamper(session, **where, end=event.end)
+                        camera_db.close_tamper(session, **where, end=event.end, keyframe_back=event.keyframe_back)
                     else:  # a gap: opened (kept if one is open), and closed when it has ended
                         camera_db.open_gap(session, **where, start=event.start, reason=event.reason)
                         if event.end is not None:
@@ -127,11 +137,20 @@ class Recorder:
                         session, pharmacy_id=pharmacy_id, counter_id=counter_id, state=str(snap.state),
                         state_since=snap.since, last_frame_at=snap.last_frame_at, fps=snap.fps,
                         bitrate_kbps=snap.bitrate_kbps, width=snap.width, height=snap.height,
-                        stream=snap.stream[:255], detail=snap.detail)
+                        stream=snap.stream[:255], detail=self._detail(snap))
         except Exception as exc:  # noqa: BLE001 - the database may be down; recording goes on
             log.error("cannot store camera health: %s", type(exc).__name__)
             for event in events:
                 self.events.put(event)
+
+    def _detail(self, snap: Snapshot) -> str | None:
+        """The reader's words, and while segments wait for the object store, how many and why."""
+        waiting = 0 if self.uploader is None else self.uploader.waiting(snap.key)
+        if waiting <= 1:  # one is normal: the segment just finished, being uploaded
+            return snap.detail
+        why = f" ({self.uploader.error})" if self.uploader.error else ""
+        text = f"{waiting} segment(s) waiting to upload{why}"
+        return (f"{snap.detail}; {text}" if snap.detail else text)[:255]
 
     def stop(self, timeout: float = 15.0) -> None:
         self.stop_event.set()
@@ -141,6 +160,8 @@ class Recorder:
         for thread in (self._monitor, getattr(self, "_retention", None)):
             if thread is not None:
                 thread.join(max(0.0, deadline - time.monotonic()))
+        if self.uploader is not None:
+            self.uploader.stop(max(1.0, deadline - time.monotonic()))
 
     def run(self, duration_s: float | None = None) -> None:
         """Record until stopped (SIGTERM/SIGINT in the CLI) or for ``duration_s``."""

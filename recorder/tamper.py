@@ -112,6 +112,11 @@ class TamperWatch:
             return "end", ended, at
         return None
 
+    @property
+    def current(self) -> Tamper | None:
+        """The condition of the last look (lasting or not yet long enough to be a span)."""
+        return self._what
+
     def reset(self) -> None:
         """A new connection: the frozen check starts over (the reference view is kept)."""
         self._previous, self._what, self._since = None, None, None

@@ -38,6 +38,8 @@ class Settings(BaseSettings):
         default=SecretStr(""), description="HMAC key for card ids; required to ingest a log"
     )
     evidence_dir: Path = Path("evidence")
+    snapshot_dir: Path | None = Field(default=None, description="the recorder's latest picture per counter "
+                                      "(<pharmacy>/<counter>.jpg) for the wall; default: snapshots/ in evidence_dir")
 
     # Models
     pose_model: Path = MODELS_DIR / "yolo11n-pose.onnx"
@@ -269,6 +271,11 @@ class Settings(BaseSettings):
         for item in value:
             ipaddress.ip_network(item, strict=False)  # ValueError names the bad entry
         return value
+
+    @property
+    def snapshots(self) -> Path:
+        """Where ``rxaudit record`` writes each counter's latest picture and the API reads it."""
+        return self.snapshot_dir if self.snapshot_dir is not None else self.evidence_dir / "snapshots"
 
     def require_card_key(self) -> bytes:
         key = self.card_hash_key.get_secret_value()

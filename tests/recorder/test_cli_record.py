@@ -38,8 +38,10 @@ def test_record_refuses_what_it_cannot_do(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("RXAUDIT_CAMERA_CAM", raising=False)
     assert main(["record", "--cameras", str(cams), "--videos", str(tmp_path)]) != 0
     assert "credentials CAM: set RXAUDIT_CAMERA_CAM=user:password" in capsys.readouterr().err
-    assert main(["record", "--cameras", str(cams), "--videos", "s3://bucket/x"]) != 0
-    assert "local or mounted folder" in capsys.readouterr().err
+    assert main(["record", "--cameras", str(cams), "--videos", "https://host/x"]) != 0
+    assert "a folder or s3://bucket/prefix, not https://" in capsys.readouterr().err
+    assert main(["record", "--cameras", str(cams), "--videos", "s3://"]) != 0
+    assert "name the bucket" in capsys.readouterr().err
     secrets = tmp_path / "secrets.yaml"
     secrets.write_text("CAM: 'admin:hunter2'\n", encoding="utf-8")
     assert main(["record", "--cameras", str(cams), "--videos", str(tmp_path), "--secrets", str(secrets),

@@ -10,6 +10,7 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+from PIL import Image
 from sqlalchemy import select
 
 from database.engine import make_engine, migrate, session_factory
@@ -77,7 +78,8 @@ def test_covered_lens_on_a_live_camera(tmp_path, cameras_up, rtsp_available):
     migrate(engine)
     factory = session_factory(engine)
     options = RecorderOptions(segment_s=4, stall_s=3, open_s=6, backoff_min_s=0.5, backoff_max_s=2,
-                              health_every_s=0.5, tamper=TamperOptions(every_s=1, hold_s=4, frozen_s=8, learn=3))
+                              health_every_s=0.5, tamper=TamperOptions(every_s=1, hold_s=4, frozen_s=8, learn=3),
+                              evidence_dir=tmp_path / "evidence")
     root = tmp_path / "store"
     recorder = Recorder([camera(cam.url())], root, options, factory)
     started = datetime.now(UTC)
@@ -98,3 +100,13 @@ def test_covered_lens_on_a_live_camera(tmp_path, cameras_up, rtsp_available):
     assert 12 <= start_s <= 20 and 28 <= end_s <= 38, (start_s, end_s)
     assert span.last_good_at <= span.start
     assert len(segments(root)) >= 8
+    # the keyframes before (the last good picture), after (the first black one) and back again, as
+    # JPEGs in the evidence directory, named by the span
+    luma = {}
+    for label in ("before", "after", "back"):
+        rel = getattr(span, f"keyframe_{label}")
+        assert rel == f"tamper/P1/C1/{span.start.astimezone(UTC):%Y%m%dT%H%M%SZ}-{label}.jpg"
+        with Image.open(tmp_path / "evidence" / rel) as image:
+            assert image.format == "JPEG" and image.size == (640, 360)
+            luma[label] = float(np.asarray(image.convert("L")).mean())
+    assert luma["before"] > 60 and luma["after"] < 20 and luma["back"] > 60, luma
