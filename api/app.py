@@ -23,7 +23,7 @@ from sqlalchemy import Engine, event
 from sqlalchemy.exc import DBAPIError
 
 from api import (i18n, openapi_security, routes_api, routes_audit_page, routes_cameras, routes_cameras_page,
-                 routes_events, routes_evidence, routes_pages, routes_queue, routes_tokens)
+                 routes_events, routes_evidence, routes_live, routes_pages, routes_queue, routes_tokens)
 from api.cors import add_cors
 from api.deps import NotSignedIn
 from api.headers import SecurityHeaders
@@ -138,6 +138,8 @@ def create_app(settings: Settings, *, migrate_db: bool = True) -> FastAPI:
     app.include_router(routes_pages.router)
     app.include_router(routes_audit_page.router)
     app.include_router(routes_cameras_page.router)
+    app.include_router(routes_live.api)
+    app.include_router(routes_live.pages)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     add_cors(app, settings)  # CORS (when cors_origins lists any) inside the security headers
     app.add_middleware(SecurityHeaders)

@@ -152,6 +152,7 @@
 
   const [first, newest] = await Promise.all([load(), get("/api/v1/flags?page_size=30&sort=newest")]);
   setInterval(refresh, REFRESH_MS);
+  window.RxWallBacklog.start(5_000);
 
   const live = $("live");
   const item = (f) => {
@@ -161,8 +162,11 @@
     link.href = "/flags/" + encodeURIComponent(String(f.id));
     const status = el("span", statusLabel[f.review_status] || f.review_status, "st st-" + String(f.review_status).replace(/[^a-z]/g, ""));
     status.dataset.role = "status";
+    const view = el("a", live.dataset.liveView, "to-live");  // one click to the counter's live picture
+    view.href = `/live/${encodeURIComponent(f.pharmacy_id)}?counter=${encodeURIComponent(f.counter_id)}`;
     li.append(el("span", f.settled_at ? localTime(f.settled_at) : "", "when"), " ", link, " ",
-      [f.settlement_id, f.pharmacy_name || f.pharmacy_id, `(${f.district || wall.noDistrict})`, Number(f.score).toFixed(2)].join(" "), " ", status);
+      [f.settlement_id, f.pharmacy_name || f.pharmacy_id, `(${f.district || wall.noDistrict})`, Number(f.score).toFixed(2)].join(" "), " ", status,
+      " ", view);
     return li;
   };
   newest.items.slice().reverse().forEach((f) => live.prepend(item(f)));
