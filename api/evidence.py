@@ -44,6 +44,25 @@ def keyframe_path(settings: Settings, view: FlagView, index: int) -> Path:
     return path
 
 
+TAMPER_KEYFRAMES = ("before", "after")  # a camera_tamper flag's span: the last good picture, the first tampered
+
+
+def tamper_keyframe_path(settings: Settings, view: FlagView, span: int, label: str) -> Path:
+    """A picture the recorder saved for a tamper span the flag names (``seen.camera_tamper[span]``),
+    found from what the flag's evidence says, inside the evidence directory."""
+    items = view.flag.evidence.get("items", []) if view.flag.evidence else []
+    spans = ((items[0].get("seen") or {}).get("camera_tamper") or []) if items else []
+    if label not in TAMPER_KEYFRAMES or not 0 <= span < len(spans) or not isinstance(spans[span], dict):
+        raise NotFound("keyframe")
+    rel = (spans[span].get("keyframes") or {}).get(label)
+    if not isinstance(rel, str) or not rel:
+        raise NotFound("keyframe")
+    path = inside(Path(settings.evidence_dir), rel)
+    if not path.is_file():
+        raise NotFound("keyframe")
+    return path
+
+
 CROP_MAX_PX = 256  # a crop is at most this wide and high, whatever the box
 CROP_PAD = 0.15  # context around the box, as a share of its size
 

@@ -18,7 +18,7 @@ from starlette.background import BackgroundTask
 from api import review_flow
 from api.case_file import build_case_zip
 from api.deps import SessionDep, Viewer
-from api.evidence import clip_for, crop_jpeg, keyframe_path
+from api.evidence import clip_for, crop_jpeg, keyframe_path, tamper_keyframe_path
 from api.schemas import FlagId, FlagQuery, KeyframeIndex
 from api.token_deps import Reader
 from database import queries
@@ -35,6 +35,16 @@ def keyframe(flag_id: FlagId, index: KeyframeIndex, request: Request, session: S
     review_flow.viewed(session, request, who, flag_id, "keyframe", index)  # audit log, before it leaves
     return FileResponse(keyframe_path(request.app.state.settings, view, index), media_type="image/jpeg",
                         headers={"Cache-Control": "private, max-age=3600"})
+
+
+@router.get("/flags/{flag_id}/tamper/{span}/{label}.jpg",
+            summary="A camera_tamper flag's picture: the last normal one before the span, or the first tampered")
+def tamper_keyframe(flag_id: FlagId, span: KeyframeIndex, label: str, request: Request, session: SessionDep,
+                    who: Reader) -> FileResponse:
+    view = queries.get_flag(session, who, flag_id)
+    path = tamper_keyframe_path(request.app.state.settings, view, span, label)
+    review_flow.viewed(session, request, who, flag_id, "keyframe", span)  # audit log, before it leaves
+    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
 
 
 @router.get("/flags/{flag_id}/crops/{index}.jpg", summary="One object the counter detector boxed, cut out")

@@ -187,20 +187,22 @@ def camera_log(session: Session, *, windows: dict[tuple[str, str], tuple[datetim
     tamper: dict[tuple[str, str], list[CameraSpan]] = {}
     gaps: dict[tuple[str, str], list[CameraSpan]] = {}
     left = limit
-    for table, out, reason in ((CameraTamperRow, tamper, CameraTamperRow.what),
-                               (CameraGapRow, gaps, CameraGapRow.reason)):
+    for table, out, extra in ((CameraTamperRow, tamper, (CameraTamperRow.what, CameraTamperRow.keyframe_before,
+                                                         CameraTamperRow.keyframe_after)),
+                              (CameraGapRow, gaps, (CameraGapRow.reason,))):
         for i in range(0, len(pharmacies), 500):
             if left <= 0:
                 break
             rows = session.execute(
-                select(table.pharmacy_id, table.counter_id, table.start, table.end, reason)
+                select(table.pharmacy_id, table.counter_id, table.start, table.end, *extra)
                 .where(table.pharmacy_id.in_(pharmacies[i:i + 500]), table.start <= hi,
                        table.end.is_(None) | (table.end >= lo))
                 .order_by(table.pharmacy_id, table.counter_id, table.start).limit(left)).all()
             left -= len(rows)
-            for pharmacy_id, counter_id, start, end, why in rows:
+            for pharmacy_id, counter_id, start, end, why, *pictures in rows:
                 window = windows.get((pharmacy_id, counter_id))
                 if window is None or start > window[1] or (end is not None and end < window[0]):
                     continue
-                out.setdefault((pharmacy_id, counter_id), []).append(CameraSpan(start, end, why))
+                keyframes = tuple((label, rel) for label, rel in zip(("before", "after"), pictures) if rel)
+                out.setdefault((pharmacy_id, counter_id), []).append(CameraSpan(start, end, why, keyframes))
     return CameraLog.of(tamper, gaps, truncated=left <= 0)

@@ -22,6 +22,7 @@ class CameraSpan:
     start: datetime
     end: datetime | None
     reason: str
+    keyframes: tuple[tuple[str, str], ...] = ()  # a tamper span's ("before" | "after" | "back", evidence path)
 
     def overlaps(self, t: datetime, within: timedelta) -> bool:
         return self.start <= t + within and (self.end is None or self.end >= t - within)
@@ -30,6 +31,8 @@ class CameraSpan:
         """With ``tz`` (the swipe's zone) also the clock times as the reason shows them."""
         out = {"start": self.start.isoformat(), "end": None if self.end is None else self.end.isoformat(),
                "reason": self.reason}
+        if self.keyframes:
+            out["keyframes"] = dict(self.keyframes)
         if tz is not None:
             out["from"] = f"{self.start.astimezone(tz):%H:%M:%S}"
             out["to"] = None if self.end is None else f"{self.end.astimezone(tz):%H:%M:%S}"
