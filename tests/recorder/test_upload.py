@@ -128,3 +128,31 @@ def test_an_unreachable_store_keeps_segments_on_disk_up_to_a_bound_then_catches_
     assert sweep(spool, cameras, 1, factory, now=datetime.now(UTC), target=target).deleted == []
     swept = sweep(spool, cameras, 1, factory, now=datetime.now(UTC) + timedelta(days=2), target=target)
     assert len(swept.deleted) >= 10 and objects(s3["client"], "down/") == []
+
+
+def test_what_a_killed_recorder_left_in_the_spool_is_uploaded_at_the_next_start(tmp_path, footage, s3, aws,
+                                                                                make_settings):
+    """The spool is the queue: complete segments waiting there (a recorder killed before uploading
+    them) go up when an uploader starts; a half-written one aside never does."""
+    from ingest.video_store import segment_name
+
+    spool = tmp_path / "spool"
+    start = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    waiting = [spool / "P1" / "C1" / segment_name(start + timedelta(seconds=10 * k)) for k in range(3)]
+    for path in waiting:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(footage["small"].read_bytes()[:200_000])
+    aside = spool / ".recording" / "P1" / "C1" / "0123.mp4.part"
+    aside.parent.mkdir(parents=True)
+    aside.write_bytes(b"half")
+    settings = make_settings(s3_endpoint_url=s3["proxy"].url)
+    uploader = Uploader(ObjectTarget(open_store("s3://city/restart", settings)), spool, [camera("rtsp://x/1")])
+    uploader.start()
+    try:
+        assert wait_for(lambda: uploader.backlog() == 0 and uploader.uploaded == 3, 20)
+    finally:
+        uploader.stop()
+    assert objects(s3["client"], "restart/") == [f"restart/P1/C1/{p.name}" for p in waiting]
+    assert not list((spool / "P1").rglob("*.mp4")) and aside.exists()
+    got = s3["client"].get_object(Bucket="city", Key=f"restart/P1/C1/{waiting[0].name}")["Body"].read()
+    assert got == footage["small"].read_bytes()[:200_000]
