@@ -9,18 +9,18 @@ every frame) it decodes that keyframe alone, once, for whoever needs it:
 
 from __future__ import annotations
 
-import io
 import logging
 import queue
 from dataclasses import replace
 from datetime import datetime
+from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 
 from recorder.health import CameraState, CameraStatus, TamperSpan
-from recorder.snapshots import JPEG_QUALITY, SNAPSHOT_MAX_WIDTH, save_tamper_keyframe, write_snapshot
+from recorder.snapshots import JPEG_QSCALE, SNAPSHOT_MAX_WIDTH, save_tamper_keyframe, write_snapshot
 from recorder.sources import Camera
 from recorder.tamper import THUMB, TamperOptions, TamperWatch
 
@@ -31,6 +31,7 @@ def decode_keyframe(stream, packet: av.Packet) -> av.VideoFrame | None:
     """The keyframe decoded alone (a decoder of its own, flushed)."""
     try:
         decoder = av.CodecContext.create(stream.codec_context.name, "r")
+        decoder.thread_count = 1  # one frame: no decoding threads to start and stop
         if stream.codec_context.extradata:
             decoder.extradata = stream.codec_context.extradata
         frames = list(decoder.decode(av.Packet(bytes(packet)))) + list(decoder.decode(None))
@@ -45,13 +46,19 @@ def thumbnail(frame: av.VideoFrame) -> np.ndarray:
 
 
 def jpeg(frame: av.VideoFrame, max_width: int = SNAPSHOT_MAX_WIDTH) -> bytes:
+    """A JPEG at most ``max_width`` wide, by FFmpeg's own encoder from the decoded YUV (no RGB step:
+    about half the cost of going through Pillow)."""
     width, height = frame.width, frame.height
     if width > max_width:
         width, height = max_width, max(2, round(height * max_width / width / 2) * 2)
-    image = frame.reformat(width=width, height=height, format="rgb24").to_image()
-    out = io.BytesIO()
-    image.save(out, format="JPEG", quality=JPEG_QUALITY)
-    return out.getvalue()
+    encoder = av.CodecContext.create("mjpeg", "w")
+    encoder.width, encoder.height, encoder.pix_fmt = width, height, "yuvj420p"
+    encoder.time_base = Fraction(1, 25)
+    encoder.thread_count = 1
+    encoder.options = {"qscale": str(JPEG_QSCALE)}
+    picture = frame.reformat(width=width, height=height, format="yuvj420p")
+    return b"".join(bytes(packet) for packet in encoder.encode(picture)) + \
+        b"".join(bytes(packet) for packet in encoder.encode(None))
 
 
 class Looks:

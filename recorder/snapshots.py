@@ -17,7 +17,7 @@ from pathlib import Path
 from ingest.video_store import check_id
 
 SNAPSHOT_MAX_WIDTH = 640  # pixels: a wall tile, whatever the camera's size
-JPEG_QUALITY = 75
+JPEG_QSCALE = 5  # FFmpeg's mjpeg quantiser scale (2 best .. 31): about Pillow's quality 75
 TAMPER_FOLDER = "tamper"
 
 
