@@ -61,12 +61,10 @@ def cmd_record(args: argparse.Namespace) -> int:
                               evidence_dir=settings.evidence_dir)
     root, uploader = Path(args.videos), None
     if remote:
-        from ingest.stores import open_store
         from recorder.upload import ObjectTarget, Uploader
 
         root = args.spool
-        uploader = Uploader(ObjectTarget(open_store(args.videos, settings)), root, cameras,
-                            shown=args.videos.rstrip("/"))
+        uploader = Uploader(ObjectTarget.s3(args.videos, settings), root, cameras, shown=args.videos.rstrip("/"))
     recorder = Recorder(cameras, root, options, session_factory(engine), uploader)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: recorder.stop_event.set())

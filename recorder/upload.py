@@ -24,6 +24,7 @@ from ingest.video_store import parse_segment_name
 from recorder.sources import Camera
 
 log = logging.getLogger("rxaudit.recorder")
+UPLOAD_CONNECT_S, UPLOAD_READ_S = 10, 120  # seconds: a 10 s segment at 1080p is a few MB
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,22 @@ class ObjectTarget:
     def __init__(self, store) -> None:
         self.store = store  # FsspecVideoStore
         self.fs, self.root = store.fs, store.root
+
+    @classmethod
+    def s3(cls, url: str, settings) -> ObjectTarget:
+        """``s3://bucket/prefix`` with every request bounded (a store that accepts the connection and
+        never answers holds an upload thread ``UPLOAD_READ_S`` at most, twice), as the audit's store
+        finds it (``s3_endpoint_url``; credentials from the environment only)."""
+        import s3fs
+
+        from ingest.remote_store import FsspecVideoStore
+
+        fs = s3fs.S3FileSystem(endpoint_url=settings.s3_endpoint_url, use_listings_cache=False, config_kwargs={
+            "connect_timeout": UPLOAD_CONNECT_S, "read_timeout": UPLOAD_READ_S,
+            "retries": {"max_attempts": 2, "mode": "standard"}})
+        fs.retries = 1  # botocore retries (bounded); the upload threads back off beyond that
+        return cls(FsspecVideoStore(fs, url.removeprefix("s3://").rstrip("/"), block_size=settings.store_block_size,
+                                    retries=0))
 
     def put(self, local: Path, rel: str) -> None:
         self.fs.put_file(str(local), f"{self.root}/{rel}")
