@@ -64,6 +64,7 @@
       img.hidden = false;
       fig.dataset.snapshots = String(Number(fig.dataset.snapshots || 0) + 1);
       const at = r.headers.get("Last-Modified");
+      fig.dataset.pictureAt = at || "";
       note.textContent = at ? fill(words.pictureAt, { t: time(new Date(at).toISOString()) }) : "";
     } catch (e) {
       if (img.hidden) note.textContent = words.noPicture;
