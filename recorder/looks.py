@@ -4,7 +4,8 @@ every frame) it decodes that keyframe alone, once, for whoever needs it:
 - the wall's snapshot of the counter, every ``snapshot_s`` (a keyframe at least that long after the
   last one: with a GOP longer than ``snapshot_s`` a snapshot per keyframe), a JPEG at most
   :data:`~recorder.snapshots.SNAPSHOT_MAX_WIDTH` wide, replaced atomically;
-- the tamper check, every ``tamper.every_s``; when a span starts, the last good picture and the
+- the tamper check, every ``tamper.every_s`` (on the next snapshot's keyframe when snapshots are more
+  frequent, so that both share the decode); when a span starts, the last good picture and the
   first tampered one go into the evidence directory, and the first good one again when it ends."""
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class Looks:
         self._last_snapshot: float | None = None
         self._good_jpeg: bytes | None = None  # the last look at a normal picture
         self._bad_jpeg: bytes | None = None  # the first look of the condition now under way
-        self.decoded = 0
+        self.decoded = self.snapshots = 0
 
     def reset(self) -> None:
         """A new connection: stream times start over."""
@@ -86,6 +87,8 @@ class Looks:
             self._last_snapshot is None or t - self._last_snapshot >= self.snapshot_s - frame_s / 2)
         look = self.watch is not None and (
             self._last_look is None or t - self._last_look >= self.watch.options.every_s - frame_s / 2)
+        if look and not snap and self.snapshot_dir is not None and self.snapshot_s <= self.watch.options.every_s:
+            look = False  # the next snapshot's keyframe serves both: one decode, one JPEG
         if not (snap or look):
             return
         frame = decode_keyframe(stream, packet)
@@ -97,6 +100,7 @@ class Looks:
             self._last_snapshot = t
             try:
                 write_snapshot(self.snapshot_dir, self.camera.pharmacy_id, self.camera.counter_id, picture, at)
+                self.snapshots += 1
             except OSError as exc:  # a snapshot failing never stops recording
                 log.error("%s: cannot write the snapshot: %s", self.camera.key, exc.strerror or type(exc).__name__)
         if look:

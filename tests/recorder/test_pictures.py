@@ -23,6 +23,7 @@ from recorder.fake_camera import RtspCamera
 from recorder.reader import RecorderOptions
 from recorder.snapshots import latest_snapshot, snapshot_path, write_snapshot
 from recorder.supervisor import Recorder
+from recorder.tamper import TamperOptions
 from rxaudit.errors import StoreError
 from tests.recorder.conftest import camera, segments, wait_for
 
@@ -78,7 +79,8 @@ def test_the_cameras_own_clock_is_read_from_rtcp_sender_reports(tmp_path, footag
 def test_the_wall_gets_a_fresh_snapshot_of_each_counter(tmp_path, cameras_up):
     cam = cameras_up()
     shots = tmp_path / "snapshots"
-    recorder = Recorder([camera(cam.url())], tmp_path / "store", options(snapshot_dir=shots, snapshot_s=2))
+    recorder = Recorder([camera(cam.url())], tmp_path / "store",
+                        options(snapshot_dir=shots, snapshot_s=2, tamper=TamperOptions(every_s=5)))
     assert latest_snapshot(shots, "P1", "C1") is None
     started = time.monotonic()
     recorder.start()
@@ -96,8 +98,12 @@ def test_the_wall_gets_a_fresh_snapshot_of_each_counter(tmp_path, cameras_up):
         with Image.open(io.BytesIO(second.path.read_bytes())) as image:
             assert image.format == "JPEG" and image.size == (640, 360)
         assert second.path.stat().st_size < 100_000
-        # one keyframe decoded per snapshot (of 10 a second's frames, 1 a second keyframes), no more
-        assert recorder.readers["P1/C1"].looks.decoded <= (time.monotonic() - started) / 2 + 3
+        # one keyframe decoded per snapshot (of 10 frames a second, 1 a second keyframes), no more: the
+        # tamper checks (every 5 s) look at a snapshot's keyframe
+        looks = recorder.readers["P1/C1"].looks
+        assert looks.decoded == looks.snapshots <= (time.monotonic() - started) / 2 + 3
+        assert looks.watch.reference is not None or len(looks.watch._learning) >= 2, "the tamper checks looked"
+
     finally:
         recorder.stop()
     assert not [p for p in shots.rglob("*") if p.name.endswith(".tmp")], "nothing half-written left"
