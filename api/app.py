@@ -23,7 +23,8 @@ from sqlalchemy import Engine, event
 from sqlalchemy.exc import DBAPIError
 
 from api import (i18n, openapi_security, routes_api, routes_audit_page, routes_cameras, routes_cameras_page,
-                 routes_events, routes_evidence, routes_live, routes_pages, routes_queue, routes_tokens)
+                 routes_events, routes_evidence, routes_ingest, routes_live, routes_pages, routes_queue,
+                 routes_tokens)
 from api.cors import add_cors
 from api.deps import NotSignedIn
 from api.headers import SecurityHeaders
@@ -132,6 +133,7 @@ def create_app(settings: Settings, *, migrate_db: bool = True) -> FastAPI:
     app.include_router(routes_api.router)
     app.include_router(routes_cameras.router)
     app.include_router(routes_tokens.router)
+    app.include_router(routes_ingest.router)
     app.include_router(routes_events.router)
     app.include_router(routes_evidence.router)
     app.include_router(routes_queue.router)

@@ -59,10 +59,11 @@ def cmd_apikey_create(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise InputError(str(exc)) from exc
     with db_session(args) as session:
-        row, key = create_api_key(session, name=args.name, districts=args.district or [])
+        row, key = create_api_key(session, name=args.name, districts=args.district or [], scope=args.scope)
         key_id = row.id
-    scope = ", ".join(args.district) if args.district else "all districts"
-    print(f"API key {key_id} '{args.name}' ({scope}); shown once, store it now:\n{key}")
+    where = ", ".join(args.district) if args.district else "all districts"
+    what = "ingest: may only post settlements" if args.scope == "ingest" else "read-only"
+    print(f"API key {key_id} '{args.name}' ({what}; {where}); shown once, store it now:\n{key}")
     return 0
 
 
@@ -105,9 +106,12 @@ def register(sub) -> None:
     cases.register_user(p)  # rxaudit user identity (a reviewer's name and badge number, for case files)
 
     p = sub.add_parser("apikey", help="manage API keys").add_subparsers(dest="key_cmd", required=True)
-    q = p.add_parser("create", help="create a read-only key (printed once)")
+    q = p.add_parser("create", help="create a key (printed once): read-only, or --scope ingest")
     q.add_argument("--name", required=True)
-    q.add_argument("--district", action="append")
+    q.add_argument("--district", action="append", help="only these districts' pharmacies (repeatable)")
+    q.add_argument("--scope", choices=["read", "ingest"], default="read",
+                   help="read (default): the wall and the API's reads; ingest: may only POST "
+                   "/api/v1/settlements (reads nothing)")
     common(q)
     q.set_defaults(func=cmd_apikey_create)
     q = p.add_parser("revoke", help="revoke a key by id")

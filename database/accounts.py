@@ -101,9 +101,15 @@ def close_session(session: Session, *, token: str) -> None:
         session.delete(row)
 
 
-def create_api_key(session: Session, *, name: str, districts: list[str]) -> tuple[ApiKey, str]:
+KEY_SCOPES = ("read", "ingest")  # read: the wall and the API's reads; ingest: may only post settlements
+
+
+def create_api_key(session: Session, *, name: str, districts: list[str],
+                   scope: str = "read") -> tuple[ApiKey, str]:
+    if scope not in KEY_SCOPES:
+        raise InputError(f"--scope: one of {', '.join(KEY_SCOPES)}")
     key = new_secret(KEY_PREFIX)
-    row = ApiKey(name=name, key_hash=digest(key), districts=_districts(districts))
+    row = ApiKey(name=name, key_hash=digest(key), districts=_districts(districts), scope=scope)
     session.add(row)
     session.flush()
     return row, key
@@ -121,7 +127,8 @@ def api_key_principal(session: Session, *, key: str) -> Principal | None:
     if row is None or row.revoked_at is not None:
         return None
     districts = row.districts.get("districts", [])
-    return Principal("apikey", row.id, row.name, None, frozenset(districts) if districts else None)
+    return Principal("apikey", row.id, row.name, None, frozenset(districts) if districts else None,
+                     scope=row.scope)
 
 
 def load_pharmacies(session: Session, *, path: Path, encoding: str = "auto") -> tuple[int, list[str]]:
@@ -181,6 +188,15 @@ def pharmacy_districts(session: Session) -> dict[str, str]:
     """``pharmacy_id -> district`` of the registry's pharmacies that have one (what inspectors are
     scoped by)."""
     rows = session.execute(select(Pharmacy.pharmacy_id, Pharmacy.district).where(Pharmacy.district != ""))
+    return {pharmacy_id: district for pharmacy_id, district in rows}
+
+
+def districts_of(session: Session, *, pharmacy_ids: Sequence[str]) -> dict[str, str]:
+    """``pharmacy_id -> district`` of those of ``pharmacy_ids`` the registry holds (one query)."""
+    ids = sorted(set(pharmacy_ids))
+    if not ids:
+        return {}
+    rows = session.execute(select(Pharmacy.pharmacy_id, Pharmacy.district).where(Pharmacy.pharmacy_id.in_(ids)))
     return {pharmacy_id: district for pharmacy_id, district in rows}
 
 

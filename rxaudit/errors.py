@@ -7,6 +7,7 @@ into a one-line message and an exit code (``EXIT_CODES``); the HTTP layer maps t
     RxauditError
     ├── ConfigError          bad settings or cameras.yaml (names the bad key)
     ├── InputError           an input file that cannot be used at all (missing CSV, wrong header)
+    │   └── TooLarge         an input over its bound (a request body, a gzip bomb, too many records)
     ├── ModelError           a model file missing, corrupt, or failing to load
     ├── FootageError         a clip missing or unreadable (becomes an *unverifiable* outcome)
     │   ├── FootageMissing
@@ -40,6 +41,10 @@ class ConfigError(RxauditError):
 
 class InputError(RxauditError):
     """An input file cannot be used at all."""
+
+
+class TooLarge(InputError):
+    """An input is larger than its bound allows; none of it was used."""
 
 
 class ModelError(RxauditError):
@@ -112,6 +117,7 @@ EXIT_CODES: dict[type[RxauditError], int] = {
 HTTP_STATUS: dict[type[RxauditError], int] = {
     ConfigError: 500,
     InputError: 422,
+    TooLarge: 413,
     ModelError: 503,
     StoreError: 400,
     FootageError: 404,

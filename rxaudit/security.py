@@ -88,6 +88,7 @@ class Principal:
     role: Role | None  # None for API keys: read-only
     districts: frozenset[str] | None  # None: every district
     csrf_token: str | None = None
+    scope: str = "read"  # an API key's: "read" (the wall) or "ingest" (may only post settlements)
 
     @property
     def can_review(self) -> bool:
