@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 FACE_RECOGNITION := face_recognition==1.3.0
 
-.PHONY: demo test install install-dev bench bench-log calibrate locale clean
+.PHONY: demo live-demo test install install-dev bench bench-log calibrate locale clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ install-dev: $(VENV)/.installed-dev
 
 demo: $(VENV)/.installed .env
 	$(VENV)/bin/rxaudit demo --dir demo --seed 1
+
+# fake cameras, recorder, live workers and the wall, the sample's settlements pushed live; Ctrl-C stops it
+live-demo: $(VENV)/.installed .env
+	$(VENV)/bin/rxaudit live-demo --out demo-live
 
 test: $(VENV)/.installed-dev
 	$(VENV)/bin/pytest

@@ -1,0 +1,196 @@
+"""The live audit's rig (``rxaudit live-demo``, ``rxaudit bench-live``): a sample bundle played live.
+
+- **Cameras**: one GStreamer RTSP test camera process serving, per counter, an MP4 that shows the
+  bundle's footage on the replay's clock (:mod:`sample_footage.live_footage`, built once and kept in
+  ``footage/<key>/``: the file depends on the bundle, the cut idle stretches and the length, never on
+  the wall clock). Stream time 0 plays when the recorder connects.
+- **Processes**: ``rxaudit record`` (into ``videos/``, snapshots for the wall), ``rxaudit live`` (the
+  workers) and ``rxaudit serve``, each a child process logging to ``logs/<name>.log``, stopped together.
+- **The clock**: a counter's stream starts when the recorder opens it; its first segment in the store
+  is named by the recorder's clock at that first frame. Each settlement is pushed at
+  ``stream start of its counter + (its replay time - the replay's stream start)``, so the picture and the
+  swipe meet (to the second the segment names carry).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ingest.video_store import parse_segment_name
+from rxaudit.errors import ConfigError
+from sample_footage.live_footage import CounterCamera, bundle_cameras, write_demo_footage
+from sample_footage.replay import BundleLog, Replay, footage_spans, read_bundle
+
+REF = datetime(2000, 1, 1, tzinfo=UTC)  # the reference wall clock the footage files are built on
+
+
+@dataclass
+class Plan:
+    """The bundle replayed: its cameras, settlements and the replay on the reference clock (stream time
+    0 = ``REF``, the first swipe at ``REF + lead_s``)."""
+
+    bundle: Path
+    seed: int
+    cameras: list[CounterCamera]
+    log: BundleLog
+    replay: Replay
+    lead_s: float
+    seconds: float
+    max_idle_s: float | None
+
+    @property
+    def key(self) -> str:
+        return f"seed{self.seed}-lead{self.lead_s:g}-idle{self.max_idle_s}-len{self.seconds:g}"
+
+    def stream_time(self, at: datetime) -> float:
+        """Stream seconds (from the stream's start) at which bundle time ``at`` is shown."""
+        return (self.replay.wall(at) - REF).total_seconds()
+
+    def settlements(self) -> list[tuple[float, dict[str, Any]]]:
+        """(stream seconds, the record) of every settlement inside the footage's length, in time order."""
+        out = []
+        for s in self.log.settlements:
+            t = self.stream_time(s.at)
+            if 0 <= t <= self.seconds - 15:  # its footage (swipe + after) is inside the files
+                out.append((t, s.record))
+        return out
+
+
+def plan(bundle: Path, *, lead_s: float, seconds: float, max_idle_s: float | None) -> Plan:
+    expected = json.loads((bundle / "expected.json").read_text(encoding="utf-8"))
+    log = read_bundle(bundle)
+    if not log.settlements:
+        raise ConfigError(f"{bundle}: no settlement to replay")
+    busy = footage_spans(bundle / "videos") + [(s.at, s.at + timedelta(seconds=1)) for s in log.settlements]
+    replay = Replay.plan(log.settlements[0].at, REF + timedelta(seconds=lead_s), max_idle_s=max_idle_s, busy=busy)
+    return Plan(bundle, int(expected.get("seed", 0)), bundle_cameras(bundle, expected), log, replay, lead_s,
+                seconds, max_idle_s)
+
+
+def build_footage(p: Plan, folder: Path, log=print) -> dict[str, Path]:
+    """Each counter's demo MP4 (built once per plan key), by mount name."""
+    out, where = {}, folder / p.key
+    for cam in p.cameras:
+        path = where / cam.file_name
+        if not path.exists():
+            started = time.monotonic()
+            counts = write_demo_footage(p.bundle, cam, p.replay, REF, p.seconds, path, p.seed)
+            log(f"  camera {cam.pharmacy_id}/{cam.counter_id}: {p.seconds:g} s of footage "
+                f"({counts['bundle']} bundle frames, {counts['empty']} empty-counter frames) "
+                f"in {time.monotonic() - started:.0f} s")
+        out[cam.mount] = path
+    return out
+
+
+def cameras_yaml(p: Plan, port: int, path: Path) -> Path:
+    """The bundle's cameras.yaml with each counter's stream on the test camera and no clock offset (the
+    demo footage is played on the true clock, which the recorder's segment names carry)."""
+    config = yaml.safe_load((p.bundle / "cameras.yaml").read_text(encoding="utf-8")) or {}
+    pharmacies = config.setdefault("pharmacies", {})
+    for cam in p.cameras:
+        counter = pharmacies.setdefault(cam.pharmacy_id, {}).setdefault("counters", {}).setdefault(cam.counter_id, {})
+        counter.pop("clock_offset_s", None)
+        counter["stream"] = f"rtsp://127.0.0.1:{port}/{cam.mount}"
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def demo_env(root: Path) -> dict[str, str]:
+    """The children's environment: the card-hash key the settings have (environment, ``.env``), else the
+    demo's own (kept in ``card_hash_key`` in the demo folder, readable only by its owner)."""
+    from rxaudit.settings import load_settings
+
+    env = dict(os.environ)
+    configured = load_settings().card_hash_key.get_secret_value()
+    if len(configured) >= 16:
+        env["RXAUDIT_CARD_HASH_KEY"] = configured
+    else:
+        keyfile = root / "card_hash_key"
+        if not keyfile.exists():
+            keyfile.write_text(secrets.token_urlsafe(24), encoding="utf-8")
+            keyfile.chmod(0o600)
+        env["RXAUDIT_CARD_HASH_KEY"] = keyfile.read_text(encoding="utf-8").strip()
+    return env
+
+
+@dataclass
+class Children:
+    """Child processes started together, stopped together (SIGTERM, then SIGKILL after ``grace_s``)."""
+
+    logs: Path
+    env: dict[str, str]
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def start(self, name: str, *args: str) -> subprocess.Popen:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        with open(self.logs / f"{name}.log", "ab") as out:
+            proc = subprocess.Popen([sys.executable, "-m", "cli.main", *args], stdout=out, stderr=subprocess.STDOUT,
+                                    env=self.env, start_new_session=True)  # Ctrl-C reaches us, we stop them
+        self.procs[name] = proc
+        return proc
+
+    def check(self) -> None:
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                raise ConfigError(f"{name} stopped (exit {proc.returncode}); see {self.logs / (name + '.log')}")
+
+    def stop(self, grace_s: float = 10.0) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        for proc in self.procs.values():
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+
+
+def stream_starts(videos: Path, cameras: list[CounterCamera], *, timeout_s: float,
+                  check=lambda: None) -> dict[str, datetime]:
+    """Each counter's stream start: the name of its first segment in the store (waits for them)."""
+    found: dict[str, datetime] = {}
+    deadline = time.monotonic() + timeout_s
+    while len(found) < len(cameras) and time.monotonic() < deadline:
+        check()
+        for cam in cameras:
+            if cam.mount in found:
+                continue
+            names = [n for n in (parse_segment_name(f.name) for f in
+                                 (videos / cam.pharmacy_id / cam.counter_id).glob("*.mp4")) if n is not None]
+            if names:
+                found[cam.mount] = min(names)
+        time.sleep(0.5)
+    missing = [c.mount for c in cameras if c.mount not in found]
+    if missing:
+        raise ConfigError(f"no recorded segment within {timeout_s:g} s for {', '.join(missing)} "
+                          "(see logs/record.log)")
+    return found
+
+
+def timed_settlements(p: Plan, starts: dict[str, datetime]) -> list[tuple[datetime, dict[str, Any]]]:
+    """Every settlement at its wall time: its counter's stream start + its stream time; settled_at alike."""
+    out = []
+    for t, record in p.settlements():
+        mount = f"{record['pharmacy_id']}_{record['counter_id']}"
+        base = starts.get(mount) or min(starts.values())  # a counter without footage: the earliest start
+        when = base + timedelta(seconds=t)
+        shifted = dict(record)
+        offset = datetime.fromisoformat(record["settled_at"]).tzinfo
+        shifted["settled_at"] = when.astimezone(offset).isoformat(timespec="milliseconds")
+        out.append((when, shifted))
+    out.sort(key=lambda r: r[0])
+    return out

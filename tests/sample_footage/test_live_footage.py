@@ -1,0 +1,72 @@
+"""The demo cameras' footage (sample_footage.live_footage) keeps the replay's clock: the frame at stream
+time t is the bundle's frame for the bundle time the replay maps t to (plus the camera's clock offset),
+the empty counter where the bundle recorded nothing, across a cut idle stretch; and the rig pushes each
+settlement at its counter's stream start plus its stream time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import av
+import numpy as np
+
+from audit.live_rig import REF, Plan, timed_settlements
+from ingest.video_store import segment_name
+from sample_footage.live_footage import CounterCamera, write_demo_footage
+from sample_footage.replay import BundleLog, BundleSettlement, Replay
+from tests.videos import make_clip
+
+TZ = timezone(timedelta(hours=8))
+DAY = datetime(2026, 11, 12, 9, 0, 0, tzinfo=TZ)
+LATER = DAY + timedelta(hours=2)
+
+
+def grey(value: int) -> np.ndarray:
+    return np.full((360, 640, 3), value, np.uint8)
+
+
+def frames_at(path, times: list[float]) -> list[np.ndarray]:
+    out = {}
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        for f in c.decode(s):
+            out[round(float(f.pts * s.time_base), 2)] = f.to_ndarray(format="rgb24")
+    return [out[round(t, 2)] for t in times]
+
+
+def test_frames_follow_the_replay(tmp_path):
+    videos = tmp_path / "videos" / "PH1" / "C1"
+    # 20 s at 09:00:00 whose grey is 10 + 10 * second, and 20 s two hours later: 150 + 5 * second
+    make_clip(videos / segment_name(DAY), 20, size=(640, 360), gop=10,
+              frames=[grey(10 + 10 * (k // 10)) for k in range(200)])
+    make_clip(videos / segment_name(LATER), 20, size=(640, 360), gop=10,
+              frames=[grey(150 + 5 * (k // 10)) for k in range(200)])
+    busy = [(DAY, DAY + timedelta(seconds=20)), (LATER, LATER + timedelta(seconds=20))]
+    start = datetime(2030, 1, 1, tzinfo=UTC)
+    replay = Replay.plan(DAY + timedelta(seconds=5), start + timedelta(seconds=5), max_idle_s=10, busy=busy)
+    out = tmp_path / "demo.mp4"
+    cam = CounterCamera("PH1", "C1", "libx264", 10, 0.0)
+    counts = write_demo_footage(tmp_path, cam, replay, start, 40, out, seed=1)
+    assert counts == {"bundle": 300, "empty": 100}  # 0-20 s and 30-40 s from the bundle, 20-30 s empty
+    f35, f195, f25, f325 = frames_at(out, [3.5, 19.5, 25.0, 32.5])
+    assert abs(float(f35.mean()) - 40) < 4 and abs(float(f195.mean()) - 200) < 4
+    assert f25.std() > 20  # the empty counter (a scene), not a grey card
+    assert abs(float(f325.mean()) - 160) < 4  # two seconds into the later segment
+
+    shifted = tmp_path / "offset.mp4"  # a camera 2 s ahead: its segments are named 2 s later
+    write_demo_footage(tmp_path, CounterCamera("PH1", "C1", "libx264", 10, 2.0), replay, start, 10, shifted, seed=1)
+    (g35,) = frames_at(shifted, [3.5])
+    assert abs(float(g35.mean()) - 60) < 4
+
+
+def test_each_settlement_at_its_counters_stream_start(tmp_path):
+    log = BundleLog([BundleSettlement(DAY + timedelta(seconds=s), {
+        "settlement_id": f"S{k}", "pharmacy_id": "PH1", "counter_id": c,
+        "settled_at": (DAY + timedelta(seconds=s)).isoformat()}) for k, (s, c) in enumerate([(0, "C1"), (7, "C2")])])
+    replay = Replay.plan(DAY, REF + timedelta(seconds=30))
+    plan = Plan(tmp_path, 1, [], log, replay, 30, 600, None)
+    t1 = datetime(2026, 12, 7, 12, 0, 0, tzinfo=UTC)
+    timed = timed_settlements(plan, {"PH1_C1": t1, "PH1_C2": t1 + timedelta(seconds=1)})
+    assert [(w, r["settlement_id"]) for w, r in timed] == [(t1 + timedelta(seconds=30), "S0"),
+                                                          (t1 + timedelta(seconds=38), "S1")]
+    assert timed[1][1]["settled_at"] == "2026-12-07T20:00:38.000+08:00"
