@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from database import conflicts as stored_conflicts
+from database import bulk, conflicts as stored_conflicts
 from database.models import AuditRun, LiveSettlement, utcnow
 from database.repository import IN_CHUNK, among, chunks, start_run
 from reconcile.conflicts import Conflict, Stored, differing
@@ -136,7 +136,13 @@ def _insert(session: Session, settlements: Sequence[Settlement], *, source: str,
     written: set[str] = set()
     for chunk in chunks(list(settlements), IN_CHUNK):
         rows = [inbox_row(s, source=source, settings=settings, now=now) for s in chunk]
-        statement = insert(_LIVE).on_conflict_do_nothing(index_elements=["settlement_id"])
+        statement = insert(_LIVE)
+        if bulk.wanted(session, len(rows)):  # PostgreSQL: one COPY into a staging table, one INSERT
+            columns = list(rows[0])
+            statement = statement.from_select(columns, bulk.source(bulk.stage(session, _LIVE, columns, rows),
+                                                                   _LIVE, columns))
+            rows = None
+        statement = statement.on_conflict_do_nothing(index_elements=["settlement_id"])
         result = session.execute(statement.returning(_LIVE.c.settlement_id), rows)
         written.update(result.scalars().all())
     return {s.settlement_id for s in settlements} - written

@@ -137,7 +137,8 @@ def test_conflicts_of_a_day_share_one_live_run(db):
     assert len(rows(db, SettlementConflictRow)) == 3 and len(runs) == 2  # api's and nats's
 
 
-def test_an_id_stored_by_a_concurrent_writer_meanwhile_is_compared_again(db, monkeypatch):
+@pytest.mark.parametrize("n", [2, 250], ids=["statements", "bulk"])  # 250: COPY on PostgreSQL
+def test_an_id_stored_by_a_concurrent_writer_meanwhile_is_compared_again(db, monkeypatch, n):
     """Two requests racing for one id: the later insert skips it (ON CONFLICT DO NOTHING) and the
     record is compared with what the other stored: a conflict, not a silent loss."""
     put(db, [settlement()])
@@ -149,10 +150,23 @@ def test_an_id_stored_by_a_concurrent_writer_meanwhile_is_compared_again(db, mon
         return {} if len(calls) == 1 else real(session, ids)
 
     monkeypatch.setattr(inbox, "_known", blind_once)
-    accepted = put(db, [settlement("S2"), settlement(amount=Decimal("9"), line=1)])
-    assert accepted.outcomes == (Outcome.STORED, Outcome.CONFLICT) and len(calls) == 2
-    assert {r.settlement_id: r.amount for r in rows(db, LiveSettlement)} == {"S1": Decimal("12.50"),
-                                                                            "S2": Decimal("12.50")}
+    others = [settlement(f"S{k}", line=k) for k in range(2, n + 1)]
+    accepted = put(db, [settlement(amount=Decimal("9")), *others])
+    assert accepted.outcomes == (Outcome.CONFLICT, *[Outcome.STORED] * len(others)) and len(calls) == 2
+    stored = {r.settlement_id: r.amount for r in rows(db, LiveSettlement)}
+    assert len(stored) == n and stored["S1"] == Decimal("12.50")
+
+
+def test_a_large_batch_writes_the_same_rows(db):
+    """250 settlements (PostgreSQL: through COPY) give the rows one settlement gives."""
+    put(db, [settlement("S0")])
+    put(db, [settlement(f"S{k}", line=k) for k in range(1, 251)])
+    by_id = {r.settlement_id: r for r in rows(db, LiveSettlement)}
+    assert len(by_id) == 251
+    small, large = by_id["S0"], by_id["S250"]
+    for name in ("pharmacy_id", "counter_id", "settled_at", "card_hash", "amount", "items", "extra", "source",
+                 "due_at", "state", "attempts", "claimed_by", "lease_until", "done_at", "outcome"):
+        assert getattr(small, name) == getattr(large, name), name
 
 
 def test_source_must_be_known(db):
