@@ -118,14 +118,20 @@ def reconcile_and_save(settings: Settings, factory, *, settlements: list[Settlem
         persist.tune_for_bulk(session)
         counts = persist.bulk_counts(session, settings.display_timezone, len(settlements))
         verified = footage.verified_ids() if isinstance(footage, footage_index.FootageIndex) else None
-        for chunk in persist.pharmacy_chunks(iter_results(persist.audit_order(settlements), ctx, verified),
-                                             ahead=persist.made_ahead_for(session)):
+        keep_faces = settings.face_retention_days > 0
+
+        def prepare(chunk: list[CheckResult]):  # (in the thread that makes the chunks, when ahead)
             # a chunk holds whole pharmacies, so every counter-day's clock is judged on all its swipes
             chunk, health = _clock_review(chunk, footage, cameras, options)
+            return chunk, health, repository.result_rows(chunk, run_id=run_id, keep_faces=keep_faces)
+
+        for chunk, health, rows in persist.pharmacy_chunks(
+                iter_results(persist.audit_order(settlements), ctx, verified),
+                ahead=persist.made_ahead_for(session), prepare=prepare):
             clocks.update(health)
             saved, refused, late = persist.save_chunk(  # one refused row never aborts the run
-                session, run_id=run_id, results=chunk, keep_faces=settings.face_retention_days > 0,
-                source=Path(settlements_file).name)
+                session, run_id=run_id, results=chunk, keep_faces=keep_faces,
+                source=Path(settlements_file).name, rows=rows)
             rejected.extend(refused)  # in place: the caller's report lists them too
             late_conflicts.extend(late)  # stored by another audit since this one screened its log
             tally.add(saved)
@@ -151,7 +157,7 @@ def reconcile_and_save(settings: Settings, factory, *, settlements: list[Settlem
         summary.update(tally.unseen_flags(accounts.pharmacy_districts(session), accounts.inspected_districts(session)))
         repository.record_rejected(session, run_id=run_id, rejected=rejected)
         conflicts_db.record(session, run_id=run_id, conflicts=conflicts)
-        records_db.save_records(session, settlements=settlements, records=ctx.records)
+        records_db.save_records(session, settlements=settlements, records=ctx.records, big=counts.big)
         records_db.flag_earlier_conflicts(session, flagged=tally.earlier_conflicts)
         repository.finish_run(session, run_id=run_id, summary=summary)
         counts.restore()

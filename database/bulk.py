@@ -18,13 +18,14 @@ than SQLite's own).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, MetaData, Select, Table, cast, select
 from sqlalchemy import types as sqltypes
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from database import json_codec
@@ -229,3 +230,50 @@ class BulkIndexes:
         for sql in self.dropped:
             connection.exec_driver_sql(sql)
         self.dropped = []
+
+
+KEYS_LOCK_TIMEOUT = "5s"  # how long a big write waits for the locks to suspend foreign keys
+
+
+@contextmanager
+def foreign_keys_suspended(session: Session, table: Table, *, enabled: bool) -> Iterator[bool]:
+    """PostgreSQL, a big append to ``table`` in the caller's transaction: the table's foreign keys
+    dropped for the block and added again at its end, each validated by one join of the tables
+    instead of a look-up and a row lock in the referenced table for every row written (a city's
+    month: millions of traceability codes, most of the write's time). Yields whether they are.
+
+    DDL is transactional: no other connection ever sees the table without its keys, a rollback
+    brings them back, and a row without its referenced one fails the block's end with the same
+    ``IntegrityError`` (a foreign key violation) as its insert would have. While suspended, the
+    table and the referenced ones are locked (ACCESS EXCLUSIVE) until the caller's transaction
+    ends: readers wait. The locks are waited for ``KEYS_LOCK_TIMEOUT`` at most; past that (someone
+    holds them), the block runs with the keys in place. An error inside the block leaves the keys
+    to the caller's rollback (the transaction must not be committed then)."""
+    if not enabled or session.get_bind().dialect.name != "postgresql":
+        yield False
+        return
+    connection = session.connection()
+    keys = connection.exec_driver_sql(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = %(t)s::regclass AND contype = 'f' ORDER BY conname", {"t": table.name}).all()
+    if not keys:
+        yield False
+        return
+    quote = session.get_bind().dialect.identifier_preparer.quote
+    waited = connection.exec_driver_sql("SELECT current_setting('lock_timeout')").scalar_one()
+    try:
+        with session.begin_nested():
+            connection = session.connection()  # (the SAVEPOINT is emitted here)
+            connection.exec_driver_sql("SELECT set_config('lock_timeout', %(t)s, true)", {"t": KEYS_LOCK_TIMEOUT})
+            connection.exec_driver_sql(f"ALTER TABLE {quote(table.name)} "
+                                       + ", ".join(f"DROP CONSTRAINT {quote(name)}" for name, _ in keys))
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available: written as it is
+            raise
+        connection.exec_driver_sql("SELECT set_config('lock_timeout', %(t)s, true)", {"t": waited})
+        yield False
+        return
+    connection.exec_driver_sql("SELECT set_config('lock_timeout', %(t)s, true)", {"t": waited})
+    yield True
+    connection.exec_driver_sql(f"ALTER TABLE {quote(table.name)} "
+                               + ", ".join(f"ADD CONSTRAINT {quote(name)} {definition}" for name, definition in keys))

@@ -162,10 +162,14 @@ def _upsert_counts(session: Session, rows: list[dict]) -> int:
 
 
 def save_trace_codes(session: Session, *, settlements: Sequence[Settlement],
-                     sold: SoldCodes | None = None) -> int:
+                     sold: SoldCodes | None = None, big: bool = False) -> int:
     """Store the codes each settlement line carried (replacing what an earlier audit stored for these
     settlements), a few thousand rows per statement. The settlements must be saved already.
-    ``sold``: the batch's codes, when its lines do not carry them."""
+    ``sold``: the batch's codes, when its lines do not carry them. ``big``: a run at least as big as
+    what the database holds: on PostgreSQL the table's foreign key is checked once, by one join,
+    after the rows are in (:func:`database.bulk.foreign_keys_suspended`), not row by row; the codes
+    and the settlements are then locked until the caller's transaction ends (the audit's last
+    commit: readers of settlements wait those seconds)."""
     ids = [s.settlement_id for s in settlements]
     if session.scalar(select(SoldTraceCode.code).limit(1)) is not None:
         for chunk in chunks(ids):
@@ -174,14 +178,14 @@ def save_trace_codes(session: Session, *, settlements: Sequence[Settlement],
     write = _code_writer(session)
     rows: list[tuple[str, str, int, str]] = []
     stored = 0
-    for sid, line_no, item_code, codes in sold.lines():
-        for code in dict.fromkeys(codes):  # a code twice on one line is stored once
-            rows.append((code, sid, line_no, item_code))
-        if len(rows) >= CODE_ROWS:
+    with bulk.foreign_keys_suspended(session, SoldTraceCode.__table__, enabled=big):
+        for block in sold.code_rows():  # a code twice on one line is stored once
+            rows.extend(block)
+            if len(rows) >= CODE_ROWS:
+                write(rows)
+                stored, rows = stored + len(rows), []
+        if rows:
             write(rows)
-            stored, rows = stored + len(rows), []
-    if rows:
-        write(rows)
     return stored + len(rows)
 
 
@@ -284,10 +288,12 @@ def flag_earlier_conflicts(session: Session, *, flagged: Iterable[tuple[str, Seq
     return len(links)
 
 
-def save_records(session: Session, *, settlements: Sequence[Settlement], records: Records) -> None:
+def save_records(session: Session, *, settlements: Sequence[Settlement], records: Records,
+                 big: bool = False) -> None:
     """After the settlements are saved: their codes, this audit's purchases and counts, and the
-    trace_code_reuse flags of earlier settlements that sold the same codes (``records.earlier_codes``)."""
-    save_trace_codes(session, settlements=settlements, sold=records.sold_codes)
+    trace_code_reuse flags of earlier settlements that sold the same codes (``records.earlier_codes``).
+    ``big``: see :func:`save_trace_codes`."""
+    save_trace_codes(session, settlements=settlements, sold=records.sold_codes, big=big)
     save_purchases(session, purchases=records.purchases)
     save_stock_counts(session, counts=records.stock_counts)
     flag_earlier_reuse(session, settlements=settlements, earlier=records.earlier_codes, sold=records.sold_codes)

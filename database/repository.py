@@ -153,6 +153,29 @@ class _Rows:
                 row["pharmacy_id"], row["settled_at"] = pharmacy_id, settled_at
 
 
+    def drop(self, ids: set[str]) -> None:
+        """Leave out the rows of the settlements ``ids`` (found stored with other content meanwhile)."""
+        for sid in ids:
+            self.settlements.pop(sid, None)
+            self.checks.pop(sid, None)
+            self.faces.pop(sid, None)
+            for kind in self.new_kinds.pop(sid, ()):
+                self.flags.pop((sid, kind), None)
+
+
+Rows = _Rows  # what :func:`result_rows` makes, for :func:`save_results`
+
+
+def result_rows(results: Sequence[CheckResult], *, run_id: int, keep_faces: bool = True,
+                now: datetime | None = None) -> Rows:
+    """The rows :func:`save_results` writes for ``results`` (pure Python, no session: a big run
+    makes them in the thread that makes the next chunk's results, while the database writes)."""
+    rows, now = _Rows(), now or utcnow()
+    for result in results:
+        rows.add(result, run_id, now, keep_faces)
+    return rows
+
+
 def _stored(session: Session, ids: Sequence[str]) -> dict[str, tuple[str, datetime]]:
     """Pharmacy and time of those of ``ids`` already stored."""
     found: dict[str, tuple[str, datetime]] = {}
@@ -164,17 +187,17 @@ def _stored(session: Session, ids: Sequence[str]) -> dict[str, tuple[str, dateti
 
 
 def save_results(session: Session, *, run_id: int, results: Sequence[CheckResult],
-                 keep_faces: bool = True) -> None:
+                 keep_faces: bool = True, rows: Rows | None = None) -> None:
     """Write many settlements, their checks and flags with a few bulk statements. A settlement
     already stored keeps what is stored (never overwritten: its checks and flags keep its pharmacy
     and time too); its check is replaced. A flag already reviewed keeps its verdict; an open flag
-    that the new audit no longer raises is removed."""
+    that the new audit no longer raises is removed. ``rows``: :func:`result_rows` of ``results``,
+    made already (used up here)."""
     if not results:
         return
     session.flush()  # pending ORM changes first: what follows are Core statements
-    rows, now = _Rows(), utcnow()
-    for result in results:
-        rows.add(result, run_id, now, keep_faces)
+    if rows is None:
+        rows = result_rows(results, run_id=run_id, keep_faces=keep_faces)
     ids = list(rows.new_kinds)
     stored = _stored(session, ids)
     if stored:

@@ -207,6 +207,23 @@ class SoldCodes:
         for i, sid in enumerate(self.sids):
             yield sid, self.line_nos[i], self.item_codes[i], self.codes(i)
 
+    def code_rows(self, block: int = 20_000) -> Iterator[list[tuple[str, str, int, str]]]:
+        """What is stored of every line, in line order, ``block`` lines at a time (a month's
+        millions of codes never all made text at once): lists of (code, settlement id, line number,
+        item code), one for each of a line's codes, a code given twice on one line once."""
+        ends = np.frombuffer(self.ends, dtype=np.uint64).astype(np.int64)
+        for first in range(0, len(self.sids), block):
+            last = min(first + block, len(self.sids))
+            start, stop = (int(ends[first - 1]) if first else 0), int(ends[last - 1])
+            text = [str(h * _HALF + l).zfill(20) for h, l in zip(self.hi[start:stop], self.lo[start:stop])]
+            counts = np.diff(ends[first:last], prepend=start)
+            line = np.repeat(np.arange(first, last), counts).tolist()  # each code's line
+            sids, line_nos, items = self.sids, self.line_nos, self.item_codes
+            rows = list(zip(text, [sids[i] for i in line], [line_nos[i] for i in line], [items[i] for i in line]))
+            if (counts > 1).any() and len(set(zip(text, line))) < len(text):  # a code twice on a line
+                rows = list(dict.fromkeys(rows))
+            yield rows
+
     def _by_code(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(positions in code order, their high halves, their low halves)."""
         if self._sorted is None:

@@ -58,3 +58,18 @@ def test_empty():
     sold = SoldCodes.of([sale(1, ("D1", 1, []))])
     assert len(sold) == 0 and sold.repeated() == {} and list(sold.unique_codes()) == []
     assert sold.positions(code(1)) == []
+
+
+def test_code_rows_are_each_lines_codes_once_in_line_order_whatever_the_block():
+    sold = SoldCodes.of([sale(1, ("D1", 2, [code(1), BIG]), ("D2", 3, [code(2), code(2), code(3)])),
+                         sale(2, ("D1", 1, [code(1)])), sale(3, ("D3", 2, [code(4, head=3), code(4, head=3)])),
+                         sale(4, ("D2", 1, [])), sale(5, ("D4", 1, ["0" * 20]))])
+    expected = [(c, sid, line_no, item) for sid, line_no, item, codes in sold.lines() for c in dict.fromkeys(codes)]
+    assert expected == [(code(1), "S1", 1, "D1"), (BIG, "S1", 1, "D1"), (code(2), "S1", 2, "D2"),
+                        (code(3), "S1", 2, "D2"), (code(1), "S2", 1, "D1"), (code(4, head=3), "S3", 1, "D3"),
+                        ("0" * 20, "S5", 1, "D4")]
+    for block in (1, 2, 3, 10_000):
+        blocks = list(sold.code_rows(block=block))
+        assert [row for rows in blocks for row in rows] == expected
+        assert len(blocks) == -(-len(sold) // block)
+    assert list(SoldCodes().code_rows()) == []
