@@ -101,7 +101,23 @@ def in_scope(session, who: Principal, settlements: list[Settlement]) -> tuple[li
     return kept, refused
 
 
+ITEM_SCHEMA = {"type": "object", "required": ["item_code", "quantity", "unit_price"], "properties": {
+    "item_code": {"type": "string"}, "item_name": {"type": "string"},
+    "quantity": {"type": ["number", "string"]}, "unit_price": {"type": ["number", "string"]},
+    "trace_codes": {"type": "array", "items": {"type": "string", "pattern": "^[0-9]{20}$"}}}}
+BODY_SCHEMA = {"type": "array", "items": {
+    "type": "object", "additionalProperties": {"type": ["string", "number", "boolean", "null"]},
+    "required": ["settlement_id", "pharmacy_id", "counter_id", "settled_at", "card_id", "amount"],
+    "properties": {"settlement_id": {"type": "string"}, "pharmacy_id": {"type": "string"},
+                   "counter_id": {"type": "string"}, "settled_at": {"type": "string", "format": "date-time"},
+                   "card_id": {"type": "string"}, "amount": {"type": ["number", "string"]},
+                   "items": {"type": "array", "items": ITEM_SCHEMA}}}}
+
+
 @router.post("/settlements", status_code=202, summary="Post settlements as they happen (ingest keys)",
+             openapi_extra={"security": [{"apiKey": []}], "requestBody": {
+                 "required": True, "description": "Content-Encoding: gzip accepted",
+                 "content": {"application/json": {"schema": BODY_SCHEMA}}}},
              responses={202: {"description": "stored (committed): what became of each record"},
                         413: {"description": "body or record count over its bound; nothing stored"},
                         422: {"description": "not a JSON array, or not one record usable"}})

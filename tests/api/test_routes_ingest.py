@@ -170,3 +170,24 @@ def test_card_ids_are_never_logged(site, caplog):
     caplog.set_level(logging.DEBUG)
     post(site, "ingest", [record("S1"), record("S2", amount="bad"), record("S1", amount="1")])
     assert CARD not in caplog.text and CARD[-8:] not in caplog.text
+
+
+def test_a_streamed_body_without_length_is_bounded_too(site):
+    app, keys, _ = site
+
+    def chunks():
+        for _ in range(100):
+            yield b" " * 1024
+
+    response = TestClient(app).post(URL, content=chunks(), headers={"Authorization": f"Bearer {keys['ingest']}"})
+    assert response.status_code == 413 and inbox(site) == {}
+
+
+def test_the_api_document_describes_the_body_and_the_key(site):
+    app, keys, _ = site
+    client = TestClient(app)  # an ingest key reads nothing, the document included: a read key reads it
+    doc = client.get("/api/v1/openapi.json", headers={"Authorization": f"Bearer {keys['read']}"}).json()
+    operation = doc["paths"][URL]["post"]
+    assert operation["security"] == [{"apiKey": []}]
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert schema["type"] == "array" and "card_id" in schema["items"]["required"]
