@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -106,10 +107,16 @@ class LiveAuditor:
         return sorted((x for sid, x in members.items() if lo <= at[sid] <= hi),
                       key=lambda x: (x.settled_at, x.settlement_id))
 
-    def settle(self, claimed: Claimed, *, unverifiable: str | None = None) -> str:
+    def local(self, s: Settlement) -> Settlement:
+        """The settlement with its time in its pharmacy's zone (the inbox gives it back in UTC; batch
+        reads the log's own offset): reasons name clock times as batch's do."""
+        return replace(s, settled_at=s.settled_at.astimezone(self.cameras.business_hours(s.pharmacy_id)[2]))
+
+    def settle(self, claimed: Claimed, *, unverifiable: str | None = None, missing: bool = False) -> str:
         """Audit and save one claimed settlement, mark it done; returns its status. ``unverifiable``:
-        judge it without footage, for this reason (footage not recorded, attempts spent)."""
-        s = claimed.settlement
+        judge it without footage, for this reason (attempts spent; ``missing``: footage not recorded,
+        the recorder's gap named where it logged one)."""
+        s = self.local(claimed.settlement)
         if unverifiable is not None:
             chain = [s]
             t = self.camera_time(s)
@@ -117,12 +124,15 @@ class LiveAuditor:
                                                           {"camera_time": t.isoformat()})}
         else:
             with self.factory() as session:
-                chain = self.chain(session, s)
+                chain = [self.local(x) for x in self.chain(session, s)]
             made = self.counter_auditor().summaries(s.counter_key, chain)
             footage = {f.settlement_id: f for f in made}
         with transaction(self.factory) as session:
             live_queue.lock(session, live_queue.RULES_LOCK)  # cross-counter patterns see each other
             ctx = self._context(session, s, chain, footage)
+            if missing and ctx.unverifiable_reason(s) == unverifiable:  # the recorder logged no gap there
+                footage[s.settlement_id] = replace(footage[s.settlement_id],
+                                                   unverifiable=f"footage not recorded: {unverifiable}")
             judged = judge(session, s, chain, ctx)
             result = judged.result
             repository.save_results(session, run_id=self.run_id, results=[result],

@@ -55,7 +55,7 @@ class Worker:
         return n
 
     def run(self, *, until_idle: bool = False) -> None:
-        """Work until stopped (``until_idle``: also once nothing is due and nothing waits: tests, bench)."""
+        """Work until stopped (``until_idle``: also once nothing can be claimed and nothing is held)."""
         beat = threading.Thread(target=self._heartbeat, name=f"{self.name}-lease", daemon=True)
         beat.start()
         while not self.stop.is_set():
@@ -86,8 +86,9 @@ class Worker:
                 self.auditor.settle(c)
             elif (now - c.due_at).total_seconds() >= self.settings.live_max_wait_s:
                 until = self.auditor.needed_until(s)
-                self.auditor.settle(c, unverifiable=(
-                    f"footage not recorded: the store had no footage of counter {s.pharmacy_id}/{s.counter_id} "
+                until = until.astimezone(self.auditor.cameras.business_hours(s.pharmacy_id)[2])
+                self.auditor.settle(c, missing=True, unverifiable=(
+                    f"the store had no footage of counter {s.pharmacy_id}/{s.counter_id} "
                     f"through {until:%H:%M:%S} camera time {self.settings.live_max_wait_s:g} s after it was due"))
             else:
                 wait = min(max(self.settings.live_poll_s, 2.0), self.settings.live_max_wait_s)
@@ -116,7 +117,7 @@ class Worker:
 
     def _idle(self) -> bool:
         with self.factory() as session:
-            return not live_queue.counts(session).get("pending") and not live_queue.counts(session).get("claimed")
+            return not live_queue.busy(session)
 
     def _heartbeat(self) -> None:
         every = max(0.5, self.settings.live_lease_s / 3)
@@ -169,8 +170,8 @@ def supervise(settings: Settings, *, cameras_file, videos: str, stop, index: int
 
 
 def _child(settings: Settings, cameras_file, videos: str, stop, index: int) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us through ``stop``
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops us through ``stop``
+    _on_signals(stop.set, (signal.SIGTERM,))  # (a SIGTERM to the process group: every worker stops)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     supervise(settings, cameras_file=cameras_file, videos=videos, stop=stop, index=index)
 
@@ -196,18 +197,19 @@ def run_workers(settings: Settings, *, cameras_file, videos: str, workers: int =
         _on_signals(stop.set)
         return supervise(settings, cameras_file=cameras_file, videos=videos, stop=stop, until_idle=until_idle)
     ctx = multiprocessing.get_context("spawn")
-    stop = ctx.Event()
-    _on_signals(stop.set)
+    stop, halt = ctx.Event(), threading.Event()
+    _on_signals(halt.set)
     procs = {i: _start(ctx, settings, cameras_file, videos, stop, i) for i in range(workers)}
     pauses = dict.fromkeys(procs, 1.0)
-    while not stop.is_set():
+    while not halt.is_set() and not stop.is_set():
         for i, p in list(procs.items()):
-            if not p.is_alive() and not stop.is_set():  # killed or crashed hard: start another
+            if not p.is_alive() and not halt.is_set() and not stop.is_set():  # killed or crashed hard: another
                 log.warning("worker process %d (pid %s) ended with %s; restarting in %.0f s", i, p.pid, p.exitcode, pauses[i])
-                stop.wait(pauses[i])
+                halt.wait(pauses[i])
                 pauses[i] = min(BACKOFF_MAX_S, pauses[i] * 2)
                 procs[i] = _start(ctx, settings, cameras_file, videos, stop, i)
-        stop.wait(1.0)
+        halt.wait(1.0)
+    stop.set()
     for p in procs.values():
         p.join(timeout=settings.live_lease_s)
         if p.is_alive():
@@ -221,8 +223,11 @@ def _start(ctx, settings, cameras_file, videos, stop, index):
     return p
 
 
-def _on_signals(handler) -> None:
+def _on_signals(handler, signals=(signal.SIGTERM, signal.SIGINT)) -> None:
+    """``handler`` on these signals, called from a thread of its own: an event's ``set`` called in the
+    handler itself would deadlock when the signal lands while this thread waits on that event (a
+    multiprocessing event's set waits for its sleepers to wake)."""
     if threading.current_thread() is not threading.main_thread():
         return  # (a test running the workers in a thread stops them through ``stop``)
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: handler())
+    for sig in signals:
+        signal.signal(sig, lambda *_: threading.Thread(target=handler, daemon=True).start())

@@ -149,6 +149,16 @@ def complete(session: Session, *, settlement_id: str, outcome: str, now: datetim
         execution_options={"synchronize_session": False})
 
 
+def busy(session: Session, *, now: datetime | None = None) -> bool:
+    """Whether a row can be claimed now or is held under a live lease (rows given back and waiting for
+    their not-before time, and rows not due yet, do not count)."""
+    now = now or utcnow()
+    claimable = select(LiveSettlement.settlement_id).where(_claimable(now, "")).limit(1)
+    held = select(LiveSettlement.settlement_id).where(LiveSettlement.state == CLAIMED,
+                                                      LiveSettlement.lease_until > now).limit(1)
+    return session.scalar(claimable) is not None or session.scalar(held) is not None
+
+
 def counts(session: Session, *, now: datetime | None = None) -> dict[str, int]:
     """Rows per state, and how many pending or claimed rows are due (the backlog)."""
     now = now or utcnow()

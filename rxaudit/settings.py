@@ -108,6 +108,22 @@ class Settings(BaseSettings):
     duplicate_window_s: float = Field(default=120.0, gt=0)
     item_catalogue: Path | None = Field(
         default=None, description="CSV item_code -> covered/other; default item_catalogue.csv beside the log")
+    # Live audit (rxaudit live, audit/live.py)
+    live_max_wait_s: float = Field(default=300.0, ge=0, description="a settlement whose footage is not in "
+                                   "the store this long after it was due is unverifiable (footage not recorded)")
+    live_lease_s: float = Field(default=120.0, gt=0, description="a claim lasts this long unless renewed; "
+                                "a worker killed mid-settlement leaves it to be claimed again after this")
+    live_poll_s: float = Field(default=1.0, gt=0, le=60, description="how often an idle worker looks for due rows")
+    live_batch: int = Field(default=4, ge=1, le=100, description="rows one claim takes at most")
+    live_lane_s: float = Field(default=120.0, gt=0, description="rows due within this of now are the live "
+                               "lane; older ones the backlog")
+    live_backlog_share: float = Field(default=0.25, ge=0, le=1, description="share of the rows claimed that "
+                                      "go to the backlog, oldest first, while live rows wait")
+    live_max_attempts: int = Field(default=3, ge=1, le=20, description="claims of one settlement before it "
+                                   "is finished as unverifiable with the reason")
+    live_chain_s: float = Field(default=300.0, ge=0, description="a settlement's footage is decoded with its "
+                                "counter's stored swipes whose windows join its own, this far back and ahead "
+                                "at most (batch decodes the whole joined span: live equals it up to this)")
     # Ingest (every CSV input; see ingest/csv_reader.py)
     input_encoding: str = Field(default="auto", description="'auto' (UTF-8 with or without BOM, "
                                 "else GB18030) or a codec name such as gb18030; --encoding")
