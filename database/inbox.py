@@ -9,8 +9,9 @@ differ, never a value) — compared exactly as the batch audit compares a re-exp
 transaction per request or message, acknowledged only after the commit.
 
 A row written here holds what a worker needs: the record's columns (card id as its keyed hash),
-``items`` as ``{"lines": [{item_code, item_name, quantity, unit_price, trace_codes}]}`` (numbers as
-text, as ``settlements.items`` holds them, plus the line's traceability codes), ``extra``, ``source``
+``items`` as ``{"lines": [{item_code, item_name, quantity, unit_price, category, trace_codes}]}``
+(numbers as text, as ``settlements.items`` holds them, plus the line's traceability codes; the
+category is ``unknown`` until the worker applies the item catalogue), ``extra``, ``source``
 (api|nats), ``received_at``, ``due_at`` (settled_at + ``window_after_s`` + ``live_segment_s``: when the
 footage through the audit window should be in the store), ``state='pending'``, ``attempts=0``.
 """
@@ -115,7 +116,8 @@ def inbox_row(s: Settlement, *, source: str, settings: Any, now: datetime) -> di
         "settlement_id": s.settlement_id, "pharmacy_id": s.pharmacy_id, "counter_id": s.counter_id,
         "settled_at": s.settled_at, "card_hash": s.card_hash, "amount": s.amount,
         "items": {"lines": [{"item_code": i.item_code, "item_name": i.item_name, "quantity": str(i.quantity),
-                             "unit_price": str(i.unit_price), "trace_codes": list(i.trace_codes)}
+                             "unit_price": str(i.unit_price), "category": str(i.category),
+                             "trace_codes": list(i.trace_codes)}
                             for i in s.items]},
         "extra": dict(s.extra), "source": source, "received_at": now,
         "due_at": s.settled_at + timedelta(seconds=settings.window_after_s + settings.live_segment_s),

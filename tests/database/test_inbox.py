@@ -55,8 +55,10 @@ def test_a_new_settlement_is_a_pending_row_a_worker_can_use(db):
     assert (row.settlement_id, row.pharmacy_id, row.counter_id, row.settled_at) == ("S1", "P1", "C1", T)
     assert (row.card_hash, row.amount, row.extra, row.source) == ("h" * 64, Decimal("12.50"), {"operator": "w"}, "api")
     assert row.items == {"lines": [
-        {"item_code": "I1", "item_name": "药", "quantity": "2", "unit_price": "6.25", "trace_codes": [CODE]},
-        {"item_code": "I2", "item_name": "纸巾", "quantity": "1", "unit_price": "0", "trace_codes": []}]}
+        {"item_code": "I1", "item_name": "药", "quantity": "2", "unit_price": "6.25", "category": "unknown",
+         "trace_codes": [CODE]},
+        {"item_code": "I2", "item_name": "纸巾", "quantity": "1", "unit_price": "0", "category": "unknown",
+         "trace_codes": []}]}
     assert row.due_at == T + timedelta(seconds=settings.window_after_s + settings.live_segment_s)
     assert (row.state, row.attempts, row.claimed_by, row.lease_until, row.done_at, row.outcome) == (
         "pending", 0, None, None, None, None)
