@@ -1,7 +1,8 @@
 """``rxaudit record --videos s3://bucket/prefix`` against a real RTSP camera and a real S3-speaking
-server on loopback (moto), with real HTTP in between (a proxy that can answer 503): segments are
-uploaded whole, the audit's S3 store lists and reads them, and while the store is unreachable they
-wait on the recorder's disk up to a bound, the gap and the health saying why, then catch up."""
+server on loopback (moto, in a bucket of its own: moto keeps one state per process), with real HTTP
+in between (a proxy that can answer 503): segments are uploaded whole, the audit's S3 store lists and
+reads them, and while the store is unreachable they wait on the recorder's disk up to a bound, the gap
+and the health saying why, then catch up."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def s3():
     proxy = FaultyProxy((host, port))
     client = boto3.client("s3", endpoint_url=f"http://{host}:{port}", region_name="us-east-1",
                           aws_access_key_id="testing", aws_secret_access_key="testing")
-    client.create_bucket(Bucket="city")
+    client.create_bucket(Bucket="recorded")
     yield {"proxy": proxy, "client": client}
     proxy.close()
     server.stop()
@@ -49,7 +50,7 @@ def aws(monkeypatch, s3):
 
 
 def objects(client, prefix: str) -> list[str]:
-    listed = client.list_objects_v2(Bucket="city", Prefix=prefix)
+    listed = client.list_objects_v2(Bucket="recorded", Prefix=prefix)
     return sorted(o["Key"] for o in listed.get("Contents", []))
 
 
@@ -59,7 +60,7 @@ def test_record_into_s3_and_the_audit_store_reads_it(tmp_path, cameras_up, s3, a
     cams.write_text(f"pharmacies:\n  P1:\n    counters:\n      C1: {{stream: '{cam.url()}'}}\n", encoding="utf-8")
     monkeypatch.setenv("RXAUDIT_S3_ENDPOINT_URL", s3["proxy"].url)
     spool = tmp_path / "spool"
-    code = main(["record", "--cameras", str(cams), "--videos", "s3://city/cctv", "--spool", str(spool),
+    code = main(["record", "--cameras", str(cams), "--videos", "s3://recorded/cctv", "--spool", str(spool),
                  "--db", f"sqlite:///{tmp_path}/rec.db", "--evidence-dir", str(tmp_path / "evidence"),
                  "--segment-s", "3", "--duration", "14"])
     assert code == 0
@@ -67,7 +68,7 @@ def test_record_into_s3_and_the_audit_store_reads_it(tmp_path, cameras_up, s3, a
     keys = objects(s3["client"], "cctv/P1/C1/")
     assert len(keys) >= 3, keys
     # the audit's own S3 store finds them, named from the recorder's clock, and reads them whole
-    store = open_store("s3://city/cctv", make_settings(s3_endpoint_url=s3["proxy"].url))
+    store = open_store("s3://recorded/cctv", make_settings(s3_endpoint_url=s3["proxy"].url))
     segments = store.list_segments("P1", "C1")
     assert [f"cctv/{s.uri}" for s in segments] == keys
     assert all(abs((s.start - datetime.now(UTC)).total_seconds()) < 60 for s in segments)
@@ -84,18 +85,18 @@ def test_an_unreachable_store_keeps_segments_on_disk_up_to_a_bound_then_catches_
     cam = cameras_up()
     proxy = s3["proxy"]
     settings = make_settings(s3_endpoint_url=proxy.url, store_retries=0)
-    target = ObjectTarget(open_store("s3://city/down", settings))
+    target = ObjectTarget(open_store("s3://recorded/down", settings))
     cameras = [camera(cam.url(), counter="C1"), camera(cam.url(), counter="C2")]
     spool = tmp_path / "spool"
     uploader = Uploader(target, spool, cameras, UploadOptions(spool_max_segments=3, backoff_min_s=0.2,
-                                                              backoff_max_s=1), shown="s3://city/down")
+                                                              backoff_max_s=1), shown="s3://recorded/down")
     engine = make_engine(f"sqlite:///{tmp_path}/rec.db")
     migrate(engine)
     factory = session_factory(engine)
     options = RecorderOptions(segment_s=2, stall_s=3, open_s=6, backoff_min_s=0.5, backoff_max_s=2,
                               health_every_s=0.5, tamper=None)
     recorder = Recorder(cameras, spool, options, factory, uploader)
-    proxy.fail_markers.add("/city/down")  # every request for this store: 503
+    proxy.fail_markers.add("/recorded/down")  # every request for this store: 503
     recorder.start()
     try:
         def refused():
@@ -105,14 +106,14 @@ def test_an_unreachable_store_keeps_segments_on_disk_up_to_a_bound_then_catches_
         assert snaps, recorder.snapshots()
         for key in ("P1/C1", "P1/C2"):  # the readers recorded on into the spool, up to its bound
             assert len(list((spool / key).glob("*.mp4"))) == 3
-            assert "cannot upload to s3://city/down" in snaps[key].detail
+            assert "cannot upload to s3://recorded/down" in snaps[key].detail
             assert "3 segment(s) wait on the recorder's disk" in snaps[key].detail
         assert objects(s3["client"], "down/") == []
         recorder.flush()
         with factory() as session:
             gaps = session.scalars(select(CameraGapRow)).all()
             assert {g.counter_id for g in gaps} == {"C1", "C2"}
-            assert all(g.end is None and g.reason.startswith("cannot upload to s3://city/down") for g in gaps)
+            assert all(g.end is None and g.reason.startswith("cannot upload to s3://recorded/down") for g in gaps)
             health = session.get(CameraHealthRow, ("P1", "C1"))
             assert health.state == "store_failing" and "waiting to upload" in health.detail
         proxy.fail_markers.clear()  # the store is back: the spool drains and recording resumes
@@ -146,7 +147,7 @@ def test_what_a_killed_recorder_left_in_the_spool_is_uploaded_at_the_next_start(
     aside.parent.mkdir(parents=True)
     aside.write_bytes(b"half")
     settings = make_settings(s3_endpoint_url=s3["proxy"].url)
-    uploader = Uploader(ObjectTarget(open_store("s3://city/restart", settings)), spool, [camera("rtsp://x/1")])
+    uploader = Uploader(ObjectTarget(open_store("s3://recorded/restart", settings)), spool, [camera("rtsp://x/1")])
     uploader.start()
     try:
         assert wait_for(lambda: uploader.backlog() == 0 and uploader.uploaded == 3, 20)
@@ -154,5 +155,5 @@ def test_what_a_killed_recorder_left_in_the_spool_is_uploaded_at_the_next_start(
         uploader.stop()
     assert objects(s3["client"], "restart/") == [f"restart/P1/C1/{p.name}" for p in waiting]
     assert not list((spool / "P1").rglob("*.mp4")) and aside.exists()
-    got = s3["client"].get_object(Bucket="city", Key=f"restart/P1/C1/{waiting[0].name}")["Body"].read()
+    got = s3["client"].get_object(Bucket="recorded", Key=f"restart/P1/C1/{waiting[0].name}")["Body"].read()
     assert got == footage["small"].read_bytes()[:200_000]
