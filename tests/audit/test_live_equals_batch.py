@@ -21,7 +21,7 @@ from sqlalchemy import insert, select
 from audit.live import LiveAuditor
 from audit.live_worker import Worker
 from audit.pipeline import audit, load_models
-from database import accounts, live_queue, repository
+from database import accounts, feed, live_queue, repository
 from database import records as records_db
 from database.engine import make_engine, migrate, session_factory, transaction
 from database.models import CheckRow, FlagRow, LiveSettlement, utcnow
@@ -93,9 +93,8 @@ def run_live(settings, bundle: Path, models) -> tuple[int, float]:
     return worker.done, cpu
 
 
-def test_live_flags_equal_batch_flags(bundle, make_settings, tmp_path):
-    live = make_settings(db_url=f"sqlite:///{tmp_path}/live.db", evidence_dir=str(tmp_path / "ev-live"),
-                         live_max_wait_s=0)
+def test_live_flags_equal_batch_flags(bundle, make_settings, tmp_path, db_url):
+    live = make_settings(db_url=db_url, evidence_dir=str(tmp_path / "ev-live"), live_max_wait_s=0)
     batch = make_settings(db_url=f"sqlite:///{tmp_path}/batch.db", evidence_dir=str(tmp_path / "ev-batch"))
     models = load_models(live)
     done, cpu = run_live(live, bundle, models)
@@ -110,3 +109,7 @@ def test_live_flags_equal_batch_flags(bundle, make_settings, tmp_path):
             "stock_shortfall", "no_customer", "unverifiable"} <= kinds
     assert sorted(live_flags - batch_flags) == [] and sorted(batch_flags - live_flags) == []
     assert statuses_of(live.db_url) == statuses_of(batch.db_url)
+    engine = make_engine(live.db_url)
+    with session_factory(engine)() as session:  # the wall's event stream carries every one of them
+        assert len(feed.flags_after(session, after_id=0, limit=1000)) == len(live_flags)
+    engine.dispose()
