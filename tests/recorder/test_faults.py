@@ -96,7 +96,8 @@ def test_camera_back_at_another_resolution(tmp_path, cameras_up, footage):
 def _record(tmp_path: Path, cams_yaml: Path, root: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "cli.main", "record", "--cameras", str(cams_yaml), "--videos", str(root),
-         "--db", f"sqlite:///{tmp_path}/rec.db", "--segment-s", "4", "--stall-s", "3"],
+         "--db", f"sqlite:///{tmp_path}/rec.db", "--segment-s", "4", "--stall-s", "3",
+         "--evidence-dir", str(tmp_path / "evidence")],  # its snapshots, not the checkout's evidence/
         cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
