@@ -124,11 +124,11 @@ def test_an_unreachable_store_keeps_segments_on_disk_up_to_a_bound_then_catches_
     with factory() as session:
         gaps = session.scalars(select(CameraGapRow)).all()
         assert all(g.end is not None for g in gaps), "the gaps closed once recording resumed"
-    assert uploader.failures > 0 and uploader.uploaded >= 10
+    assert uploader.failures > 0 and uploader.uploaded >= 8  # the 6 that waited, and C1 recording on
     # retention on S3: objects older than retention_days are deleted (none here is)
     assert sweep(spool, cameras, 1, factory, now=datetime.now(UTC), target=target).deleted == []
     swept = sweep(spool, cameras, 1, factory, now=datetime.now(UTC) + timedelta(days=2), target=target)
-    assert len(swept.deleted) >= 10 and objects(s3["client"], "down/") == []
+    assert len(swept.deleted) == uploader.uploaded and objects(s3["client"], "down/") == []
 
 
 def test_what_a_killed_recorder_left_in_the_spool_is_uploaded_at_the_next_start(tmp_path, footage, s3, aws,
