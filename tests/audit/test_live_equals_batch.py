@@ -12,19 +12,18 @@ from __future__ import annotations
 import os
 import threading
 import time
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from audit.live import LiveAuditor
 from audit.live_worker import Worker
 from audit.pipeline import audit, load_models
-from database import accounts, feed, live_queue, repository
+from database import accounts, feed, inbox, live_queue, repository
 from database import records as records_db
 from database.engine import make_engine, migrate, session_factory, transaction
-from database.models import CheckRow, FlagRow, LiveSettlement, utcnow
+from database.models import CheckRow, FlagRow
 from ingest.cameras import load_cameras
 from ingest.records import read_records
 from ingest.settlements import IngestOptions, read_settlements
@@ -81,9 +80,9 @@ def run_live(settings, bundle: Path, models) -> tuple[int, float]:
     worker = Worker(auditor, factory, settings, "test-worker", threading.Event())
     cpu = 0.0
     for s in sorted(log.settlements, key=lambda s: (s.settled_at, s.settlement_id)):
-        with transaction(factory) as session:
-            session.execute(insert(LiveSettlement), [live_queue.row_values(
-                s, source="api", due_at=utcnow() - timedelta(seconds=1))])
+        with transaction(factory) as session:  # through the inbox's own door (POST and JetStream use it)
+            accepted = inbox.accept(session, settlements=[s], source="api", settings=settings)
+            assert [str(o) for o in accepted.outcomes] == ["stored"]
         c0 = time.process_time()
         worker.run(until_idle=True)
         cpu += time.process_time() - c0

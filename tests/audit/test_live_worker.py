@@ -194,3 +194,14 @@ def test_two_worker_processes_share_a_backlog_nothing_twice_nothing_lost(db_url,
                                    .group_by(FlagRow.settlement_id, FlagRow.kind)).all()
         assert {n for _, _, n in per_kind} == {1} and len(per_kind) == len(rows)  # one no_customer each
     engine.dispose()
+
+
+def test_backlog_share_is_spread_evenly_over_claims(make_settings, tmp_path):
+    """With a share of 0.25 and one row a claim, every fourth claim goes to the backlog first; with
+    four rows a claim, one of each claim's four."""
+    settings = make_settings(live_backlog_share=0.25)
+    one = Worker(None, None, settings.model_copy(update={"live_batch": 1}), "w", threading.Event())
+    assert [one.backlog_n(1) for _ in range(8)] == [0, 0, 0, 1, 0, 0, 0, 1]
+    assert [one.backlog_n(4) for _ in range(3)] == [1, 1, 1]
+    none = Worker(None, None, make_settings(live_backlog_share=0), "w", threading.Event())
+    assert sum(none.backlog_n(4) for _ in range(10)) == 0
