@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import secrets
@@ -21,6 +22,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,7 +35,8 @@ from rxaudit.errors import ConfigError
 from sample_footage.live_footage import CounterCamera, bundle_cameras, write_demo_footage
 from sample_footage.replay import BundleLog, Replay, footage_spans, read_bundle
 
-REF = datetime(2000, 1, 1, tzinfo=UTC)  # the reference wall clock the footage files are built on
+REF = datetime(2000, 1, 1, tzinfo=UTC)
+ZONE_KEYS = ("zone", "goods_zone", "display_zone")  # the reference wall clock the footage files are built on
 
 
 @dataclass
@@ -49,10 +52,12 @@ class Plan:
     lead_s: float
     seconds: float
     max_idle_s: float | None
+    own_clock: bool = False  # one counter on a clock of its own
 
     @property
     def key(self) -> str:
-        return f"seed{self.seed}-lead{self.lead_s:g}-idle{self.max_idle_s}-len{self.seconds:g}"
+        own = "-own" if self.own_clock else ""
+        return f"seed{self.seed}-lead{self.lead_s:g}-idle{self.max_idle_s}-len{self.seconds:g}{own}"
 
     def stream_time(self, at: datetime) -> float:
         """Stream seconds (from the stream's start) at which bundle time ``at`` is shown."""
@@ -68,15 +73,25 @@ class Plan:
         return out
 
 
-def plan(bundle: Path, *, lead_s: float, seconds: float, max_idle_s: float | None) -> Plan:
+def plan(bundle: Path, *, lead_s: float, seconds: float, max_idle_s: float | None,
+         only: CounterCamera | None = None) -> Plan:
+    """The whole bundle on one clock, or (``only``) one counter's settlements and footage on a clock of
+    its own (its idle stretches cut: a busy counter, for the benchmark)."""
     expected = json.loads((bundle / "expected.json").read_text(encoding="utf-8"))
     log = read_bundle(bundle)
+    cameras = bundle_cameras(bundle, expected)
+    pattern = "*/*/*.mp4"
+    if only is not None:
+        log = BundleLog([s for s in log.settlements if (s.record["pharmacy_id"], s.record["counter_id"])
+                         == (only.pharmacy_id, only.counter_id)], log.skipped)
+        cameras, pattern = [only], f"{only.pharmacy_id}/{only.counter_id}/*.mp4"
     if not log.settlements:
         raise ConfigError(f"{bundle}: no settlement to replay")
-    busy = footage_spans(bundle / "videos") + [(s.at, s.at + timedelta(seconds=1)) for s in log.settlements]
+    busy = footage_spans(bundle / "videos", pattern=pattern) + [(s.at, s.at + timedelta(seconds=1))
+                                                                for s in log.settlements]
     replay = Replay.plan(log.settlements[0].at, REF + timedelta(seconds=lead_s), max_idle_s=max_idle_s, busy=busy)
-    return Plan(bundle, int(expected.get("seed", 0)), bundle_cameras(bundle, expected), log, replay, lead_s,
-                seconds, max_idle_s)
+    return Plan(bundle, int(expected.get("seed", 0)), cameras, log, replay, lead_s, seconds, max_idle_s,
+                own_clock=only is not None)
 
 
 def build_footage(p: Plan, folder: Path, log=print) -> dict[str, Path]:
@@ -94,15 +109,24 @@ def build_footage(p: Plan, folder: Path, log=print) -> dict[str, Path]:
     return out
 
 
-def cameras_yaml(p: Plan, port: int, path: Path) -> Path:
-    """The bundle's cameras.yaml with each counter's stream on the test camera and no clock offset (the
-    demo footage is played on the true clock, which the recorder's segment names carry)."""
-    config = yaml.safe_load((p.bundle / "cameras.yaml").read_text(encoding="utf-8")) or {}
-    pharmacies = config.setdefault("pharmacies", {})
-    for cam in p.cameras:
-        counter = pharmacies.setdefault(cam.pharmacy_id, {}).setdefault("counters", {}).setdefault(cam.counter_id, {})
+def cameras_yaml(bundle: Path, counters: list[tuple[str, CounterCamera]], port: int, path: Path) -> Path:
+    """The bundle's cameras.yaml for ``counters`` ((pharmacy id, the bundle's camera it plays): a
+    pharmacy id of its own takes the bundle pharmacy's configuration), each counter's stream on the test
+    camera and no clock offset (the demo footage plays on the true clock, which segment names carry)."""
+    config = yaml.safe_load((bundle / "cameras.yaml").read_text(encoding="utf-8")) or {}
+    source = config.get("pharmacies") or {}
+    pharmacies: dict[str, Any] = {}
+    for pharmacy_id, cam in counters:
+        entry = pharmacies.setdefault(pharmacy_id, copy.deepcopy({k: v for k, v in (source.get(cam.pharmacy_id) or {})
+                                                                  .items() if k != "counters"}))
+        # a counter listed in cameras.yaml does not inherit the defaults' zones (ingest.cameras): copied here
+        counter = {k: copy.deepcopy(v) for k, v in (config.get("defaults") or {}).items() if k in ZONE_KEYS}
+        counter.update(copy.deepcopy(((source.get(cam.pharmacy_id) or {}).get("counters") or {}).get(cam.counter_id)
+                                     or {}))
         counter.pop("clock_offset_s", None)
-        counter["stream"] = f"rtsp://127.0.0.1:{port}/{cam.mount}"
+        counter["stream"] = f"rtsp://127.0.0.1:{port}/{pharmacy_id}_{cam.counter_id}"
+        entry.setdefault("counters", {})[cam.counter_id] = counter
+    config["pharmacies"] = pharmacies
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return path
 
@@ -194,3 +218,16 @@ def timed_settlements(p: Plan, starts: dict[str, datetime]) -> list[tuple[dateti
         out.append((when, shifted))
     out.sort(key=lambda r: r[0])
     return out
+
+
+def wait_http(url: str, timeout_s: float, check=lambda: None) -> None:
+    """Until ``url`` answers (a child's ``check`` raising when it died meanwhile)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        check()
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise ConfigError(f"the server did not answer at {url} within {timeout_s:g} s")

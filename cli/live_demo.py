@@ -16,20 +16,7 @@ import argparse
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
-
-
-def wait_http(url: str, timeout_s: float, check) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        check()
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise SystemExit(f"the server did not answer at {url} within {timeout_s:g} s")
 
 
 def ingest_key(db_url: str) -> str:
@@ -75,9 +62,10 @@ def cmd_live_demo(args: argparse.Namespace) -> int:
     common = ["--db", db, "--evidence-dir", str(evidence)]
     try:
         camera.start()
-        cameras = live_rig.cameras_yaml(plan, camera.port, root / "cameras.yaml")
+        cameras = live_rig.cameras_yaml(bundle, [(c.pharmacy_id, c) for c in plan.cameras], camera.port,
+                                        root / "cameras.yaml")
         children.start("serve", "serve", *common, "--port", str(args.port), "--host", "127.0.0.1")
-        wait_http(f"{url}/health", 60, children.check)
+        live_rig.wait_http(f"{url}/health", 60, children.check)
         (root / "videos").mkdir(parents=True, exist_ok=True)
         children.start("record", "record", *common, "--cameras", str(cameras), "--videos", str(root / "videos"))
         children.start("live", "live", *common, "--cameras", str(cameras), "--videos", str(root / "videos"))

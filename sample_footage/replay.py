@@ -88,13 +88,14 @@ def read_bundle(folder: Path) -> BundleLog:
     return log
 
 
-def footage_spans(videos: Path, *, segment_s: float = 60.0) -> list[tuple[datetime, datetime]]:
-    """The spans of the bundle's day that have footage at some counter (from the segment names; a
-    sample segment lasts at most ``segment_s``), merged and sorted."""
+def footage_spans(videos: Path, *, segment_s: float = 60.0, pattern: str = "*/*/*.mp4"
+                  ) -> list[tuple[datetime, datetime]]:
+    """The spans of the bundle's day that have footage at some counter (``pattern``: of one counter, e.g.
+    ``PH1/C1/*.mp4``) from the segment names (a sample segment lasts at most ``segment_s``), merged."""
     from ingest.video_store import parse_segment_name
 
     spans = []
-    for path in sorted(Path(videos).glob("*/*/*.mp4")):
+    for path in sorted(Path(videos).glob(pattern)):
         start = parse_segment_name(path.name)
         if start is not None:
             spans.append((start, start + timedelta(seconds=segment_s)))

@@ -70,3 +70,28 @@ def test_each_settlement_at_its_counters_stream_start(tmp_path):
     assert [(w, r["settlement_id"]) for w, r in timed] == [(t1 + timedelta(seconds=30), "S0"),
                                                           (t1 + timedelta(seconds=38), "S1")]
     assert timed[1][1]["settled_at"] == "2026-12-07T20:00:38.000+08:00"
+
+
+def test_cameras_yaml_for_replicas(tmp_path):
+    import yaml
+
+    from audit.live_rig import cameras_yaml
+    from ingest.cameras import load_cameras
+
+    (tmp_path / "cameras.yaml").write_text(yaml.safe_dump({
+        "defaults": {"business_hours": "08:00-22:00", "timezone": "Asia/Shanghai",
+                     "zone": [[0, 0], [0.66, 0], [0.66, 1], [0, 1]]},
+        "pharmacies": {"PH1": {"business_hours": "08:00-21:00",
+                               "counters": {"C2": {"clock_offset_s": 6.0, "zone": [[0, 0], [0.5, 0], [0.5, 1], [0, 1]]}}}}}))
+    c2 = CounterCamera("PH1", "C2", "libx265", 12, 6.0)
+    out = cameras_yaml(tmp_path, [("PH1R0", c2), ("PH1R1", c2)], 8554, tmp_path / "demo.yaml")
+    config = load_cameras(out)
+    for pharmacy in ("PH1R0", "PH1R1"):
+        counter = config.counter(pharmacy, "C2")
+        assert counter.stream == f"rtsp://127.0.0.1:8554/{pharmacy}_C2"
+        assert counter.clock_offset_s == 0.0  # the demo plays the true clock
+        assert counter.zone[1][0] == 0.5
+    assert "PH1" not in yaml.safe_load(out.read_text())["pharmacies"]
+    # a counter without its own entry keeps the defaults' zone (a listed counter would not inherit it)
+    c1 = cameras_yaml(tmp_path, [("PH1R0", CounterCamera("PH1", "C1", "libx264", 10, 0.0))], 8554, tmp_path / "c1.yaml")
+    assert load_cameras(c1).counter("PH1R0", "C1").zone[1][0] == 0.66
