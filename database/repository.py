@@ -117,6 +117,7 @@ class _Rows:
     faces: dict[str, dict] = field(default_factory=dict)
     new_kinds: dict[str, set[str]] = field(default_factory=dict)
     lines: dict[int, dict] = field(default_factory=dict)  # item lines made, by id(item): see _settlement_values
+    copied: dict[str, tuple] = field(default_factory=dict)  # table -> bulk.copy_columns of its rows, made ahead
 
     def add(self, result: CheckResult, run_id: int, now: datetime, keep_faces: bool) -> None:
         s = result.settlement
@@ -145,6 +146,7 @@ class _Rows:
         """Settlements already stored stay as stored: the copies of their pharmacy and time in checks,
         flags and faces are the stored ones (``stored``: id -> (pharmacy_id, settled_at)), and they are not
         written again."""
+        self.copied.clear()
         for sid, (pharmacy_id, settled_at) in stored.items():
             del self.settlements[sid]
             copies = [self.checks[sid], self.faces.get(sid),
@@ -153,8 +155,14 @@ class _Rows:
                 row["pharmacy_id"], row["settled_at"] = pharmacy_id, settled_at
 
 
+    def tables(self) -> list[tuple[Table, dict]]:
+        """Each table written and its rows, in the order they are written."""
+        return [(SettlementRow.__table__, self.settlements), (CheckRow.__table__, self.checks),
+                (FlagRow.__table__, self.flags), (FaceSignature.__table__, self.faces)]
+
     def drop(self, ids: set[str]) -> None:
         """Leave out the rows of the settlements ``ids`` (found stored with other content meanwhile)."""
+        self.copied.clear()
         for sid in ids:
             self.settlements.pop(sid, None)
             self.checks.pop(sid, None)
@@ -167,12 +175,18 @@ Rows = _Rows  # what :func:`result_rows` makes, for :func:`save_results`
 
 
 def result_rows(results: Sequence[CheckResult], *, run_id: int, keep_faces: bool = True,
-                now: datetime | None = None) -> Rows:
+                now: datetime | None = None, copy: bool = False) -> Rows:
     """The rows :func:`save_results` writes for ``results`` (pure Python, no session: a big run
-    makes them in the thread that makes the next chunk's results, while the database writes)."""
+    makes them in the thread that makes the next chunk's results, while the database writes);
+    ``copy``: with each table's values as COPY sends them too (:func:`database.bulk.copy_columns`),
+    for a database that copies (:func:`database.bulk.copies`)."""
     rows, now = _Rows(), now or utcnow()
     for result in results:
         rows.add(result, run_id, now, keep_faces)
+    if copy:
+        for table, values in rows.tables():
+            if values and len(values) >= bulk.COPY_MIN_ROWS:
+                rows.copied[table.name] = bulk.copy_columns(table, list(values.values()))
     return rows
 
 
@@ -210,12 +224,11 @@ def save_results(session: Session, *, run_id: int, results: Sequence[CheckResult
 def _save_new(session: Session, rows: _Rows) -> None:
     """Settlements none of which is stored: every row appended (on PostgreSQL by COPY straight
     into the table, on SQLite through the driver: :func:`database.bulk.insert_many`)."""
-    for table, values in ((SettlementRow.__table__, rows.settlements), (CheckRow.__table__, rows.checks),
-                          (FlagRow.__table__, rows.flags), (FaceSignature.__table__, rows.faces)):
+    for table, values in rows.tables():
         if not values:
             continue
         if bulk.wanted(session, len(values)):
-            bulk.append(session, table, list(values.values()))
+            bulk.append(session, table, list(values.values()), rows.copied.get(table.name))
         elif bulk.direct(session, len(values)):
             bulk.insert_many(session, table, list(values.values()))
         else:

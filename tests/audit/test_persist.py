@@ -307,3 +307,41 @@ def test_a_big_run_builds_the_plain_indexes_of_what_it_appends_once_per_commit(t
         session.rollback()
         assert index_names(session) == after
     engine.dispose()
+
+
+def test_rows_made_ahead_leave_out_a_settlement_stored_meanwhile_with_other_content(db_url, monkeypatch):
+    """A chunk's rows are made ahead (with their COPY columns); one of its settlements is stored by
+    another audit with another amount before the chunk is written: it is rejected as a conflict,
+    the others are stored as made, and nothing of the rejected one replaces what is stored."""
+    from sqlalchemy import func
+
+    from database import bulk, repository
+    from database.engine import migrate, transaction
+    from database.models import SettlementRow
+    from rxaudit.domain import Flag, FlagKind
+
+    monkeypatch.setattr(bulk, "COPY_MIN_ROWS", 0)
+    engine = make_engine(db_url)
+    migrate(engine)
+    factory = session_factory(engine)
+    with transaction(factory) as session:
+        run_id = repository.start_run(session, settlements_file="s.csv", videos="v")
+    chunk = [CheckResult(settlement(n), CheckStatus.FLAGGED, (Flag(f"S{n}", FlagKind.BURST, 0.9, "b"),), {})
+             for n in (1, 2, 3)]
+    rows = repository.result_rows(chunk, run_id=run_id, copy=True)
+    assert set(rows.copied) == {"settlements", "checks", "flags"}
+    with transaction(factory) as other:
+        repository.save_results(other, run_id=run_id, results=[
+            CheckResult(settlement(2, amount="99.00"), CheckStatus.CLEAN, (), {})])
+    with factory() as session, session.begin():
+        saved, refused, late = persist.save_chunk(session, run_id=run_id, results=chunk, keep_faces=True,
+                                                  source="s.csv", rows=rows)
+    assert [r.settlement.settlement_id for r in saved] == ["S1", "S3"]
+    assert [c.settlement_id for c in late] == ["S2"] and len(refused) == 1
+    with factory() as session:
+        assert session.scalar(select(func.count()).select_from(SettlementRow)) == 3
+        assert str(session.get(SettlementRow, "S2").amount) == "99.00"
+        assert sorted(session.execute(select(FlagRow.settlement_id)).scalars()) == ["S1", "S3"]
+        assert dict(session.execute(select(CheckRow.settlement_id, CheckRow.status)).all()) == {
+            "S1": "flagged", "S2": "clean", "S3": "flagged"}
+    engine.dispose()
