@@ -43,6 +43,7 @@ from database.engine import transaction
 from database.live_queue import Claimed
 from ingest.cameras import CamerasConfig
 from ingest.video_store import VideoStore
+from reconcile.clock_health import ClockOptions
 from reconcile.context import AuditContext, RuleConfig, SettlementFootage
 from reconcile.rules import card_conflict
 from rxaudit.domain import Settlement
@@ -61,6 +62,7 @@ class LiveAuditor:
         self.cameras = footage_index.cached_cameras(cameras)
         self.config = RuleConfig.from_settings(settings)
         self.watch = FootageWatch(store)
+        self.clock = ClockOptions.from_settings(settings)
         self.models = models
         self._auditor: CounterAuditor | None = None
 
@@ -133,7 +135,7 @@ class LiveAuditor:
             if missing and ctx.unverifiable_reason(s) == unverifiable:  # the recorder logged no gap there
                 footage[s.settlement_id] = replace(footage[s.settlement_id],
                                                    unverifiable=f"footage not recorded: {unverifiable}")
-            judged = judge(session, s, chain, ctx)
+            judged = judge(session, s, chain, ctx, self.clock)
             result = judged.result
             repository.save_results(session, run_id=self.run_id, results=[result],
                                     keep_faces=self.settings.face_retention_days > 0)
@@ -151,8 +153,11 @@ class LiveAuditor:
                  footage: dict[str, SettlementFootage]) -> AuditContext:
         ctx = AuditContext(config=self.config, cameras=self.cameras, footage=footage)
         locations = records_db.locations(session)
+        zone = self.cameras.business_hours  # stored times come back in UTC: named in the pharmacy's zone
+        codes = {code: tuple(replace(c, settled_at=c.settled_at.astimezone(zone(c.pharmacy_id)[2])) for c in sales)
+                 for code, sales in records_db.earlier_codes(session, settlements=[s]).items()}
         ctx.records = Records(
-            locations=locations, earlier_codes=records_db.earlier_codes(session, settlements=[s]),
+            locations=locations, earlier_codes=codes,
             earlier_cards=records_db.earlier_card_sales(
                 session, settlements=[s], horizon_s=card_conflict.horizon(self.config, locations)))
         windows: dict[tuple[str, str], tuple[datetime, datetime]] = {}

@@ -30,6 +30,8 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from database import live_history
+from reconcile import clock_health
+from reconcile.clock_health import ClockOptions
 from reconcile.context import AuditContext, SettlementFootage
 from reconcile.engine import iter_results, merge_flags
 from reconcile.rules import burst, camera_tamper, card_pooling, duplicate_settlement, stock_shortfall
@@ -62,10 +64,11 @@ def with_one(stored: Sequence[Settlement], s: Settlement) -> list[Settlement]:
     return sorted(out, key=lambda x: (x.settled_at, x.settlement_id))
 
 
-def judge(session: Session, s: Settlement, chain: Sequence[Settlement], ctx: AuditContext) -> Judged:
+def judge(session: Session, s: Settlement, chain: Sequence[Settlement], ctx: AuditContext,
+          clock: ClockOptions = ClockOptions()) -> Judged:
     """``ctx``: the chain's footage summaries (``chain``: the counter's swipes decoded with ``s``, itself
     among them), earlier codes and cards of ``s``, pharmacy locations, the camera log; no face history
-    (read here). Read inside the transaction that saves the outcome."""
+    (read here). Read inside the transaction that saves the outcome. ``clock``: clock health options."""
     result = next(iter_results([s], ctx))  # its own rules; codes and cards against the stored ones
     mine: list[Flag] = []
     earlier: list[tuple[Settlement, Flag]] = []
@@ -91,7 +94,24 @@ def judge(session: Session, s: Settlement, chain: Sequence[Settlement], ctx: Aud
     verified = verified_ids(chain, ctx)
     collect(card_pooling.same_visit(chain, ctx, verified), chain)
     collect(*_same_face(session, chain, verified, ctx))
-    return Judged(_merged(result, mine), earlier)
+    return Judged(_clock_reviewed(session, _merged(result, mine), ctx, clock), earlier)
+
+
+def _clock_reviewed(session: Session, result: CheckResult, ctx: AuditContext, options: ClockOptions) -> CheckResult:
+    """A no_customer flag on a counter whose clock the day's swipes so far make suspect says so and
+    scores lower, as batch marks it from the whole day's (``reconcile.clock_health``). The day is
+    judged on the swipes audited so far: flags made before it turned suspect keep their score."""
+    if not any(f.kind == FlagKind.NO_CUSTOMER for f in result.flags):
+        return result
+    s = result.settlement
+    local = s.settled_at.astimezone(ctx.cameras.business_hours(s.pharmacy_id)[2])
+    day = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    stored = live_history.settlements(session, start=day, end=day + timedelta(days=1), pharmacy_id=s.pharmacy_id,
+                                      counter_id=s.counter_id)
+    seen_of = live_history.seen_of(session, ids=[x.settlement_id for x in stored])
+    seen_of[s.settlement_id] = result.seen
+    health = clock_health.assess(with_one(stored, s), seen_of, ctx.cameras, options)
+    return clock_health.mark_suspect_flags([result], health, ctx.cameras, options)[0]
 
 
 def _merged(result: CheckResult, more: Sequence[Flag]) -> CheckResult:
@@ -121,6 +141,9 @@ def _stock(session: Session, s: Settlement, ctx: AuditContext) -> tuple[list[Fla
         return [], []  # no opening balance: not judged (as in batch)
     sales = with_one(live_history.settlements(session, start=min(latest.values()), end=s.settled_at + STOCK_AHEAD,
                                               pharmacy_id=s.pharmacy_id), s)
+    tz = s.settled_at.tzinfo  # the ledger's times in the sale's zone, as batch reads them from the file
+    counts = [replace(c, counted_at=c.counted_at.astimezone(tz)) for c in counts]
+    purchases = [replace(p, received_at=p.received_at.astimezone(tz)) for p in purchases]
     records = replace(ctx.records, stock_counts=tuple(counts), purchases=tuple(purchases))
     return stock_shortfall.check(sales, replace(ctx, records=records)), sales
 

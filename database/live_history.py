@@ -105,6 +105,15 @@ def add_flags(session: Session, *, flags: Iterable[tuple[Settlement, Flag]]) -> 
     return added
 
 
+def seen_of(session: Session, *, ids: Sequence[str]) -> dict[str, dict]:
+    """The stored checks' ``seen`` of ``ids`` (what clock health reads: each swipe's profile)."""
+    found: dict[str, dict] = {}
+    for i in range(0, len(ids), 5000):
+        found.update(session.execute(select(CheckRow.settlement_id, CheckRow.seen).where(
+            among(session, CheckRow.settlement_id, list(ids[i:i + 5000])))).all())
+    return found
+
+
 def done_ids(session: Session, *, ids: Sequence[str]) -> set[str]:
     """Those of ``ids`` stored in ``settlements``."""
     if not ids:

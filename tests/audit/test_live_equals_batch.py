@@ -51,6 +51,15 @@ def flags_of(url: str) -> set[tuple[str, str]]:
     return found
 
 
+def scores_of(url: str) -> dict[tuple[str, str], tuple[float, str]]:
+    engine = make_engine(url)
+    with session_factory(engine)() as session:
+        found = {(k, sid): (score, reason) for k, sid, score, reason in session.execute(
+            select(FlagRow.kind, FlagRow.settlement_id, FlagRow.score, FlagRow.reason))}
+    engine.dispose()
+    return found
+
+
 def statuses_of(url: str) -> dict[str, str]:
     engine = make_engine(url)
     with session_factory(engine)() as session:
@@ -108,6 +117,14 @@ def test_live_flags_equal_batch_flags(bundle, make_settings, tmp_path, db_url):
             "stock_shortfall", "no_customer", "unverifiable"} <= kinds
     assert sorted(live_flags - batch_flags) == [] and sorted(batch_flags - live_flags) == []
     assert statuses_of(live.db_url) == statuses_of(batch.db_url)
+    # scores are equal but where batch judged a counter-day's camera clock suspect from the whole day's
+    # swipes (no_customer lowered): live judges the day so far, so only the later ones are lowered
+    live_scores, batch_scores = scores_of(live.db_url), scores_of(batch.db_url)
+    differ = {key for key in live_scores if live_scores[key][0] != batch_scores[key][0]}
+    assert all(kind == "no_customer" and "camera clock suspect" in batch_scores[(kind, sid)][1]
+               for kind, sid in differ), sorted(differ)
+    lowered = {key for key in live_scores if "camera clock suspect" in live_scores[key][1]}
+    assert lowered and lowered.isdisjoint(differ)  # the day so far marked some of them already
     engine = make_engine(live.db_url)
     with session_factory(engine)() as session:  # the wall's event stream carries every one of them
         assert len(feed.flags_after(session, after_id=0, limit=1000)) == len(live_flags)
