@@ -205,3 +205,30 @@ def test_backlog_share_is_spread_evenly_over_claims(make_settings, tmp_path):
     assert [one.backlog_n(4) for _ in range(3)] == [1, 1, 1]
     none = Worker(None, None, make_settings(live_backlog_share=0), "w", threading.Event())
     assert sum(none.backlog_n(4) for _ in range(10)) == 0
+
+
+def test_a_crashed_worker_loop_is_restarted_after_a_pause(make_settings, tmp_path, monkeypatch, caplog):
+    """The database refuses the first claim (an outage): the loop crashes, is started again after 1 s,
+    with the models it had, and does the work."""
+    from audit import live_worker
+
+    videos = tmp_path / "videos"
+    clip(videos, "PH1", "C1")
+    settings = make_settings(live_poll_s=0.1)
+    engine = make_engine(settings.db_url)
+    migrate(engine)
+    put(session_factory(engine), [(settlement(1, seconds=30), utcnow() - timedelta(seconds=1))])
+    real, calls = live_queue.claim, []
+
+    def flaky(session, **kw):
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            raise OSError("connection refused")
+        return real(session, **kw)
+
+    monkeypatch.setattr(live_queue, "claim", flaky)
+    done = live_worker.supervise(settings, cameras_file=None, videos=str(videos), stop=threading.Event(),
+                                 until_idle=True)
+    assert done == 1 and calls[1] - calls[0] >= 1.0 and "crashed; restarting in 1 s" in caplog.text
+    assert row(session_factory(engine), "S1").state == "done"
+    engine.dispose()
