@@ -23,7 +23,7 @@ from audit.pipeline import audit, load_models
 from database import accounts, feed, inbox, live_queue, repository
 from database import records as records_db
 from database.engine import make_engine, migrate, session_factory, transaction
-from database.models import CheckRow, FlagRow
+from database.models import CheckRow, FlagRow, LiveSettlement
 from ingest.cameras import load_cameras
 from ingest.records import read_records
 from ingest.settlements import IngestOptions, read_settlements
@@ -129,3 +129,55 @@ def test_live_flags_equal_batch_flags(bundle, make_settings, tmp_path, db_url):
     with session_factory(engine)() as session:  # the wall's event stream carries every one of them
         assert len(feed.flags_after(session, after_id=0, limit=1000)) == len(live_flags)
     engine.dispose()
+
+
+def test_two_workers_catching_up_a_backlog_give_the_batch_flags(bundle, make_settings, tmp_path, db_url):
+    """The whole day in the inbox at once (an outage's backlog), two ``rxaudit live`` worker processes on
+    PostgreSQL: each settlement done once, both workers took a share, and the flags equal batch's."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("several workers: PostgreSQL")
+    import signal
+    import subprocess
+    import sys
+
+    settings = make_settings(db_url=db_url)
+    options = IngestOptions.from_settings(settings)
+    log = read_settlements(bundle / "settlements.csv", settings.require_card_key(), None, options=options)
+    records, _ = read_records(bundle / "settlements.csv", options=options)
+    engine = make_engine(db_url)
+    migrate(engine)
+    factory = session_factory(engine)
+    with transaction(factory) as session:
+        accounts.register_pharmacies(session, entries=records.pharmacies, source="pharmacies.csv")
+        records_db.save_purchases(session, purchases=records.purchases)
+        records_db.save_stock_counts(session, counts=records.stock_counts)
+        inbox.accept(session, settlements=log.settlements, source="api", settings=settings)
+    env = {**os.environ, "RXAUDIT_CARD_HASH_KEY": "test-card-hash-key-0123456789", "RXAUDIT_LIVE_MAX_WAIT_S": "0",
+           "RXAUDIT_LIVE_POLL_S": "0.2", "RXAUDIT_EVIDENCE_DIR": str(tmp_path / "ev-live")}
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "live", "--db", db_url, "--cameras",
+                             str(bundle / "cameras.yaml"), "--videos", str(bundle / "videos"), "--workers", "2"],
+                            cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 400
+        while True:
+            with factory() as session:
+                if live_queue.counts(session).get("done") == len(log.settlements):
+                    break
+            assert time.monotonic() < deadline and proc.poll() is None, "workers stopped or timed out"
+            time.sleep(1)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=120) == 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    with factory() as session:
+        rows = session.execute(select(LiveSettlement.claimed_by, LiveSettlement.attempts)).all()
+    engine.dispose()
+    assert {a for _, a in rows} == {1} and len({by for by, _ in rows}) == 2
+    batch = make_settings(db_url=f"sqlite:///{tmp_path}/batch.db", evidence_dir=str(tmp_path / "ev-batch"))
+    audit(batch, settlements_file=bundle / "settlements.csv", videos=bundle / "videos",
+          cameras_file=bundle / "cameras.yaml")
+    assert flags_of(db_url) == flags_of(batch.db_url)
