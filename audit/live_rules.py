@@ -159,7 +159,8 @@ def _same_face(session: Session, chain: Sequence[Settlement], verified: set[str]
     period = timedelta(days=ctx.config.pooling_period_days)
     t = max(r.settled_at for r in current)
     chain_ids = {s.settlement_id for s in chain}
-    history = [r for r in live_history.identities(session, start=t - 2 * period, end=t + period)
+    # (a pattern through this visit lies within one period of it: so do all of its members)
+    history = [r for r in live_history.identities(session, start=t - period, end=t + period)
                if r.settlement_id not in chain_ids]
     if not history:
         return [], []

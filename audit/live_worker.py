@@ -79,9 +79,9 @@ class Worker:
         sid = s.settlement_id
         try:
             if c.attempts > self.settings.live_max_attempts:
-                self.auditor.settle(c, unverifiable=(
-                    f"the live audit did not finish in {c.attempts - 1} attempts (its worker failed or was "
-                    "stopped each time: see the worker's log)"))
+                self.auditor.settle(c, unverifiable=(  # (the wall words it as "no video was examined")
+                    f"no footage was examined for this settlement: the live audit did not finish in "
+                    f"{c.attempts - 1} attempts (its worker failed or was stopped each time: see the worker's log)"))
             elif self.auditor.ready(s):
                 self.auditor.settle(c)
             elif (now - c.due_at).total_seconds() >= self.settings.live_max_wait_s:
