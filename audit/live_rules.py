@@ -157,10 +157,10 @@ def _same_face(session: Session, chain: Sequence[Settlement], verified: set[str]
     if not current:
         return [], []
     period = timedelta(days=ctx.config.pooling_period_days)
-    t = max(r.settled_at for r in current)
+    first, last = min(r.settled_at for r in current), max(r.settled_at for r in current)
     chain_ids = {s.settlement_id for s in chain}
     # (a pattern through this visit lies within one period of it: so do all of its members)
-    history = [r for r in live_history.identities(session, start=t - period, end=t + period)
+    history = [r for r in live_history.identities(session, start=first - period, end=last + period)
                if r.settlement_id not in chain_ids]
     if not history:
         return [], []
