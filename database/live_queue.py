@@ -24,7 +24,12 @@ Counters: a row is not claimed while another worker holds a live lease on a row 
 (one worker at a time per counter): the counter audit decodes the span of the counter's stored
 swipes around the settlement, as batch does (:mod:`audit.live`), and two workers on neighbouring
 swipes would each miss the other. PostgreSQL claims are serialised by a transaction advisory lock
-(milliseconds each), so that check cannot race; the audit itself runs outside any lock.
+(milliseconds each), so that check cannot race; the audit itself runs outside any lock. SKIP LOCKED
+then lets a claim pass over rows another transaction is writing (a worker saving an outcome and
+marking its row done, renewing a lease) instead of waiting for that transaction to end. The save of
+each outcome takes a second advisory lock (``RULES_LOCK``, :mod:`audit.live`): patterns across
+counters (a card at two pharmacies, one face with several cards) are judged by whichever of their
+settlements is saved last, seeing the others committed.
 """
 
 from __future__ import annotations
