@@ -18,8 +18,10 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 def make_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    # PostgreSQL: a pooled connection is pinged when taken, so that after a server restart the next
+    # request gets a fresh connection instead of the dead one (the request that was cut answers 503)
     engine = create_engine(url, future=True, json_serializer=json_codec.dumps,
-                           json_deserializer=json_codec.loads)
+                           json_deserializer=json_codec.loads, pool_pre_ping=url.startswith("postgresql"))
     if engine.dialect.name == "sqlite":
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - trivial

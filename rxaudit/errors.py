@@ -130,17 +130,26 @@ HTTP_STATUS: dict[type[RxauditError], int] = {
     ExportsBusy: 503,
 }
 
-# PostgreSQL: lock_not_available (lock_timeout), serialization_failure, deadlock_detected
-BUSY_SQLSTATES = frozenset({"55P03", "40001", "40P01"})
+# PostgreSQL: lock_not_available (lock_timeout), serialization_failure, deadlock_detected; and the
+# server going away under a request (a restart, a failover): admin_shutdown, crash_shutdown,
+# cannot_connect_now (class 08, connection exceptions, is matched by its prefix)
+BUSY_SQLSTATES = frozenset({"55P03", "40001", "40P01", "57P01", "57P02", "57P03"})
+CONNECTION_SQLSTATE_CLASS = "08"
 BUSY_SQLITE = ("database is locked", "database table is locked", "database is busy")
 
 
 def database_busy(exc: BaseException) -> bool:
     """Whether a driver's error (or SQLAlchemy's error wrapping it, ``.orig``) means that another
-    writer holds the database and the same request may succeed when sent again."""
-    orig = getattr(exc, "orig", None) or exc
-    if getattr(orig, "sqlstate", None) in BUSY_SQLSTATES or getattr(orig, "pgcode", None) in BUSY_SQLSTATES:
+    writer holds the database, or that the server went away under the request (restart, failover), so
+    that the same request may succeed when sent again (a 503 with Retry-After, never a 500)."""
+    if getattr(exc, "connection_invalidated", False):  # SQLAlchemy saw the connection drop
         return True
+    orig = getattr(exc, "orig", None) or exc
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if state in BUSY_SQLSTATES or (state or "").startswith(CONNECTION_SQLSTATE_CLASS):
+        return True
+    if type(orig).__module__.startswith("psycopg") and type(orig).__name__ == "OperationalError" and not state:
+        return True  # no connection could be made (the server restarting): the same request may succeed
     return isinstance(orig, sqlite3.OperationalError) and str(orig).lower().startswith(BUSY_SQLITE)
 
 
