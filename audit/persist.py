@@ -16,11 +16,11 @@ import gc
 import json
 import os
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from operator import attrgetter
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -31,7 +31,6 @@ from database import aggregates, bulk, guarded, repository
 from database import conflicts as conflicts_db
 from rxaudit.domain import CheckResult, CheckStatus, FlagKind, RejectedRow, Settlement
 
-T = TypeVar("T")
 CHUNK = 5_000  # settlements per bulk write (rounded up to a pharmacy boundary)
 # settlements per transaction: each SQLite commit checkpoints every index page the transaction
 # touched (random ones: a pharmacy's month spans every id and time), so fewer, bigger commits
@@ -46,24 +45,12 @@ def audit_order(settlements: Iterable[Settlement]) -> list[Settlement]:
 
 
 def pharmacy_chunks(results: Iterable[CheckResult], size: int | None = None, *,
-                    ahead: bool = False, prepare: Callable[[list[CheckResult]], T] | None = None
-                    ) -> Iterator[list[CheckResult]] | Iterator[T]:
+                    ahead: bool = False) -> Iterator[list[CheckResult]]:
     """Consecutive results in chunks of at least ``size`` (``CHUNK``), cut only where the pharmacy
-    changes; ``prepare``: what each chunk is turned into before it is handed on (with ``ahead``, in
-    the thread that makes it: the rows to write, say); ``ahead``: the next one made (the rules run)
-    while the last one is written (:mod:`audit.ahead`; see :func:`made_ahead_for`)."""
+    changes; ``ahead``: the next one made (the rules run) while the last one is written
+    (:mod:`audit.ahead`; see :func:`made_ahead_for`)."""
     chunks = _cut(results, size or CHUNK)
-    if prepare is not None:
-        chunks = _prepared(chunks, prepare)
     return made_ahead(chunks) if ahead else chunks
-
-
-def _prepared(chunks: Iterator[list[CheckResult]], prepare: Callable[[list[CheckResult]], T]) -> Iterator[T]:
-    try:
-        for chunk in chunks:
-            yield prepare(chunk)
-    finally:
-        chunks.close()
 
 
 def made_ahead_for(session: Session) -> bool:
@@ -157,8 +144,7 @@ def begin_sqlite_transaction(session: Session) -> None:
 
 
 def save_chunk(session: Session, *, run_id: int, results: Sequence[CheckResult], keep_faces: bool,
-               source: str, rows: repository.Rows | None = None
-               ) -> tuple[list[CheckResult], list[RejectedRow], list[Conflict]]:
+               source: str) -> tuple[list[CheckResult], list[RejectedRow], list[Conflict]]:
     """One chunk in bulk under a SAVEPOINT: (saved, rejected rows, conflicts among them).
 
     The chunk's ids are screened against what is stored again here, in the writing transaction: an
@@ -167,19 +153,16 @@ def save_chunk(session: Session, *, run_id: int, results: Sequence[CheckResult],
     a conflict. (Settlements not stored at this look are inserted without ON CONFLICT: one stored
     by another transaction in between fails its row rather than lose its checks to this one.)
     A chunk the database refuses for a row's values goes through
-    :func:`database.guarded.save_results`, so one refused row never aborts the run. ``rows``: the
-    chunk's :func:`database.repository.result_rows`, made already (used up here)."""
+    :func:`database.guarded.save_results`, so one refused row never aborts the run."""
     begin_sqlite_transaction(session)
     _, late = conflicts_db.find(session, settlements=[r.settlement for r in results], source=source)
     if late:
         gone = {c.settlement_id for c in late}
         results = [r for r in results if r.settlement.settlement_id not in gone]
-        if rows is not None:
-            rows.drop(gone)
     refused = [c.rejected() for c in late]
     try:
         with session.begin_nested():
-            repository.save_results(session, run_id=run_id, results=results, keep_faces=keep_faces, rows=rows)
+            repository.save_results(session, run_id=run_id, results=results, keep_faces=keep_faces)
         return list(results), refused, late
     except Exception as exc:  # noqa: BLE001 - sorted by guarded's rule, re-raised otherwise
         if not guarded.row_fault(exc):

@@ -28,7 +28,7 @@ from audit.counter_audit import CounterAuditor, Models, load_models
 from audit import footage_index, persist
 from reconcile.conflicts import Conflict, conflict_ids
 from database import records as records_db
-from database import accounts, aggregates, bulk, repository
+from database import accounts, aggregates, repository
 from database import cameras as cameras_db
 from database import conflicts as conflicts_db
 from database.engine import make_engine, migrate, session_factory, transaction
@@ -118,20 +118,14 @@ def reconcile_and_save(settings: Settings, factory, *, settlements: list[Settlem
         persist.tune_for_bulk(session)
         counts = persist.bulk_counts(session, settings.display_timezone, len(settlements))
         verified = footage.verified_ids() if isinstance(footage, footage_index.FootageIndex) else None
-        keep_faces, copy = settings.face_retention_days > 0, bulk.copies(session)
-
-        def prepare(chunk: list[CheckResult]):  # (in the thread that makes the chunks, when ahead)
+        for chunk in persist.pharmacy_chunks(iter_results(persist.audit_order(settlements), ctx, verified),
+                                             ahead=persist.made_ahead_for(session)):
             # a chunk holds whole pharmacies, so every counter-day's clock is judged on all its swipes
             chunk, health = _clock_review(chunk, footage, cameras, options)
-            return chunk, health, repository.result_rows(chunk, run_id=run_id, keep_faces=keep_faces, copy=copy)
-
-        for chunk, health, rows in persist.pharmacy_chunks(
-                iter_results(persist.audit_order(settlements), ctx, verified),
-                ahead=persist.made_ahead_for(session), prepare=prepare):
             clocks.update(health)
             saved, refused, late = persist.save_chunk(  # one refused row never aborts the run
-                session, run_id=run_id, results=chunk, keep_faces=keep_faces,
-                source=Path(settlements_file).name, rows=rows)
+                session, run_id=run_id, results=chunk, keep_faces=settings.face_retention_days > 0,
+                source=Path(settlements_file).name)
             rejected.extend(refused)  # in place: the caller's report lists them too
             late_conflicts.extend(late)  # stored by another audit since this one screened its log
             tally.add(saved)

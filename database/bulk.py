@@ -35,11 +35,6 @@ COPY_MIN_ROWS = 200  # fewer rows than this go through plain statements (a temp 
 ANALYZE_STAGE_MIN = 20_000  # a staging table this big gets statistics before it is joined
 
 
-def copies(session: Session) -> bool:
-    """Whether big writes go through COPY here (PostgreSQL)."""
-    return session.get_bind().dialect.name == "postgresql"
-
-
 def wanted(session: Session, rows: int) -> bool:
     """Whether ``rows`` rows are written through COPY here (PostgreSQL, enough of them)."""
     return rows >= COPY_MIN_ROWS and session.get_bind().dialect.name == "postgresql"
@@ -162,23 +157,15 @@ def _copy(session: Session, into: Table, names: Sequence[str], rows: Iterable[Se
         raise DBAPIError.instance(sql, None, exc, psycopg.Error) from exc
 
 
-def copy_columns(table: Table, rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
-    """(column names, each column's values as COPY sends them) of ``rows`` (dicts with the same
-    keys) for ``table``: pure, no database (a big run makes them ahead, in another thread)."""
+def append(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """``rows`` (dicts with the same keys) straight into ``table`` by COPY (each column's values
+    converted at once, before the COPY starts)."""
     columns = list(rows[0])
     by_column = []
     for name in columns:
         convert = _converter(table.c[name])
         by_column.append([row[name] for row in rows] if convert is None else [convert(row[name]) for row in rows])
-    return columns, by_column
-
-
-def append(session: Session, table: Table, rows: Sequence[dict[str, Any]],
-           columns: tuple[list[str], list[list[Any]]] | None = None) -> None:
-    """``rows`` (dicts with the same keys) straight into ``table`` by COPY (each column's values
-    converted at once, before the COPY starts; ``columns``: :func:`copy_columns` of them, made already)."""
-    names, by_column = columns if columns is not None else copy_columns(table, rows)
-    _copy(session, table, names, zip(*by_column))
+    _copy(session, table, columns, zip(*by_column))
 
 
 def stage(session: Session, table: Table, columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> Table:

@@ -117,7 +117,6 @@ class _Rows:
     faces: dict[str, dict] = field(default_factory=dict)
     new_kinds: dict[str, set[str]] = field(default_factory=dict)
     lines: dict[int, dict] = field(default_factory=dict)  # item lines made, by id(item): see _settlement_values
-    copied: dict[str, tuple] = field(default_factory=dict)  # table -> bulk.copy_columns of its rows, made ahead
 
     def add(self, result: CheckResult, run_id: int, now: datetime, keep_faces: bool) -> None:
         s = result.settlement
@@ -146,48 +145,12 @@ class _Rows:
         """Settlements already stored stay as stored: the copies of their pharmacy and time in checks,
         flags and faces are the stored ones (``stored``: id -> (pharmacy_id, settled_at)), and they are not
         written again."""
-        self.copied.clear()
         for sid, (pharmacy_id, settled_at) in stored.items():
             del self.settlements[sid]
             copies = [self.checks[sid], self.faces.get(sid),
                       *(self.flags.get((sid, kind)) for kind in self.new_kinds[sid])]
             for row in filter(None, copies):
                 row["pharmacy_id"], row["settled_at"] = pharmacy_id, settled_at
-
-
-    def tables(self) -> list[tuple[Table, dict]]:
-        """Each table written and its rows, in the order they are written."""
-        return [(SettlementRow.__table__, self.settlements), (CheckRow.__table__, self.checks),
-                (FlagRow.__table__, self.flags), (FaceSignature.__table__, self.faces)]
-
-    def drop(self, ids: set[str]) -> None:
-        """Leave out the rows of the settlements ``ids`` (found stored with other content meanwhile)."""
-        self.copied.clear()
-        for sid in ids:
-            self.settlements.pop(sid, None)
-            self.checks.pop(sid, None)
-            self.faces.pop(sid, None)
-            for kind in self.new_kinds.pop(sid, ()):
-                self.flags.pop((sid, kind), None)
-
-
-Rows = _Rows  # what :func:`result_rows` makes, for :func:`save_results`
-
-
-def result_rows(results: Sequence[CheckResult], *, run_id: int, keep_faces: bool = True,
-                now: datetime | None = None, copy: bool = False) -> Rows:
-    """The rows :func:`save_results` writes for ``results`` (pure Python, no session: a big run
-    makes them in the thread that makes the next chunk's results, while the database writes);
-    ``copy``: with each table's values as COPY sends them too (:func:`database.bulk.copy_columns`),
-    for a database that copies (:func:`database.bulk.copies`)."""
-    rows, now = _Rows(), now or utcnow()
-    for result in results:
-        rows.add(result, run_id, now, keep_faces)
-    if copy:
-        for table, values in rows.tables():
-            if values and len(values) >= bulk.COPY_MIN_ROWS:
-                rows.copied[table.name] = bulk.copy_columns(table, list(values.values()))
-    return rows
 
 
 def _stored(session: Session, ids: Sequence[str]) -> dict[str, tuple[str, datetime]]:
@@ -201,17 +164,17 @@ def _stored(session: Session, ids: Sequence[str]) -> dict[str, tuple[str, dateti
 
 
 def save_results(session: Session, *, run_id: int, results: Sequence[CheckResult],
-                 keep_faces: bool = True, rows: Rows | None = None) -> None:
+                 keep_faces: bool = True) -> None:
     """Write many settlements, their checks and flags with a few bulk statements. A settlement
     already stored keeps what is stored (never overwritten: its checks and flags keep its pharmacy
     and time too); its check is replaced. A flag already reviewed keeps its verdict; an open flag
-    that the new audit no longer raises is removed. ``rows``: :func:`result_rows` of ``results``,
-    made already (used up here)."""
+    that the new audit no longer raises is removed."""
     if not results:
         return
     session.flush()  # pending ORM changes first: what follows are Core statements
-    if rows is None:
-        rows = result_rows(results, run_id=run_id, keep_faces=keep_faces)
+    rows, now = _Rows(), utcnow()
+    for result in results:
+        rows.add(result, run_id, now, keep_faces)
     ids = list(rows.new_kinds)
     stored = _stored(session, ids)
     if stored:
@@ -224,11 +187,12 @@ def save_results(session: Session, *, run_id: int, results: Sequence[CheckResult
 def _save_new(session: Session, rows: _Rows) -> None:
     """Settlements none of which is stored: every row appended (on PostgreSQL by COPY straight
     into the table, on SQLite through the driver: :func:`database.bulk.insert_many`)."""
-    for table, values in rows.tables():
+    for table, values in ((SettlementRow.__table__, rows.settlements), (CheckRow.__table__, rows.checks),
+                          (FlagRow.__table__, rows.flags), (FaceSignature.__table__, rows.faces)):
         if not values:
             continue
         if bulk.wanted(session, len(values)):
-            bulk.append(session, table, list(values.values()), rows.copied.get(table.name))
+            bulk.append(session, table, list(values.values()))
         elif bulk.direct(session, len(values)):
             bulk.insert_many(session, table, list(values.values()))
         else:
