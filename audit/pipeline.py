@@ -173,11 +173,21 @@ def reconcile_and_save(settings: Settings, factory, *, settlements: list[Settlem
 def _camera_windows(settlements: Sequence[Settlement], ctx: AuditContext) -> dict:
     """Per counter, the camera times its swipes span, widened by the clock tolerance and a minute: the
     recorder's tamper spans and gaps are read for these windows only."""
-    windows: dict[tuple[str, str], tuple] = {}
+    first: dict[tuple[str, str], Settlement] = {}  # per counter, its earliest and latest swipe
+    last: dict[tuple[str, str], Settlement] = {}
     for s in settlements:
-        t, pad = ctx.camera_time(s), ctx.clock_tolerance(s) + timedelta(minutes=1)
-        lo, hi = windows.get(s.counter_key, (t - pad, t + pad))
-        windows[s.counter_key] = (min(lo, t - pad), max(hi, t + pad))
+        key = (s.pharmacy_id, s.counter_id)
+        early, late = first.get(key), last.get(key)
+        if early is None:
+            first[key] = last[key] = s
+        elif s.settled_at < early.settled_at:
+            first[key] = s
+        elif s.settled_at > late.settled_at:
+            last[key] = s
+    windows: dict[tuple[str, str], tuple] = {}
+    for key, early in first.items():  # (a camera's clock is offset per counter: it keeps the order)
+        pad = ctx.clock_tolerance(early) + timedelta(minutes=1)
+        windows[key] = (ctx.camera_time(early) - pad, ctx.camera_time(last[key]) + pad)
     return windows
 
 

@@ -73,3 +73,27 @@ def test_without_a_recorder_the_audit_is_unchanged(tmp_path, make_settings, db_u
     assert summary["flags_by_kind"] == {"no_customer": 1, "unverifiable": 3}
     assert "no footage around the swipe" in flags[("S3", "unverifiable")]["reason"]
     assert not any("camera_gaps" in f["evidence"][0]["seen"] for f in flags.values())
+
+
+def test_camera_windows_span_each_counters_swipes_in_camera_time_with_its_tolerance():
+    """The windows the recorder's log is read for: per counter, from its first swipe to its last on
+    the camera's clock (offset per counter), widened by its clock tolerance and a minute."""
+    from datetime import timedelta
+
+    from ingest.cameras import CamerasConfig, CounterConfig, PharmacyConfig
+    from reconcile.context import AuditContext, RuleConfig
+    from audit.pipeline import _camera_windows
+    from tests.factories import T0, settlement
+
+    cameras = CamerasConfig(pharmacies={"PH1": PharmacyConfig(counters={
+        "C1": CounterConfig(clock_offset_s=30, clock_uncertainty_s=5), "C2": CounterConfig(clock_offset_s=-60)})})
+    ctx = AuditContext(config=RuleConfig(), cameras=cameras, footage={})
+    swipes = [settlement(1, seconds=300), settlement(2, seconds=-100), settlement(3, seconds=50),
+              settlement(4, counter="C2", seconds=10), settlement(5, pharmacy="PH2", seconds=7)]
+    default = timedelta(seconds=RuleConfig().presence_tolerance_s + 60)
+    s = timedelta(seconds=1)
+    assert _camera_windows(swipes, ctx) == {
+        ("PH1", "C1"): (T0 - 100 * s + 30 * s - 65 * s, T0 + 300 * s + 30 * s + 65 * s),
+        ("PH1", "C2"): (T0 + 10 * s - 60 * s - default, T0 + 10 * s - 60 * s + default),
+        ("PH2", "C1"): (T0 + 7 * s - default, T0 + 7 * s + default)}
+    assert _camera_windows([], ctx) == {}
