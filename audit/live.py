@@ -13,13 +13,20 @@ adds flags to earlier settlements, and marks the inbox row done; the wall's even
 (``database.feed``) then carries the flags.
 
 Live equals batch (``rxaudit audit`` afterwards on the same settlements and footage) in the flags'
-kinds and settlements, where: the footage was in the store within ``live_max_wait_s``; each counter's
-joined span of swipes is at most ``live_chain_s`` either side of each swipe; and a visit's face
-identity, averaged over the frames decoded so far, matches as it does over the whole span (batch
-may decode a visit further, past a later swipe, and average more faces). Not equal by design: scores
-and reasons (clock health lowers no_customer scores per counter-day from all the day's swipes, known
-only afterwards; live does not), the check's ``seen`` of a chained swipe audited again (its first
-outcome stays), footfall counts across a joined span longer than ``live_chain_s``.
+kinds and settlements, each check's status and visit (the footfall counts), where: the footage was
+in the store within ``live_max_wait_s``; no customer stays at a counter, through the swipes joined
+with theirs, longer than ``live_chain_s`` (live decodes from there, batch from the joined span's
+start: a visit in progress at live's start begins later, and its swipes' visit keys differ); and a
+visit's face identity, averaged over the frames decoded so far, matches as it does in batch (batch
+may decode a visit further, past a later swipe, and average more faces). Not equal by design: clock
+health (a suspect camera clock lowers no_customer scores) is judged on the counter-day's swipes
+audited so far, batch on the whole day, so flags made before the day turned suspect keep their
+score; reasons of flags added to earlier settlements are worded as batch's cross-audit ones (``the
+same card was settled too soon after or before, at …``); a chained swipe audited again keeps its
+first check (flags are only added); the unverifiable reason says "footage not recorded" where batch
+names what it found (no footage around the swipe, an unknown counter). ``tests/audit/
+test_live_equals_batch.py`` checks the equalities, and that scores differ only by clock health, on a
+sample bundle fed in time order, and the equalities with the day's backlog shared by two workers.
 """
 
 from __future__ import annotations

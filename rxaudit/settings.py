@@ -121,9 +121,10 @@ class Settings(BaseSettings):
                                       "go to the backlog, oldest first, while live rows wait")
     live_max_attempts: int = Field(default=3, ge=1, le=20, description="claims of one settlement before it "
                                    "is finished as unverifiable with the reason")
-    live_chain_s: float = Field(default=300.0, ge=0, description="a settlement's footage is decoded with its "
+    live_chain_s: float = Field(default=120.0, ge=0, description="a settlement's footage is decoded with its "
                                 "counter's stored swipes whose windows join its own, this far back and ahead "
-                                "at most (batch decodes the whole joined span: live equals it up to this)")
+                                "at most (batch decodes the whole joined span: live sees a customer staying "
+                                "longer than this as batch does only from here; CPU grows with it)")
     # Ingest (every CSV input; see ingest/csv_reader.py)
     input_encoding: str = Field(default="auto", description="'auto' (UTF-8 with or without BOM, "
                                 "else GB18030) or a codec name such as gb18030; --encoding")

@@ -60,10 +60,12 @@ def scores_of(url: str) -> dict[tuple[str, str], tuple[float, str]]:
     return found
 
 
-def statuses_of(url: str) -> dict[str, str]:
+def statuses_of(url: str) -> dict[str, tuple[str, str | None]]:
+    """Each check's status and visit key (the footfall counts count distinct visit keys)."""
     engine = make_engine(url)
     with session_factory(engine)() as session:
-        found = dict(session.execute(select(CheckRow.settlement_id, CheckRow.status)).all())
+        found = {sid: (status, key) for sid, status, key in session.execute(
+            select(CheckRow.settlement_id, CheckRow.status, CheckRow.visit_key))}
     engine.dispose()
     return found
 
@@ -181,3 +183,4 @@ def test_two_workers_catching_up_a_backlog_give_the_batch_flags(bundle, make_set
     audit(batch, settlements_file=bundle / "settlements.csv", videos=bundle / "videos",
           cameras_file=bundle / "cameras.yaml")
     assert flags_of(db_url) == flags_of(batch.db_url)
+    assert statuses_of(db_url) == statuses_of(batch.db_url)
