@@ -18,6 +18,7 @@ import copy
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -183,9 +184,11 @@ class Children:
                 proc.wait(5)
 
 
-def stream_starts(videos: Path, cameras: list[CounterCamera], *, timeout_s: float,
-                  check=lambda: None) -> dict[str, datetime]:
-    """Each counter's stream start: the name of its first segment in the store (waits for them)."""
+def stream_starts(videos: Path, cameras: list[CounterCamera], *, timeout_s: float, check=lambda: None,
+                  since: datetime | None = None) -> dict[str, datetime]:
+    """Each counter's stream start: the name of its first segment in the store at or after ``since``
+    (a second before it: names are whole seconds), waiting for them."""
+    floor = None if since is None else since - timedelta(seconds=1)
     found: dict[str, datetime] = {}
     deadline = time.monotonic() + timeout_s
     while len(found) < len(cameras) and time.monotonic() < deadline:
@@ -194,7 +197,8 @@ def stream_starts(videos: Path, cameras: list[CounterCamera], *, timeout_s: floa
             if cam.mount in found:
                 continue
             names = [n for n in (parse_segment_name(f.name) for f in
-                                 (videos / cam.pharmacy_id / cam.counter_id).glob("*.mp4")) if n is not None]
+                                 (videos / cam.pharmacy_id / cam.counter_id).glob("*.mp4"))
+                     if n is not None and (floor is None or n >= floor)]
             if names:
                 found[cam.mount] = min(names)
         time.sleep(0.5)
@@ -231,3 +235,25 @@ def wait_http(url: str, timeout_s: float, check=lambda: None) -> None:
         except OSError:
             time.sleep(0.5)
     raise ConfigError(f"the server did not answer at {url} within {timeout_s:g} s")
+
+
+def fresh_run(root: Path, db_url: str) -> None:
+    """A demo run starts from nothing of the last one (its database file when it is the demo's own
+    SQLite file, videos, evidence, logs); the bundle and the camera files stay."""
+    for name in ("videos", "evidence", "logs"):
+        shutil.rmtree(root / name, ignore_errors=True)
+    own = f"sqlite:///{root}/"
+    if db_url.startswith(own):
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(db_url[len("sqlite:///"):] + suffix).unlink(missing_ok=True)
+
+
+def check_port_free(port: int, host: str = "127.0.0.1") -> None:
+    """A server already on the port would answer for ours (and ours would not start)."""
+    import socket
+
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(f"port {port} on {host} is in use (another rxaudit serve?): choose --port") from exc

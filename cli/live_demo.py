@@ -16,6 +16,7 @@ import argparse
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 
@@ -41,12 +42,14 @@ def cmd_live_demo(args: argparse.Namespace) -> int:
 
     if why := missing():
         raise SystemExit(f"live-demo needs the RTSP test camera: {why}")
+    live_rig.check_port_free(args.port)
     root: Path = args.out.resolve()
     bundle = root / "bundle"
     if not (bundle / "expected.json").exists():
         print(f"writing the sample bundle (seed {args.seed}) into {bundle} ...", flush=True)
         write_bundle(bundle, args.seed)
     db = args.db or f"sqlite:///{root}/rxaudit.db"
+    live_rig.fresh_run(root, db)  # a settlement id pushed again would be a duplicate: each run starts clean
     evidence = root / "evidence"
     env = live_rig.demo_env(root)
     settings = load_settings(db_url=db, evidence_dir=str(evidence), card_hash_key=env["RXAUDIT_CARD_HASH_KEY"])
@@ -67,13 +70,15 @@ def cmd_live_demo(args: argparse.Namespace) -> int:
         children.start("serve", "serve", *common, "--port", str(args.port), "--host", "127.0.0.1")
         live_rig.wait_http(f"{url}/health", 60, children.check)
         (root / "videos").mkdir(parents=True, exist_ok=True)
+        recording = datetime.now(UTC)
         children.start("record", "record", *common, "--cameras", str(cameras), "--videos", str(root / "videos"))
         children.start("live", "live", *common, "--cameras", str(cameras), "--videos", str(root / "videos"))
         print(f"\nThe wall: {url}/wall   (sign in at {url}/login)\n"
               + "\n".join(f"  {name} / {pw}   ({what})" for name, (pw, what) in passwords.items())
               + f"\nA pharmacy's live view: {url}/live/{plan.cameras[0].pharmacy_id}\n"
               f"Logs: {root / 'logs'}.  Ctrl-C stops everything.\n", flush=True)
-        starts = live_rig.stream_starts(root / "videos", plan.cameras, timeout_s=60, check=children.check)
+        starts = live_rig.stream_starts(root / "videos", plan.cameras, timeout_s=60, check=children.check,
+                                        since=recording)
         timed = live_rig.timed_settlements(plan, starts)
         print(f"pushing {len(timed)} settlements over {args.minutes:g} min, the first at "
               f"{timed[0][0].astimezone().strftime('%H:%M:%S')} ...", flush=True)
@@ -113,6 +118,7 @@ def register(sub) -> None:
     p.add_argument("--lead-s", dest="lead_s", type=float, default=30.0,
                    help="the first swipe this long after the cameras start (30)")
     p.add_argument("--port", type=int, default=8000, help="the wall's port (8000)")
-    p.add_argument("--db", help="database URL (default: sqlite in the demo folder)")
+    p.add_argument("--db", help="an empty database's URL (default: SQLite in the demo folder, new each run: "
+                   "every run pushes the same settlement ids)")
     p.add_argument("--duration", type=float, help="stop after this many seconds (default: at Ctrl-C)")
     p.set_defaults(func=cmd_live_demo)

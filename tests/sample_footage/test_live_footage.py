@@ -95,3 +95,22 @@ def test_cameras_yaml_for_replicas(tmp_path):
     # a counter without its own entry keeps the defaults' zone (a listed counter would not inherit it)
     c1 = cameras_yaml(tmp_path, [("PH1R0", CounterCamera("PH1", "C1", "libx264", 10, 0.0))], 8554, tmp_path / "c1.yaml")
     assert load_cameras(c1).counter("PH1R0", "C1").zone[1][0] == 0.66
+
+
+def test_stream_starts_ignore_an_earlier_run(tmp_path):
+    from audit.live_rig import fresh_run, stream_starts
+
+    folder = tmp_path / "videos" / "PH1" / "C1"
+    folder.mkdir(parents=True)
+    old, new = datetime(2026, 12, 7, 11, 0, 0, tzinfo=TZ), datetime(2026, 12, 7, 12, 0, 5, tzinfo=TZ)
+    for t in (old, new, new + timedelta(seconds=10)):
+        (folder / segment_name(t)).write_bytes(b"x")
+    cam = CounterCamera("PH1", "C1", "libx264", 10, 0.0)
+    since = new - timedelta(seconds=3)
+    assert stream_starts(tmp_path / "videos", [cam], timeout_s=1, since=since) == {"PH1_C1": new}
+    (tmp_path / "rxaudit.db").write_bytes(b"x")
+    fresh_run(tmp_path, f"sqlite:///{tmp_path}/rxaudit.db")
+    assert not (tmp_path / "videos").exists() and not (tmp_path / "rxaudit.db").exists()
+    (tmp_path / "other.db").write_bytes(b"x")
+    fresh_run(tmp_path, "sqlite:////elsewhere/other.db")
+    assert (tmp_path / "other.db").exists()
