@@ -155,14 +155,15 @@ def save_chunk(session: Session, *, run_id: int, results: Sequence[CheckResult],
     A chunk the database refuses for a row's values goes through
     :func:`database.guarded.save_results`, so one refused row never aborts the run."""
     begin_sqlite_transaction(session)
-    _, late = conflicts_db.find(session, settlements=[r.settlement for r in results], source=source)
+    stored: dict = {}  # (one look at the chunk's ids serves both)
+    _, late = conflicts_db.find(session, settlements=[r.settlement for r in results], source=source, seen=stored)
     if late:
         gone = {c.settlement_id for c in late}
         results = [r for r in results if r.settlement.settlement_id not in gone]
     refused = [c.rejected() for c in late]
     try:
         with session.begin_nested():
-            repository.save_results(session, run_id=run_id, results=results, keep_faces=keep_faces)
+            repository.save_results(session, run_id=run_id, results=results, keep_faces=keep_faces, stored=stored)
         return list(results), refused, late
     except Exception as exc:  # noqa: BLE001 - sorted by guarded's rule, re-raised otherwise
         if not guarded.row_fault(exc):

@@ -38,17 +38,23 @@ def last_runs(session: Session, *, ids: Sequence[str]) -> dict[str, int]:
     return {sid: run_id for sid, run_id in rows}
 
 
-def find(session: Session, *, settlements: Sequence[Settlement],
-         source: str) -> tuple[list[Settlement], list[Conflict]]:
+def find(session: Session, *, settlements: Sequence[Settlement], source: str,
+         seen: dict[str, tuple[str, datetime]] | None = None) -> tuple[list[Settlement], list[Conflict]]:
     """:func:`reconcile.conflicts.screen` against what is stored, ``IN_CHUNK`` settlements at a time
     (a million-row log holds one chunk's stored contents at once): (to audit, conflicts, each
-    naming the run that last audited the stored settlement)."""
+    naming the run that last audited the stored settlement). ``seen``: filled with the pharmacy
+    and time of those to audit that are stored (what :func:`database.repository.save_results`
+    would look up again)."""
     if not settlements or session.scalar(select(_SETTLEMENTS.c.settlement_id).limit(1)) is None:
         return list(settlements), []
     kept: list[Settlement] = []
     conflicts: list[Conflict] = []
     for chunk in chunks(settlements, IN_CHUNK):
-        audited, rejected = screen(chunk, stored(session, ids=[s.settlement_id for s in chunk]), source=source)
+        found = stored(session, ids=[s.settlement_id for s in chunk])
+        audited, rejected = screen(chunk, found, source=source)
+        if seen is not None:
+            seen.update((s.settlement_id, (found[s.settlement_id].pharmacy_id, found[s.settlement_id].settled_at))
+                        for s in audited if s.settlement_id in found)
         kept.extend(audited)
         if rejected:
             runs = last_runs(session, ids=[c.settlement_id for c in rejected])

@@ -164,11 +164,13 @@ def _stored(session: Session, ids: Sequence[str]) -> dict[str, tuple[str, dateti
 
 
 def save_results(session: Session, *, run_id: int, results: Sequence[CheckResult],
-                 keep_faces: bool = True) -> None:
+                 keep_faces: bool = True, stored: dict[str, tuple[str, datetime]] | None = None) -> None:
     """Write many settlements, their checks and flags with a few bulk statements. A settlement
     already stored keeps what is stored (never overwritten: its checks and flags keep its pharmacy
     and time too); its check is replaced. A flag already reviewed keeps its verdict; an open flag
-    that the new audit no longer raises is removed."""
+    that the new audit no longer raises is removed. ``stored``: the pharmacy and time of those of
+    them that are stored, looked up in this transaction already (by :func:`database.conflicts.find`);
+    None: looked up here."""
     if not results:
         return
     session.flush()  # pending ORM changes first: what follows are Core statements
@@ -176,7 +178,7 @@ def save_results(session: Session, *, run_id: int, results: Sequence[CheckResult
     for result in results:
         rows.add(result, run_id, now, keep_faces)
     ids = list(rows.new_kinds)
-    stored = _stored(session, ids)
+    stored = _stored(session, ids) if stored is None else {sid: stored[sid] for sid in ids if sid in stored}
     if stored:
         rows.follow(stored)
         _save_again(session, rows, ids)
