@@ -98,7 +98,9 @@ def test_the_wall_shows_markup_as_text_in_a_real_browser(poisoned, server, brows
     assert NAME in page.inner_text("#rank-open") and NAME in page.inner_text("#unlocated")
     assert DISTRICT in page.inner_text("#live")
     links = page.eval_on_selector_all("#live a", "els => els.map(a => a.getAttribute('href'))")
-    assert links and all(re.fullmatch(r"/flags/\d+", href) for href in links)
+    # each flag and its counter's live view (ids percent-encoded: no markup, no other path)
+    assert links and all(re.fullmatch(r"/flags/\d+|/live/[\w%.~-]+\?counter=[\w%.~-]+", href) for href in links)
+    assert any(href.startswith("/live/") for href in links)
     assert not errors, errors
 
 
