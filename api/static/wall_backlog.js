@@ -19,6 +19,7 @@ window.RxWallBacklog = (function () {
   const render = (st) => {
     const words = $("backlog-detail").dataset;
     $("backlog").textContent = String(st.pending + st.claimed);
+    $("backlog").classList.remove("stale");
     $("backlog-detail").textContent = fill(words.text, { oldest: duration(st.oldest_delay_s, words),
       p50: duration(st.p50_delay_s, words) });
     const tile = $("backlog-tile");
