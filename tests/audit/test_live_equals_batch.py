@@ -100,6 +100,9 @@ def run_live(settings, bundle: Path, models) -> tuple[int, float]:
     with factory() as session:
         assert live_queue.counts(session) == {"done": len(log.settlements), "due": 0}
     engine.dispose()
+    stats = auditor.stats
+    print(f"\nlive: {stats['chained']} swipes decoded again with a later one; rules and save "
+          f"{stats['save_s'] / max(stats['settled'], 1) * 1000:.0f} ms a settlement (wall)")
     return worker.done, cpu
 
 
