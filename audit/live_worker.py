@@ -145,26 +145,34 @@ def supervise(settings: Settings, *, cameras_file, videos: str, stop, index: int
     cameras = load_cameras(cameras_file, settings.input_encoding)
     store = open_store(str(videos), settings)
     name = worker_name(index)
-    with transaction(factory) as session:
-        aggregates.ensure_timezone(session, settings.display_timezone)
-        run_id = repository.start_run(session, settlements_file=f"live:{name}", videos=store_location(str(videos)))
-    auditor = LiveAuditor(settings, cameras, store, factory, run_id=run_id, models=models)
+    auditor: LiveAuditor | None = None
     backoff, done = 1.0, 0
     try:
         while not stop.is_set():
-            worker = Worker(auditor, factory, settings, name, stop)
             try:
-                worker.run(until_idle=until_idle)
-                done += worker.done
+                if auditor is None:  # (the database may be down at start too: tried again like a crash)
+                    with transaction(factory) as session:
+                        aggregates.ensure_timezone(session, settings.display_timezone)
+                        run_id = repository.start_run(session, settlements_file=f"live:{name}",
+                                                      videos=store_location(str(videos)))
+                    auditor = LiveAuditor(settings, cameras, store, factory, run_id=run_id, models=models)
+                worker = Worker(auditor, factory, settings, name, stop)
+                try:
+                    worker.run(until_idle=until_idle)
+                finally:
+                    done += worker.done
                 break
             except Exception:  # noqa: BLE001 - the database went away, a bug: log, pause, start again
-                done += worker.done
                 log.exception("worker %s crashed; restarting in %.0f s", name, backoff)
                 stop.wait(backoff)
                 backoff = min(BACKOFF_MAX_S, backoff * 2)
     finally:
-        with transaction(factory) as session:
-            repository.finish_run(session, run_id=run_id, summary={"live": True, "settled": done})
+        if auditor is not None:
+            try:
+                with transaction(factory) as session:
+                    repository.finish_run(session, run_id=auditor.run_id, summary={"live": True, "settled": done})
+            except Exception:  # noqa: BLE001 - stopping while the database is down: the run stays open
+                log.warning("worker %s: could not close its run", name, exc_info=True)
         engine.dispose()
     return done
 

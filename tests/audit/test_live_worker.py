@@ -252,3 +252,26 @@ def test_one_worker_stops_cleanly_on_sigterm_and_sigint(sig, tmp_path):
     with engine.connect() as conn:  # its run is closed: the loop ended, not the process torn down
         assert conn.exec_driver_sql("SELECT finished_at IS NOT NULL FROM audit_runs").scalar() == 1
     engine.dispose()
+
+
+def test_a_database_down_at_start_is_tried_again(make_settings, tmp_path, monkeypatch, caplog):
+    from audit import live_worker
+
+    settings = make_settings(live_poll_s=0.1)
+    real, calls = repository.start_run, []
+
+    def flaky(session, **kw):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError("connection refused")
+        return real(session, **kw)
+
+    engine = make_engine(settings.db_url)
+    migrate(engine)
+    monkeypatch.setattr(live_worker.repository, "start_run", flaky)
+    assert live_worker.supervise(settings, cameras_file=None, videos=str(tmp_path), stop=threading.Event(),
+                                 until_idle=True) == 0
+    assert len(calls) == 2 and "crashed; restarting in 1 s" in caplog.text
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM audit_runs WHERE finished_at IS NOT NULL").scalar() == 1
+    engine.dispose()
