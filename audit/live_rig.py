@@ -33,7 +33,7 @@ import yaml
 
 from ingest.video_store import parse_segment_name
 from rxaudit.errors import ConfigError
-from sample_footage.live_footage import CounterCamera, bundle_cameras, write_demo_footage
+from sample_footage.live_footage import FOOTAGE_VERSION, CounterCamera, bundle_cameras, write_demo_footage
 from sample_footage.replay import BundleLog, Replay, footage_spans, read_bundle
 
 REF = datetime(2000, 1, 1, tzinfo=UTC)
@@ -58,7 +58,8 @@ class Plan:
     @property
     def key(self) -> str:
         own = "-own" if self.own_clock else ""
-        return f"seed{self.seed}-lead{self.lead_s:g}-idle{self.max_idle_s}-len{self.seconds:g}{own}"
+        return (f"v{FOOTAGE_VERSION}-seed{self.seed}-lead{self.lead_s:g}-idle{self.max_idle_s}"
+                f"-len{self.seconds:g}{own}")
 
     def stream_time(self, at: datetime) -> float:
         """Stream seconds (from the stream's start) at which bundle time ``at`` is shown."""

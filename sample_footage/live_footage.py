@@ -6,8 +6,9 @@ The file starts at stream time 0 = the replay's ``start - lead_s`` and lasts ``s
 shows bundle (true) time ``replay.bundle(start - lead + k / fps)`` plus the counter's camera offset (the
 bundle's segments are named on the camera clock): its frame from the bundle's segment holding that
 time, or, where the bundle recorded nothing at that counter, the counter's empty scene (the cashier,
-the on-screen clock) with a slow change of light, so that the recorder's tamper watch does not take a
-quiet counter for a frozen picture. Encoded as the bundle's cameras encode (``generator.write_segment``'s
+the on-screen clock). Every frame gets a slow drift of light (as a real camera's gain and noise), so
+that the recorder's tamper watch does not take a quiet counter for a frozen picture (the bundle's own
+renders of an empty counter are the same picture for minutes). Encoded as the bundle's cameras encode (``generator.write_segment``'s
 codec and options, a keyframe every second). Deterministic: the same bundle and replay give the same file.
 """
 
@@ -28,7 +29,8 @@ from sample_footage.generator import CAMERAS, DEFAULT_CAMERA
 from sample_footage.replay import Replay
 from sample_footage.scene import HEIGHT, WIDTH, Appearance, Backdrop, render
 
-LIGHT_PERIOD_S = 23.0  # the empty scene's light drifts over this period...
+LIGHT_PERIOD_S = 23.0  # the picture's light drifts over this period...
+FOOTAGE_VERSION = 2  # in the demo files' cache key: files made by an older version are made again
 LIGHT_DEPTH = 0.06  # ...by this share of its brightness
 
 
@@ -109,12 +111,18 @@ class _Source:
             self._current, self._next = self._next, None
 
 
+def light(at: datetime) -> float:
+    """The picture's brightness factor at camera time ``at`` (a slow drift, as a real camera's gain)."""
+    return 1.0 + LIGHT_DEPTH * math.sin(2 * math.pi * at.timestamp() / LIGHT_PERIOD_S)
+
+
+def lit(image: np.ndarray, at: datetime) -> np.ndarray:
+    return np.clip(image.astype(np.float32) * light(at), 0, 255).astype(np.uint8)
+
+
 def empty_scene(backdrop: Backdrop, at: datetime, fps: int) -> np.ndarray:
     cashier = Appearance("cashier", -1e5, 1e5, 565, depth=0.3)
-    t = at.timestamp()
-    image = render(backdrop, [cashier], t, fps, at, ())
-    light = 1.0 + LIGHT_DEPTH * math.sin(2 * math.pi * t / LIGHT_PERIOD_S)
-    return np.clip(image.astype(np.float32) * light, 0, 255).astype(np.uint8)
+    return render(backdrop, [cashier], at.timestamp(), fps, at, ())
 
 
 def write_demo_footage(bundle: Path, camera: CounterCamera, replay: Replay, stream_start: datetime,
@@ -144,6 +152,7 @@ def write_demo_footage(bundle: Path, camera: CounterCamera, replay: Replay, stre
                 counts["empty"] += 1
             else:
                 counts["bundle"] += 1
+            image = lit(image, at)  # never the same picture for a minute: the recorder's frozen check
             for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
                 container.mux(packet)
         for packet in stream.encode():

@@ -12,7 +12,7 @@ import numpy as np
 
 from audit.live_rig import REF, Plan, timed_settlements
 from ingest.video_store import segment_name
-from sample_footage.live_footage import CounterCamera, write_demo_footage
+from sample_footage.live_footage import CounterCamera, light, write_demo_footage
 from sample_footage.replay import BundleLog, BundleSettlement, Replay
 from tests.videos import make_clip
 
@@ -49,14 +49,19 @@ def test_frames_follow_the_replay(tmp_path):
     counts = write_demo_footage(tmp_path, cam, replay, start, 40, out, seed=1)
     assert counts == {"bundle": 300, "empty": 100}  # 0-20 s and 30-40 s from the bundle, 20-30 s empty
     f35, f195, f25, f325 = frames_at(out, [3.5, 19.5, 25.0, 32.5])
-    assert abs(float(f35.mean()) - 40) < 4 and abs(float(f195.mean()) - 200) < 4
+    seen = lambda f, value, at: abs(float(f.mean()) - value * light(at)) < 4  # noqa: E731 - the light drifts
+    assert seen(f35, 40, DAY + timedelta(seconds=3.5)) and seen(f195, 200, DAY + timedelta(seconds=19.5))
     assert f25.std() > 20  # the empty counter (a scene), not a grey card
-    assert abs(float(f325.mean()) - 160) < 4  # two seconds into the later segment
+    assert seen(f325, 160, LATER + timedelta(seconds=2.5))  # two seconds into the later segment
 
     shifted = tmp_path / "offset.mp4"  # a camera 2 s ahead: its segments are named 2 s later
     write_demo_footage(tmp_path, CounterCamera("PH1", "C1", "libx264", 10, 2.0), replay, start, 10, shifted, seed=1)
     (g35,) = frames_at(shifted, [3.5])
-    assert abs(float(g35.mean()) - 60) < 4
+    assert seen(g35, 60, DAY + timedelta(seconds=5.5))
+    # never the same picture for long: within any minute the light moves by a tenth (frozen_s is 60 s)
+    for start_s in range(0, 600, 37):
+        lights = [light(DAY + timedelta(seconds=start_s + k)) for k in range(60)]
+        assert max(lights) - min(lights) > 0.1
 
 
 def test_each_settlement_at_its_counters_stream_start(tmp_path):
