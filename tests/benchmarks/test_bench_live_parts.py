@@ -52,3 +52,31 @@ def test_tree_cpu_counts_children():
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_the_batch_gets_the_live_runs_camera_log(tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+
+    from benchmarks.live_run import copy_camera_log
+    from database.cameras import open_gap, open_tamper
+    from database.engine import make_engine, migrate, session_factory, transaction
+    from database.models import CameraGapRow, CameraTamperRow
+
+    live, batch = f"sqlite:///{tmp_path}/live.db", f"sqlite:///{tmp_path}/batch.db"
+    engine = make_engine(live)
+    migrate(engine)
+    t = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    with transaction(session_factory(engine)) as s:
+        open_gap(s, pharmacy_id="P1", counter_id="C1", start=t, reason="the stream ended")
+        open_tamper(s, pharmacy_id="P1", counter_id="C2", what="frozen", start=t + timedelta(seconds=5), last_good_at=t)
+    engine.dispose()
+    assert copy_camera_log(live, batch) == 2
+    engine = make_engine(batch)
+    with session_factory(engine)() as s:
+        gap, = s.scalars(select(CameraGapRow)).all()
+        span, = s.scalars(select(CameraTamperRow)).all()
+    engine.dispose()
+    assert (gap.counter_id, gap.start, gap.end, gap.reason) == ("C1", t, None, "the stream ended")
+    assert (span.counter_id, span.what, span.start, span.last_good_at) == ("C2", "frozen", t + timedelta(seconds=5), t)
