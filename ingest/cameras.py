@@ -1,6 +1,7 @@
 """``cameras.yaml``: per pharmacy and counter, the customer zone, clock offset and business hours.
 
     defaults:                      # optional, applies where a pharmacy or counter says nothing
+      zone: [[0, 0], [0.6, 0], [0.6, 1], [0, 1]]   # also for a counter listed without its own zone
       business_hours: "08:00-21:00"
       timezone: Asia/Shanghai
     pharmacies:
@@ -28,7 +29,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ingest.csv_reader import AUTO, read_text
 from rxaudit.errors import ConfigError, InputError
@@ -145,9 +146,22 @@ class Defaults(_Strict):
     display_zone: Zone | None = None
 
 
+ZONE_FIELDS = ("zone", "goods_zone", "display_zone")
+
+
 class CamerasConfig(_Strict):
     defaults: Defaults = Field(default_factory=Defaults)
     pharmacies: dict[str, PharmacyConfig] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _counters_inherit_zones(self) -> CamerasConfig:
+        """A counter listed only for its stream or clock takes the defaults' zones where it names none
+        (else its customer zone would be the whole frame, the cashier a customer, and 空刷 missed)."""
+        pharmacies = {}
+        for pid, pharmacy in self.pharmacies.items():
+            counters = {cid: _with_default_zones(c, self.defaults) for cid, c in pharmacy.counters.items()}
+            pharmacies[pid] = pharmacy.model_copy(update={"counters": counters})
+        return self.model_copy(update={"pharmacies": pharmacies}) if pharmacies else self
 
     def counter(self, pharmacy_id: str, counter_id: str) -> CounterConfig:
         pharmacy = self.pharmacies.get(pharmacy_id)
@@ -172,6 +186,11 @@ class CamerasConfig(_Strict):
         tz = (pharmacy and pharmacy.timezone) or self.defaults.timezone
         start, end = _parse_hours(hours)
         return start, end, ZoneInfo(tz)
+
+
+def _with_default_zones(counter: CounterConfig, defaults: Defaults) -> CounterConfig:
+    missing = {name: getattr(defaults, name) for name in ZONE_FIELDS if name not in counter.model_fields_set}
+    return counter.model_copy(update=missing) if missing else counter
 
 
 def read_yaml(path: Path, what: str, encoding: str = AUTO, *, detail: bool = True) -> Any:

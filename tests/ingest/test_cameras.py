@@ -78,3 +78,23 @@ def test_an_empty_cameras_file_is_the_defaults(tmp_path, text):
     path = tmp_path / "cameras.yaml"
     path.write_text(text, encoding="utf-8")
     assert load_cameras(path) == CamerasConfig()
+
+
+DEFAULT_ZONES = ("defaults:\n  zone: [[0, 0], [0.6, 0], [0.6, 1], [0, 1]]\n"
+                 "  goods_zone: [[0, 0.7], [1, 0.7], [1, 1], [0, 1]]\n"
+                 "  display_zone: [[0.8, 0.8], [1, 0.8], [1, 1], [0.8, 1]]\n")
+
+
+@pytest.mark.parametrize("counter, own", [
+    ("        stream: rtsp://10.1.2.3:554/ch1\n", {}),  # listed for its stream only
+    ("        clock_offset_s: 4\n", {}),
+    ("        zone: [[0, 0], [0.5, 0], [0.5, 1], [0, 1]]\n", {"zone": ((0, 0), (0.5, 0), (0.5, 1), (0, 1))}),
+    ("        display_zone: null\n", {"display_zone": None}),  # said: no display zone here
+])
+def test_a_listed_counter_takes_the_defaults_zones_it_does_not_name(tmp_path, counter, own):
+    cams = load_cameras(write(tmp_path, DEFAULT_ZONES + "pharmacies:\n  P1:\n    counters:\n      C1:\n" + counter))
+    listed, unlisted = cams.counter("P1", "C1"), cams.counter("P1", "C9")
+    for name in ("zone", "goods_zone", "display_zone"):
+        expected = own[name] if name in own else getattr(unlisted, name)
+        assert getattr(listed, name) == (tuple(map(tuple, expected)) if expected else expected), name
+    assert unlisted.zone == ((0, 0), (0.6, 0), (0.6, 1), (0, 1))
