@@ -14,14 +14,7 @@
   };
   const stateLabel = labels("state-labels"), liveLabel = labels("live-labels");
   const kindLabel = labels("kind-labels"), statusLabel = labels("status-labels");
-  const el = (tag, text, cls) => {
-    const node = document.createElement(tag);
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    if (cls) node.className = cls;
-    return node;
-  };
-  const fill = (template, values) => Object.entries(values).reduce(
-    (out, [k, v]) => out.split(`{${k}}`).join(String(v)), template);
+  const { el, fill } = window.RxDom;
   const time = (iso) => new Intl.DateTimeFormat("en-GB", { timeZone: words.tz, hour: "2-digit", minute: "2-digit",
     second: "2-digit", hour12: false }).format(new Date(iso));
   const safe = (s) => String(s).replace(/[^a-z_]/g, "");

@@ -8,12 +8,7 @@
     if (!r.ok) throw new Error(`${url}: ${r.status}`);
     return r.json();
   });
-  const el = (tag, text, cls) => {
-    const node = document.createElement(tag);
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    if (cls) node.className = cls;
-    return node;
-  };
+  const { el } = window.RxDom;
   const row = (cells, tag = "td") => {
     const tr = document.createElement("tr");
     cells.forEach((c) => tr.appendChild(el(tag, c)));

@@ -5,14 +5,7 @@ window.RxWallBacklog = (function () {
   "use strict";
   const SHOWN = 5;  // counters named under the live list
   const $ = (id) => document.getElementById(id);
-  const el = (tag, text, cls) => {
-    const node = document.createElement(tag);
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    if (cls) node.className = cls;
-    return node;
-  };
-  const fill = (template, values) => Object.entries(values).reduce(
-    (out, [k, v]) => out.split(`{${k}}`).join(String(v)), template);
+  const { el, fill } = window.RxDom;
   const duration = (s, words) => (s === null || s === undefined ? "–"
     : s < 120 ? fill(words.seconds, { n: Math.round(s) }) : fill(words.minutes, { n: Math.round(s / 60) }));
 

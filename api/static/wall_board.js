@@ -14,14 +14,7 @@ window.RxWallBoard = (function () {
     if (text !== undefined) node.textContent = String(text);
     return node;
   };
-  const el = (tag, text, cls) => {
-    const node = document.createElement(tag);
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    if (cls) node.className = cls;
-    return node;
-  };
-  const fill = (template, values) => Object.entries(values).reduce(
-    (out, [k, v]) => out.split(`{${k}}`).join(String(v)), template);
+  const { el, fill } = window.RxDom;
   const label = (t) => t.name || t.pharmacy_id;
 
   // open-flag classes: none, then the placed pharmacies with open flags in three about equal groups
