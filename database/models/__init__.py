@@ -1,44 +1,24 @@
 """SQLAlchemy 2.0 typed models. Card ids appear only as keyed hashes; face encodings only in
-``face_signatures``, which is purged after ``face_retention_days``."""
+``face_signatures``, which is purged after ``face_retention_days``. The base and the recorder's
+camera tables live in their own modules and are named here too (every table is in ``Base.metadata``
+once this package is imported)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import (JSON, DateTime, ForeignKey, Index, Integer, LargeBinary, Numeric, String,
-                        Text, TypeDecorator, UniqueConstraint, false, select)
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, false, select
+from sqlalchemy.orm import Mapped, mapped_column
 
-from rxaudit.limits import ID_LEN, NUMERIC_PRECISION, NUMERIC_SCALE, TEXT_LEN, TRACE_CODE_LEN
+from database.models.base import Base, UTCDateTime, utcnow
+from database.models.cameras import CameraClockRow, CameraGapRow, CameraHealthRow, CameraTamperRow
+from database.models.live import LiveSettlement
+from rxaudit.limits import ID_LEN, TEXT_LEN, TRACE_CODE_LEN
 
-
-class UTCDateTime(TypeDecorator):
-    """Aware datetimes stored as UTC on every backend (SQLite keeps no offset of its own)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the database")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, Decimal: Numeric(NUMERIC_PRECISION, NUMERIC_SCALE)}
+__all__ = ["Base", "UTCDateTime", "utcnow", "CameraClockRow", "CameraGapRow", "CameraHealthRow", "CameraTamperRow",
+           "LiveSettlement"]
 
 
 class AuditRun(Base):
@@ -246,34 +226,6 @@ class ApiKey(Base):
     scope: Mapped[str] = mapped_column(String(16), default="read", server_default="read")
 
 
-class LiveSettlement(Base):
-    """The live inbox: a settlement pushed (``POST /api/v1/settlements``) or pulled (JetStream), stored
-    before it is acknowledged, then claimed by one live worker once its footage is due. ``state``:
-    pending -> claimed (``claimed_by`` holds it until ``lease_until``; an expired lease is claimed again)
-    -> done. Same columns as ``settlements`` for the record itself (card ids only as keyed hashes)."""
-
-    __tablename__ = "live_settlements"
-    __table_args__ = (Index("ix_live_settlements_state_due", "state", "due_at"),)
-
-    settlement_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
-    pharmacy_id: Mapped[str] = mapped_column(String(ID_LEN), index=True)
-    counter_id: Mapped[str] = mapped_column(String(ID_LEN))
-    settled_at: Mapped[datetime] = mapped_column(index=True)
-    card_hash: Mapped[str] = mapped_column(String(ID_LEN))
-    amount: Mapped[Decimal]
-    items: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    source: Mapped[str] = mapped_column(String(16))  # api | nats
-    received_at: Mapped[datetime] = mapped_column(default=utcnow)
-    due_at: Mapped[datetime]  # when the footage through swipe + after_s should be in the store
-    state: Mapped[str] = mapped_column(String(16), default="pending")
-    claimed_by: Mapped[str | None] = mapped_column(String(64))
-    lease_until: Mapped[datetime | None]
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    done_at: Mapped[datetime | None]
-    outcome: Mapped[str | None] = mapped_column(String(16))  # the check's status once done
-
-
 class LoginSession(Base):
     """A signed-in browser: the cookie holds a random token, the database its SHA-256."""
 
@@ -435,72 +387,3 @@ class SettlementConflictRow(Base):
     line: Mapped[int]
     stored_run_id: Mapped[int | None]  # the run that last audited the stored settlement
     fields: Mapped[str] = mapped_column(String(255))  # the names that differ, comma-separated
-
-
-class CameraHealthRow(Base):
-    """One per recorded counter: what `rxaudit record` last saw. The stream URL only redacted."""
-
-    __tablename__ = "camera_health"
-
-    pharmacy_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
-    counter_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
-    state: Mapped[str] = mapped_column(String(16))  # recorder.health.CameraState
-    state_since: Mapped[datetime]
-    last_frame_at: Mapped[datetime | None]
-    fps: Mapped[float | None]
-    bitrate_kbps: Mapped[float | None]
-    width: Mapped[int | None]
-    height: Mapped[int | None]
-    stream: Mapped[str] = mapped_column(String(TEXT_LEN))
-    detail: Mapped[str | None] = mapped_column(String(TEXT_LEN))
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class CameraGapRow(Base):
-    """A stretch without recording at one counter; ``end`` None while it lasts."""
-
-    __tablename__ = "camera_gaps"
-    __table_args__ = (Index("ix_camera_gaps_counter_start", "pharmacy_id", "counter_id", "start"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    pharmacy_id: Mapped[str] = mapped_column(String(ID_LEN))
-    counter_id: Mapped[str] = mapped_column(String(ID_LEN))
-    start: Mapped[datetime]
-    end: Mapped[datetime | None]
-    reason: Mapped[str] = mapped_column(String(TEXT_LEN))
-
-
-class CameraTamperRow(Base):
-    """A span while the stream was up but the picture was black, uniform, frozen or turned away;
-    ``end`` None while it lasts; ``last_good_at`` the last look at the normal picture before it."""
-
-    __tablename__ = "camera_tamper"
-    __table_args__ = (Index("ix_camera_tamper_counter_start", "pharmacy_id", "counter_id", "start"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    pharmacy_id: Mapped[str] = mapped_column(String(ID_LEN))
-    counter_id: Mapped[str] = mapped_column(String(ID_LEN))
-    what: Mapped[str] = mapped_column(String(16))  # recorder.tamper.Tamper
-    start: Mapped[datetime]
-    end: Mapped[datetime | None]
-    last_good_at: Mapped[datetime | None]
-    # evidence-relative JPEGs: the last good picture, the first tampered one, the first good one again
-    keyframe_before: Mapped[str | None] = mapped_column(String(TEXT_LEN))
-    keyframe_after: Mapped[str | None] = mapped_column(String(TEXT_LEN))
-    keyframe_back: Mapped[str | None] = mapped_column(String(TEXT_LEN))
-
-
-class CameraClockRow(Base):
-    """A reading of a camera's own clock against the recorder's: ``camera_minus_recorder_s`` at the
-    first frame of a segment, from the RTCP sender reports (``source`` "rtcp"). One per connection and
-    then when it moves, or every ``clock_every_s``; never a row per segment."""
-
-    __tablename__ = "camera_clock"
-    __table_args__ = (Index("ix_camera_clock_counter_at", "pharmacy_id", "counter_id", "at"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    pharmacy_id: Mapped[str] = mapped_column(String(ID_LEN))
-    counter_id: Mapped[str] = mapped_column(String(ID_LEN))
-    at: Mapped[datetime]  # the recorder's clock at the segment's first frame
-    camera_minus_recorder_s: Mapped[float]
-    source: Mapped[str] = mapped_column(String(16))
