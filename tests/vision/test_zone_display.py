@@ -31,7 +31,9 @@ pharmacies:
       C2:
         display_zone: [[0, 0.9], [0.2, 0.9], [0.2, 1]]
 """))
-    assert cameras.counter("PH1", "C1").display_zone is None  # a counter entry says it all, as for zone
+    # defaults apply where a counter says nothing (a counter listed for its zone keeps the glass top);
+    # `display_zone: null` in a counter's entry says it has none (tests/ingest/test_cameras.py)
+    assert cameras.counter("PH1", "C1").display_zone == ((0.67, 0.8), (1, 0.8), (1, 1), (0.67, 1))
     assert cameras.counter("PH1", "C2").display_zone == ((0, 0.9), (0.2, 0.9), (0.2, 1))
     assert cameras.counter("PH9", "C1").display_zone == ((0.67, 0.8), (1, 0.8), (1, 1), (0.67, 1))
     assert load_cameras(write(tmp_path, "pharmacies: {}\n")).counter("PH1", "C1").display_zone is None
