@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from database import bulk, conflicts as stored_conflicts
+from database import bulk, conflicts as stored_conflicts, live_queue
 from database.models import AuditRun, LiveSettlement, utcnow
 from database.repository import IN_CHUNK, among, chunks, start_run
 from reconcile.conflicts import Conflict, Stored, differing
@@ -111,19 +111,11 @@ def _known(session: Session, ids: Sequence[str]) -> dict[str, Stored]:
 
 
 def inbox_row(s: Settlement, *, source: str, settings: Any, now: datetime) -> dict[str, Any]:
-    """``s`` as its inbox row (pending, due once its footage should be recorded)."""
-    return {
-        "settlement_id": s.settlement_id, "pharmacy_id": s.pharmacy_id, "counter_id": s.counter_id,
-        "settled_at": s.settled_at, "card_hash": s.card_hash, "amount": s.amount,
-        "items": {"lines": [{"item_code": i.item_code, "item_name": i.item_name, "quantity": str(i.quantity),
-                             "unit_price": str(i.unit_price), "category": str(i.category),
-                             "trace_codes": list(i.trace_codes)}
-                            for i in s.items]},
-        "extra": dict(s.extra), "source": source, "received_at": now,
-        "due_at": s.settled_at + timedelta(seconds=settings.window_after_s + settings.live_segment_s),
-        "state": "pending", "claimed_by": None, "lease_until": None, "attempts": 0, "done_at": None,
-        "outcome": None,
-    }
+    """``s`` as its inbox row (pending, due once its footage should be recorded): the worker's own row
+    (``live_queue.row_values``) with every column named, as the bulk path's COPY needs."""
+    due = s.settled_at + timedelta(seconds=settings.window_after_s + settings.live_segment_s)
+    return {**live_queue.row_values(s, source=source, due_at=due, received_at=now),
+            "claimed_by": None, "lease_until": None, "done_at": None, "outcome": None}
 
 
 def _insert(session: Session, settlements: Sequence[Settlement], *, source: str, settings: Any,
