@@ -21,7 +21,6 @@ A flag is only ever added to an earlier settlement (one it has of that kind, rev
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -33,9 +32,9 @@ from database import live_history
 from reconcile import clock_health
 from reconcile.clock_health import ClockOptions
 from reconcile.context import AuditContext, SettlementFootage
-from reconcile.engine import iter_results, merge_flags
+from reconcile.engine import iter_results, outcome
 from reconcile.rules import burst, camera_tamper, card_pooling, duplicate_settlement, stock_shortfall
-from rxaudit.domain import Box, CheckResult, CheckStatus, Flag, FlagKind, Settlement, Visit
+from rxaudit.domain import Box, CheckResult, Flag, FlagKind, Settlement, Visit
 
 STOCK_AHEAD = timedelta(days=1)  # later sales re-judged with this one (they were audited before it)
 
@@ -115,17 +114,10 @@ def _clock_reviewed(session: Session, result: CheckResult, ctx: AuditContext, op
 
 
 def _merged(result: CheckResult, more: Sequence[Flag]) -> CheckResult:
-    """``result`` with ``more`` flags, one per kind (as the engine merges them), its status decided again."""
+    """``result`` with ``more`` flags, merged and its status decided as the engine does."""
     if not more:
         return result
-    by_kind: dict[FlagKind, list[Flag]] = defaultdict(list)
-    for f in (*result.flags, *more):
-        by_kind[f.kind].append(f)
-    flags = tuple(merge_flags(group) for group in by_kind.values())
-    if FlagKind.UNVERIFIABLE in by_kind:
-        status = CheckStatus.UNVERIFIABLE
-    else:
-        status = CheckStatus.FLAGGED if any(f.kind.accuses for f in flags) else CheckStatus.CLEAN
+    flags, status = outcome((*result.flags, *more))
     return replace(result, flags=flags, status=status)
 
 

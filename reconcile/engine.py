@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from reconcile.context import AuditContext
 from reconcile.rules import burst, card_pooling, duplicate_settlement, goods_mismatch, no_customer, off_hours
@@ -33,6 +33,19 @@ def merge_flags(flags: Sequence[Flag]) -> Flag:
 
 def run_rules(settlements: Sequence[Settlement], ctx: AuditContext) -> list[CheckResult]:
     return list(iter_results(settlements, ctx))
+
+
+def outcome(found: Iterable[Flag]) -> tuple[tuple[Flag, ...], CheckStatus]:
+    """A settlement's flags, one per kind (:func:`merge_flags`), and the status they decide:
+    unverifiable if any says so, flagged if any accuses, else clean (a review-only flag such as
+    goods_unclear accuses no one)."""
+    by_kind: dict[FlagKind, list[Flag]] = defaultdict(list)
+    for flag in found:
+        by_kind[flag.kind].append(flag)
+    flags = tuple(merge_flags(group) for group in by_kind.values())
+    if FlagKind.UNVERIFIABLE in by_kind:
+        return flags, CheckStatus.UNVERIFIABLE
+    return flags, CheckStatus.FLAGGED if any(f.kind.accuses for f in flags) else CheckStatus.CLEAN
 
 
 def iter_results(settlements: Sequence[Settlement], ctx: AuditContext,
@@ -73,14 +86,6 @@ def iter_results(settlements: Sequence[Settlement], ctx: AuditContext,
             if (flag := rule(s, ctx, seen)) is not None:
                 found.append(flag)
         found.extend(batch_found.pop(s.settlement_id, ()))
-        by_kind: dict[FlagKind, list[Flag]] = defaultdict(list)
-        for flag in found:
-            by_kind[flag.kind].append(flag)
-        flags = tuple(merge_flags(group) for group in by_kind.values())
-        if FlagKind.UNVERIFIABLE in by_kind:
-            status = CheckStatus.UNVERIFIABLE
-        else:
-            # a review-only flag (goods_unclear) accuses no one: the settlement stays clean
-            status = CheckStatus.FLAGGED if any(f.kind.accuses for f in flags) else CheckStatus.CLEAN
+        flags, status = outcome(found)
         visit = ctx.visit_at(s) if s.settlement_id in verified else None
         yield CheckResult(s, status, flags, seen, identity=visit.identity if visit is not None else None)
