@@ -38,6 +38,9 @@ from sample_footage.replay import BundleLog, Replay, footage_spans, read_bundle
 
 REF = datetime(2000, 1, 1, tzinfo=UTC)
 ZONE_KEYS = ("zone", "goods_zone", "display_zone")  # the reference wall clock the footage files are built on
+# the rig plays the bundle at whatever hour it is started: business hours round the clock, so that
+# ``off_hours`` (a rule on the log's clock, not on the picture) does not flag every swipe of a night run
+ROUND_THE_CLOCK = "00:00-23:59:59.999999"
 
 
 @dataclass
@@ -114,13 +117,15 @@ def build_footage(p: Plan, folder: Path, log=print) -> dict[str, Path]:
 def cameras_yaml(bundle: Path, counters: list[tuple[str, CounterCamera]], port: int, path: Path) -> Path:
     """The bundle's cameras.yaml for ``counters`` ((pharmacy id, the bundle's camera it plays): a
     pharmacy id of its own takes the bundle pharmacy's configuration), each counter's stream on the test
-    camera and no clock offset (the demo footage plays on the true clock, which segment names carry)."""
+    camera and no clock offset (the demo footage plays on the true clock, which segment names carry);
+    business hours round the clock (``ROUND_THE_CLOCK``)."""
     config = yaml.safe_load((bundle / "cameras.yaml").read_text(encoding="utf-8")) or {}
     source = config.get("pharmacies") or {}
+    config.setdefault("defaults", {})["business_hours"] = ROUND_THE_CLOCK
     pharmacies: dict[str, Any] = {}
     for pharmacy_id, cam in counters:
         entry = pharmacies.setdefault(pharmacy_id, copy.deepcopy({k: v for k, v in (source.get(cam.pharmacy_id) or {})
-                                                                  .items() if k != "counters"}))
+                                                                  .items() if k not in ("counters", "business_hours")}))
         # a counter listed in cameras.yaml does not inherit the defaults' zones (ingest.cameras): copied here
         counter = {k: copy.deepcopy(v) for k, v in (config.get("defaults") or {}).items() if k in ZONE_KEYS}
         counter.update(copy.deepcopy(((source.get(cam.pharmacy_id) or {}).get("counters") or {}).get(cam.counter_id)

@@ -9,6 +9,7 @@ import json
 import os
 import threading
 import time
+from bisect import bisect_left
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,22 @@ def pct(values: list[float], q: float) -> float | None:
         return None
     ordered = sorted(values)
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
+
+
+def deciding_swipes(first_flagged: dict[str, datetime], done: list[tuple[datetime, str]]) -> dict[str, str]:
+    """For each flagged settlement (its first flag's ``created_at``), the settlement whose check saved
+    that flag: the inbox row with the first ``done_at`` at or after it. Checks save one at a time under
+    the rules lock, flags and "done" in one transaction, so that row is the one. A flag the rules add to
+    an earlier settlement when a later swipe completes the pattern is decided by the later swipe: the
+    time to it counts from there, as no system could flag it before that swipe."""
+    ordered = sorted(done)
+    times = [t for t, _ in ordered]
+    out = {}
+    for sid, created in first_flagged.items():
+        i = bisect_left(times, created)
+        if i < len(ordered):
+            out[sid] = ordered[i][1]
+    return out
 
 
 def tree_cpu_s(pid: int) -> float:

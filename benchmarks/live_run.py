@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from audit import live_rig
-from benchmarks.live_parts import SseClient, _rename, pct, tree_cpu_s, write_log
+from benchmarks.live_parts import SseClient, _rename, deciding_swipes, pct, tree_cpu_s, write_log
 
 
 def _db_read(url: str, fn):
@@ -33,6 +33,13 @@ def _flags(url: str) -> set[tuple[str, str]]:
     from database.models import FlagRow
 
     return _db_read(url, lambda s: {(k, sid) for k, sid in s.execute(select(FlagRow.kind, FlagRow.settlement_id))})
+
+
+def _first_flagged(url: str) -> dict[str, datetime]:
+    from database.models import FlagRow
+
+    return _db_read(url, lambda s: dict(s.execute(select(FlagRow.settlement_id, func.min(FlagRow.created_at))
+                                                   .group_by(FlagRow.settlement_id)).all()))
 
 
 def copy_camera_log(src: str, dst: str) -> int:
@@ -168,6 +175,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     flagged = {sid for _, sid in live_flags}
     by_sid = {sid: (sse.first[sid] - swipe[sid]).total_seconds() for sid in flagged if sid in sse.first and sid in swipe}
     to_flag = list(by_sid.values())
+    decider = deciding_swipes(_first_flagged(db), [(d, sid) for sid, _, d, _ in rows if d is not None])
+    by_decider = {sid: (sse.first[sid] - swipe[decider[sid]]).total_seconds()
+                  for sid in by_sid if decider.get(sid) in swipe}
+    to_flag_decided = list(by_decider.values())
     to_done = [(done - at).total_seconds() for _, at, done, state in rows if done is not None]
     done = sum(1 for *_, state in rows if state == "done")
     result.update({
@@ -181,6 +192,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "slowest_flag_events": sorted(([sid, round(t, 1)] for sid, t in by_sid.items()), key=lambda x: -x[1])[:5],
         "swipe_to_flag_event_s": {"n": len(to_flag), "p50": pct(to_flag, 0.5), "p95": pct(to_flag, 0.95),
                                   "max": pct(to_flag, 1.0)},
+        # the same, counted from the swipe whose check saved the flag (itself, or the later swipe that
+        # completed a pattern across settlements); "added_to_earlier": flags decided by a later swipe
+        "deciding_swipe_to_flag_event_s": {"n": len(to_flag_decided), "p50": pct(to_flag_decided, 0.5),
+                                           "p95": pct(to_flag_decided, 0.95), "max": pct(to_flag_decided, 1.0),
+                                           "added_to_earlier": sum(1 for s in by_decider if decider[s] != s)},
         "swipe_to_done_s": {"n": len(to_done), "p50": pct(to_done, 0.5), "p95": pct(to_done, 0.95),
                             "max": pct(to_done, 1.0)},
         "wall_s": round(wall_s, 1), "cpu_s": cpu,

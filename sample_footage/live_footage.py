@@ -85,12 +85,17 @@ class _Source:
         self._next: tuple[float, np.ndarray] | None = None
 
     def _frames(self, start: datetime, path: Path) -> Iterator[tuple[float, np.ndarray]]:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            for frame in container.decode(stream):
-                if frame.pts is None:
-                    continue
-                yield start.timestamp() + float(frame.pts * stream.time_base), frame.to_ndarray(format="rgb24")
+        """The segment's frames; a damaged one (a bundle plants corrupt and truncated clips) ends where
+        it stops decoding: the camera then shows what it shows where the bundle has no footage."""
+        try:
+            with av.open(str(path)) as container:
+                stream = container.streams.video[0]
+                for frame in container.decode(stream):
+                    if frame.pts is None:
+                        continue
+                    yield start.timestamp() + float(frame.pts * stream.time_base), frame.to_ndarray(format="rgb24")
+        except (av.error.FFmpegError, IndexError):
+            return
 
     def frame(self, at: datetime, fps: int) -> np.ndarray | None:
         t = at.timestamp()

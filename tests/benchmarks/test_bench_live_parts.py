@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from benchmarks.live_parts import _rename, pct, tree_cpu_s, write_log
+from benchmarks.live_parts import _rename, deciding_swipes, pct, tree_cpu_s, write_log
 from ingest.settlements import read_settlements
 
 RECORD = {"settlement_id": "ST1", "pharmacy_id": "PH1", "counter_id": "C1", "settled_at": "2026-12-07T20:00:00.000+08:00",
@@ -20,6 +20,18 @@ def test_pct():
     assert pct([], 0.5) is None
     assert pct([3.0, 1.0, 2.0], 0.5) == 2.0 and pct([3.0, 1.0, 2.0], 1.0) == 3.0
     assert pct(list(map(float, range(1, 101))), 0.95) == 96.0
+
+
+def test_a_flag_counts_from_the_check_that_saved_it():
+    from datetime import datetime, timedelta
+
+    t0 = datetime(2026, 12, 7, 12, 0, 0)
+    done = [(t0 + timedelta(seconds=10), "S1"), (t0 + timedelta(seconds=50), "S2"), (t0 + timedelta(seconds=90), "S3")]
+    first = {"S1": t0 + timedelta(seconds=9.9),   # its own check's flag
+             "S0": t0 + timedelta(seconds=49),    # added to an earlier settlement by S2's check
+             "S3": t0 + timedelta(seconds=90),    # saved in the same instant as "done"
+             "S9": t0 + timedelta(seconds=95)}    # after every check: no decider known
+    assert deciding_swipes(first, list(reversed(done))) == {"S1": "S1", "S0": "S2", "S3": "S3"}
 
 
 def test_replicas_are_other_cards_and_codes():

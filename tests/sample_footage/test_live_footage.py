@@ -5,7 +5,7 @@ settlement at its counter's stream start plus its stream time."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta, timezone
 
 import av
 import numpy as np
@@ -64,6 +64,25 @@ def test_frames_follow_the_replay(tmp_path):
         assert max(lights) - min(lights) > 0.1
 
 
+def test_a_damaged_bundle_clip_plays_as_far_as_it_decodes(tmp_path):
+    """Bundles plant corrupt clips (their settlements are unverifiable in batch): building the live
+    footage goes on, the camera showing the empty counter where the clip does not decode."""
+    videos = tmp_path / "videos" / "PH1" / "C1"
+    make_clip(videos / segment_name(DAY), 10, size=(640, 360), gop=10, frames=[grey(60) for _ in range(100)])
+    make_clip(videos / segment_name(LATER), 10, size=(640, 360), gop=10, frames=[grey(200) for _ in range(100)])
+    damaged = videos / segment_name(LATER)
+    data = bytearray(damaged.read_bytes())
+    data[len(data) // 3:] = bytes(len(data) - len(data) // 3)  # everything after the first third zeroed
+    damaged.write_bytes(bytes(data))
+    (videos / segment_name(LATER + timedelta(seconds=30))).write_bytes(b"not a video")
+    busy = [(DAY, DAY + timedelta(seconds=10)), (LATER, LATER + timedelta(seconds=40))]
+    start = datetime(2030, 1, 1, tzinfo=UTC)
+    replay = Replay.plan(DAY, start, max_idle_s=5, busy=busy)
+    cam = CounterCamera("PH1", "C1", "libx264", 10, 0.0)
+    counts = write_demo_footage(tmp_path, cam, replay, start, 40, tmp_path / "demo.mp4", seed=1)
+    assert counts["bundle"] >= 100 and counts["empty"] > 0 and counts["bundle"] + counts["empty"] == 400
+
+
 def test_each_settlement_at_its_counters_stream_start(tmp_path):
     log = BundleLog([BundleSettlement(DAY + timedelta(seconds=s), {
         "settlement_id": f"S{k}", "pharmacy_id": "PH1", "counter_id": c,
@@ -97,6 +116,9 @@ def test_cameras_yaml_for_replicas(tmp_path):
         assert counter.clock_offset_s == 0.0  # the demo plays the true clock
         assert counter.zone[1][0] == 0.5
     assert "PH1" not in yaml.safe_load(out.read_text())["pharmacies"]
+    for late in (time(0, 0), time(23, 59, 59)):  # the rig plays at any hour: no swipe is off hours
+        opens, closes, _ = config.business_hours("PH1R0")
+        assert opens <= late < closes
     # a counter without its own entry keeps the defaults' zone (a listed counter would not inherit it)
     c1 = cameras_yaml(tmp_path, [("PH1R0", CounterCamera("PH1", "C1", "libx264", 10, 0.0))], 8554, tmp_path / "c1.yaml")
     assert load_cameras(c1).counter("PH1R0", "C1").zone[1][0] == 0.66
