@@ -34,7 +34,7 @@ import yaml
 from ingest.video_store import parse_segment_name
 from rxaudit.errors import ConfigError
 from sample_footage.live_footage import FOOTAGE_VERSION, CounterCamera, bundle_cameras, write_demo_footage
-from sample_footage.replay import BundleLog, Replay, footage_spans, read_bundle
+from sample_footage.replay import BundleLog, Laps, Replay, footage_spans, lap_record, read_bundle
 
 REF = datetime(2000, 1, 1, tzinfo=UTC)
 ZONE_KEYS = ("zone", "goods_zone", "display_zone")  # the reference wall clock the footage files are built on
@@ -52,36 +52,56 @@ class Plan:
     seed: int
     cameras: list[CounterCamera]
     log: BundleLog
-    replay: Replay
+    replay: Replay | Laps
     lead_s: float
     seconds: float
     max_idle_s: float | None
     own_clock: bool = False  # one counter on a clock of its own
+    swipe_window_s: float | None = None  # only footage this close to a swipe kept (the rest cut as idle)
+
+    @property
+    def lap_s(self) -> float | None:
+        return self.replay.length.total_seconds() if isinstance(self.replay, Laps) else None
 
     @property
     def key(self) -> str:
         own = "-own" if self.own_clock else ""
+        laps = f"-lap{self.lap_s:g}" if self.lap_s else ""
+        near = f"-near{self.swipe_window_s:g}" if self.swipe_window_s else ""
         return (f"v{FOOTAGE_VERSION}-seed{self.seed}-lead{self.lead_s:g}-idle{self.max_idle_s}"
-                f"-len{self.seconds:g}{own}")
+                f"-len{self.seconds:g}{own}{laps}{near}")
 
     def stream_time(self, at: datetime) -> float:
         """Stream seconds (from the stream's start) at which bundle time ``at`` is shown."""
         return (self.replay.wall(at) - REF).total_seconds()
 
     def settlements(self) -> list[tuple[float, dict[str, Any]]]:
-        """(stream seconds, the record) of every settlement inside the footage's length, in time order."""
+        """(stream seconds, the record) of every settlement inside the footage's length, in time order
+        (played in laps: each lap's copies, :func:`~sample_footage.replay.lap_record`)."""
         out = []
-        for s in self.log.settlements:
-            t = self.stream_time(s.at)
-            if 0 <= t <= self.seconds - 15:  # its footage (swipe + after) is inside the files
-                out.append((t, s.record))
-        return out
+        lap_s, lap = self.lap_s, 0
+        while True:
+            shift = lap * lap_s if lap_s else 0.0
+            if shift > self.seconds:
+                break
+            for s in self.log.settlements:
+                t = self.stream_time(s.at) + shift
+                if 0 <= t <= self.seconds - 15:  # its footage (swipe + after) is inside the files
+                    out.append((t, lap_record(s.record, lap)))
+            if not lap_s:
+                break
+            lap += 1
+        return sorted(out, key=lambda x: x[0])
 
 
 def plan(bundle: Path, *, lead_s: float, seconds: float, max_idle_s: float | None,
-         only: CounterCamera | None = None) -> Plan:
+         only: CounterCamera | None = None, laps: bool = False, swipe_window_s: float | None = None) -> Plan:
     """The whole bundle on one clock, or (``only``) one counter's settlements and footage on a clock of
-    its own (its idle stretches cut: a busy counter, for the benchmark)."""
+    its own (its idle stretches cut: a busy counter, for the benchmark). ``laps``: played again and
+    again for ``seconds`` (a lap: up to the end of its last footage or swipe, plus ``max_idle_s``).
+    ``swipe_window_s``: footage farther than this from every swipe counts as idle (cut to ``max_idle_s``):
+    the stretches of a bundle's recording where no one pays (an audit decodes ``window_before_s`` before
+    a swipe and ``window_after_s`` after it, well inside the default 30 s)."""
     expected = json.loads((bundle / "expected.json").read_text(encoding="utf-8"))
     log = read_bundle(bundle)
     cameras = bundle_cameras(bundle, expected)
@@ -92,11 +112,19 @@ def plan(bundle: Path, *, lead_s: float, seconds: float, max_idle_s: float | Non
         cameras, pattern = [only], f"{only.pharmacy_id}/{only.counter_id}/*.mp4"
     if not log.settlements:
         raise ConfigError(f"{bundle}: no settlement to replay")
-    busy = footage_spans(bundle / "videos", pattern=pattern) + [(s.at, s.at + timedelta(seconds=1))
-                                                                for s in log.settlements]
-    replay = Replay.plan(log.settlements[0].at, REF + timedelta(seconds=lead_s), max_idle_s=max_idle_s, busy=busy)
+    if swipe_window_s is None:
+        busy = footage_spans(bundle / "videos", pattern=pattern) + [(s.at, s.at + timedelta(seconds=1))
+                                                                    for s in log.settlements]
+    else:
+        near = timedelta(seconds=swipe_window_s)
+        busy = [(s.at - near, s.at + near) for s in log.settlements]
+    replay: Replay | Laps = Replay.plan(log.settlements[0].at, REF + timedelta(seconds=lead_s),
+                                        max_idle_s=max_idle_s, busy=busy)
+    if laps:
+        end = replay.wall(max(b for _, b in busy)) + timedelta(seconds=max_idle_s or 0.0)
+        replay = Laps(replay, REF, end - REF)
     return Plan(bundle, int(expected.get("seed", 0)), cameras, log, replay, lead_s, seconds, max_idle_s,
-                own_clock=only is not None)
+                own_clock=only is not None, swipe_window_s=swipe_window_s)
 
 
 def build_footage(p: Plan, folder: Path, log=print) -> dict[str, Path]:

@@ -6,7 +6,12 @@
 1. ``--counters`` fake RTSP cameras (one GStreamer process): counter i plays the sample bundle's camera
    i mod k (k: the bundle's counters with footage) on a clock of its own with its idle stretches cut to
    ``--max-idle-s`` (a busy counter), as pharmacy ``<pharmacy>R<i div k>``; its settlements renamed alike
-   (ids, and card ids and trace codes per replica, so replicas do not pool cards or reuse codes).
+   (ids, and card ids and trace codes per replica, so replicas do not pool cards or reuse codes). With
+   ``--laps`` (the default) each counter plays its part of the bundle again and again until the run
+   ends, each lap's settlements renamed alike (``sample_footage.replay.lap_record``): a bundle counter
+   holds a few minutes of swipes, a busy counter swipes all the time. ``--swipe-window-s`` (25): the
+   bundle's footage farther than this from every swipe of the counter is cut like an idle stretch
+   (an audit reads 12 s before a swipe and 6 s after it), so a lap holds the swipes, not the waits.
 2. ``rxaudit record``, ``rxaudit live`` and ``rxaudit serve`` as child processes; an SSE client on
    ``/api/v1/events``; the settlements pushed over HTTP as their shifted time comes.
 3. After the last push, waits until the inbox is done (at most live_max_wait_s + 60 s), then reads:
@@ -51,6 +56,10 @@ def register(sub) -> None:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--max-idle-s", dest="max_idle_s", type=float, default=5.0,
                    help="each counter's stretches without footage or swipes cut to this (5)")
+    p.add_argument("--laps", action=argparse.BooleanOptionalAction, default=True,
+                   help="each counter plays its part of the bundle again and again (default: on)")
+    p.add_argument("--swipe-window-s", dest="swipe_window_s", type=float, default=25.0,
+                   help="bundle footage farther than this from a swipe is cut like idle time (25; 0: keep it)")
     p.add_argument("--lead-s", dest="lead_s", type=float, default=30.0)
     p.add_argument("--json", type=Path)
     p.add_argument("--keep", action="store_true", help="keep the recorded footage of the run")

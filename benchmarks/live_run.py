@@ -97,7 +97,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     whole = live_rig.plan(bundle, lead_s=args.lead_s, seconds=seconds, max_idle_s=None)
     plans = {cam.mount: live_rig.plan(bundle, lead_s=args.lead_s, seconds=seconds, max_idle_s=args.max_idle_s,
-                                      only=cam) for cam in whole.cameras[:args.counters]}
+                                      only=cam, laps=args.laps,
+                                      swipe_window_s=args.swipe_window_s or None) for cam in whole.cameras[:args.counters]}
     print(f"footage for {len(plans)} bundle counters, {seconds:g} s each (kept in {root / 'footage'}) ...", flush=True)
     files = {m: live_rig.build_footage(p, root / "footage", log=lambda s: print(s, flush=True))[m]
              for m, p in plans.items()}
@@ -184,7 +185,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     result.update({
         "settlements_pushed": len(pushed), "stored": pusher.stats.stored, "refused": pusher.stats.rejected,
         "rate_per_counter_per_min": round(len(pushed) / args.counters / args.minutes, 2),
-        "done": done, "not_done_at_end": open_rows, "lost": len(pushed) - len(rows) + (len(rows) - done),
+        # refused: records the server answered with an error naming index and field (the bundle plants
+        # bad rows); lost: accepted records not stored, or stored and never done
+        "refused_reasons": sorted({f"{e.get('field')}: {e.get('reason')}" for e in pusher.stats.errors})[:10],
+        "done": done, "not_done_at_end": open_rows,
+        "lost": max(0, len(pushed) - pusher.stats.rejected - len(rows)) + (len(rows) - done),
         "flags_live": len(live_flags), "flag_events_at_sse_client": len(sse.first),
         "flagged_without_event": sorted(flagged - set(sse.first))[:20],
         # a flag the rules across settlements add to an earlier settlement when a later one comes counts

@@ -156,3 +156,40 @@ class Replay:
         record = dict(s.record)
         record["settled_at"] = when.astimezone(s.at.tzinfo).isoformat(timespec="milliseconds")
         return when, record
+
+
+@dataclass(frozen=True)
+class Laps:
+    """A replay played again and again (a counter kept busy for as long as a benchmark runs): from
+    ``start`` (wall), lap ``n`` shows at ``w + n * length`` what lap 0 shows at ``w``. ``wall`` maps a
+    bundle time into lap 0; :func:`lap_record` names a settlement's copy in a later lap."""
+
+    inner: Replay
+    start: datetime
+    length: timedelta
+
+    def __post_init__(self) -> None:
+        if self.length <= timedelta(0):
+            raise InputError("a lap must last longer than 0 s")
+
+    def wall(self, at: datetime) -> datetime:
+        return self.inner.wall(at)
+
+    def bundle(self, wall: datetime) -> datetime:
+        if wall < self.start:
+            return self.inner.bundle(wall)
+        return self.inner.bundle(wall - ((wall - self.start) // self.length) * self.length)
+
+
+def lap_record(record: dict[str, Any], lap: int) -> dict[str, Any]:
+    """The settlement as lap ``lap`` (1..99) swipes it again: an id of its own, and card ids and
+    traceability codes marked in their 3rd-4th characters, so that laps neither pool one card nor sell
+    one box twice (a bundle's planted patterns stay inside each lap). Lap 0 is the record itself."""
+    if lap == 0:
+        return record
+    if not 1 <= lap <= 99:
+        raise InputError("laps: 1 to 99")
+    mark = lambda v: f"{v[:2]}{lap:02d}{v[4:]}" if len(v) > 5 else v  # noqa: E731
+    return dict(record, settlement_id=f"{record['settlement_id']}L{lap}", card_id=mark(record["card_id"]),
+                items=[dict(i, trace_codes=[mark(c) for c in i.get("trace_codes", [])])
+                       for i in record.get("items", [])])
