@@ -10,11 +10,11 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from reconcile.conflicts import Conflict, Stored, screen
-from database.models import AuditRun, CheckRow, Pharmacy, SettlementConflictRow, SettlementRow
+from database.models import AuditRun, CheckRow, LiveSettlement, Pharmacy, SettlementConflictRow, SettlementRow
 from database.repository import IN_CHUNK, among, chunks
 from rxaudit.domain import Settlement
 
@@ -89,14 +89,18 @@ class ListedConflict:
 def listing(session: Session, *, districts: Collection[str] | None = None, limit: int = 100,
             offset: int = 0) -> list[ListedConflict]:
     """Newest first; with ``districts``, only conflicts whose STORED settlement's pharmacy is in one
-    of them (``None``: every conflict)."""
+    of them (``None``: every conflict). The stored settlement is the audited one, else the live inbox's
+    (a record posted again with other content before its first was audited)."""
+    live = LiveSettlement.__table__
+    pharmacy = func.coalesce(_SETTLEMENTS.c.pharmacy_id, live.c.pharmacy_id)
     query = (select(_CONFLICTS.c.run_id, AuditRun.started_at, AuditRun.settlements_file, _CONFLICTS.c.source,
-                    _CONFLICTS.c.line, _CONFLICTS.c.settlement_id, _SETTLEMENTS.c.pharmacy_id,
+                    _CONFLICTS.c.line, _CONFLICTS.c.settlement_id, pharmacy,
                     _CONFLICTS.c.stored_run_id, _CONFLICTS.c.fields)
              .join(AuditRun, AuditRun.id == _CONFLICTS.c.run_id)
-             .outerjoin(_SETTLEMENTS, _SETTLEMENTS.c.settlement_id == _CONFLICTS.c.settlement_id))
+             .outerjoin(_SETTLEMENTS, _SETTLEMENTS.c.settlement_id == _CONFLICTS.c.settlement_id)
+             .outerjoin(live, live.c.settlement_id == _CONFLICTS.c.settlement_id))
     if districts is not None:
-        query = query.where(_SETTLEMENTS.c.pharmacy_id.in_(
+        query = query.where(pharmacy.in_(
             select(Pharmacy.pharmacy_id).where(Pharmacy.district.in_(sorted(districts)))))
     rows = session.execute(query.order_by(_CONFLICTS.c.id.desc()).offset(offset).limit(limit))
     return [ListedConflict(run_id, at, path, source, line, sid, pharmacy, stored_run,

@@ -124,6 +124,25 @@ def test_ids_audited_already_are_known_too(db):
     assert kept.stored_run_id == run_id
 
 
+def test_an_inbox_only_conflict_is_listed_for_its_districts_inspectors(db):
+    """The stored settlement is only in the inbox (not audited yet): the conflicts list finds its
+    pharmacy there, so its district's inspectors see it and others do not."""
+    from database.conflicts import listing
+    from database.models import Pharmacy
+
+    factory, _ = db
+    with transaction(factory) as session:
+        session.add_all([Pharmacy(pharmacy_id="P1", name="一", district="D1"),
+                         Pharmacy(pharmacy_id="P2", name="二", district="D2")])
+    put(db, [settlement()])
+    put(db, [settlement(pharmacy_id="P2", line=4)])  # another pharmacy's record under the same id
+    with factory() as session:
+        [listed] = listing(session, districts={"D1"})
+        assert (listed.settlement_id, listed.stored_pharmacy_id, listed.line) == ("S1", "P1", 4)
+        assert listing(session, districts={"D2"}) == []  # the posting pharmacy's district sees nothing of P1's
+        assert [c.settlement_id for c in listing(session)] == ["S1"]
+
+
 def test_one_batch_repeating_an_id(db):
     accepted = put(db, [settlement(), settlement(line=1), settlement(amount=Decimal("2"), line=2)])
     assert accepted.outcomes == (Outcome.STORED, Outcome.DUPLICATE, Outcome.CONFLICT)
