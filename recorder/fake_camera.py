@@ -91,6 +91,14 @@ def back_to_back(source: Path, path: Path, repeats: int) -> Path:
     return path
 
 
+def _drain(pipe) -> None:
+    try:
+        for _ in pipe:
+            pass
+    except (OSError, ValueError):
+        pass
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -123,6 +131,8 @@ class RtspCamera:
         if not line or not line[0].startswith("port "):
             self.kill()
             raise RuntimeError(f"RTSP test camera did not start on port {self.port}")
+        for pipe in (self.process.stdout, self.process.stderr):  # read to the end: a full pipe would block it
+            threading.Thread(target=_drain, args=(pipe,), daemon=True).start()
         return self
 
     def kill(self) -> None:

@@ -149,14 +149,15 @@ def _tmpfs(path: Path, size_kb: int) -> bool:
     return done.returncode == 0
 
 
-def test_full_disk_is_a_clear_error_and_recording_resumes_when_space_returns(tmp_path, cameras_up):
+def test_full_disk_is_a_clear_error_and_recording_resumes_when_space_returns(tmp_path, cameras_up, footage):
     root = tmp_path / "small-disk"
     if not _tmpfs(root, 2048):
         pytest.skip("a full disk needs a small tmpfs: mounting one needs root (CAP_SYS_ADMIN)")
     try:
-        cam = cameras_up()
+        cam = cameras_up({"cam0": footage["long"], "cam1": footage["long"]})  # a mount per counter
         factory = db(tmp_path)
-        recorder = Recorder([camera(cam.url(), counter="C1"), camera(cam.url(), counter="C2")], root, FAST, factory)
+        recorder = Recorder([camera(cam.url("cam0"), counter="C1"), camera(cam.url("cam1"), counter="C2")], root,
+                            FAST, factory)
         recorder.start()
         try:
             assert wait_for(lambda: len(segments(root, counter="C1")) >= 1, 25)

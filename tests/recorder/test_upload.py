@@ -81,12 +81,13 @@ def test_record_into_s3_and_the_audit_store_reads_it(tmp_path, cameras_up, s3, a
 
 
 def test_an_unreachable_store_keeps_segments_on_disk_up_to_a_bound_then_catches_up(
-        tmp_path, cameras_up, s3, aws, make_settings):
-    cam = cameras_up()
+        tmp_path, cameras_up, footage, s3, aws, make_settings):
+    # a mount per counter: two clients opening one shared mount at once once hung the test camera (CI)
+    cam = cameras_up({"cam0": footage["long"], "cam1": footage["long"]})
     proxy = s3["proxy"]
     settings = make_settings(s3_endpoint_url=proxy.url, store_retries=0)
     target = ObjectTarget(open_store("s3://recorded/down", settings))
-    cameras = [camera(cam.url(), counter="C1"), camera(cam.url(), counter="C2")]
+    cameras = [camera(cam.url("cam0"), counter="C1"), camera(cam.url("cam1"), counter="C2")]
     spool = tmp_path / "spool"
     uploader = Uploader(target, spool, cameras, UploadOptions(spool_max_segments=3, backoff_min_s=0.2,
                                                               backoff_max_s=1), shown="s3://recorded/down")
