@@ -79,18 +79,13 @@ class Plan:
         """(stream seconds, the record) of every settlement inside the footage's length, in time order
         (played in laps: each lap's copies, :func:`~sample_footage.replay.lap_record`)."""
         out = []
-        lap_s, lap = self.lap_s, 0
-        while True:
-            shift = lap * lap_s if lap_s else 0.0
-            if shift > self.seconds:
-                break
+        laps = int(self.seconds // self.lap_s) + 1 if self.lap_s else 1  # every lap starting inside the files
+        for lap in range(laps):
+            shift = lap * (self.lap_s or 0.0)
             for s in self.log.settlements:
                 t = self.stream_time(s.at) + shift
                 if 0 <= t <= self.seconds - 15:  # its footage (swipe + after) is inside the files
                     out.append((t, lap_record(s.record, lap)))
-            if not lap_s:
-                break
-            lap += 1
         return sorted(out, key=lambda x: x[0])
 
 

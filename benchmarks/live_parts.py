@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sample_footage.replay import marked_copy
+
 def pct(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -94,13 +96,10 @@ class SseClient(threading.Thread):
 
 
 def _rename(record: dict[str, Any], pharmacy_id: str, rep: int) -> dict[str, Any]:
-    out = dict(record, settlement_id=f"{record['settlement_id']}R{rep}", pharmacy_id=pharmacy_id)
-    if rep:
-        mark = lambda v: f"{rep % 100:02d}{v[2:]}" if len(v) > 4 else v  # noqa: E731
-        out["card_id"] = mark(record["card_id"])
-        out["items"] = [dict(i, trace_codes=[mark(c) for c in i.get("trace_codes", [])])
-                        for i in record.get("items", [])]
-    return out
+    """Replica ``rep`` of a bundle counter's settlement, at ``pharmacy_id``: card ids and codes marked in
+    their first two characters from replica 1 on (:func:`~sample_footage.replay.marked_copy`)."""
+    mark = (lambda v: f"{rep % 100:02d}{v[2:]}" if len(v) > 4 else v) if rep else None  # noqa: E731
+    return marked_copy(record, suffix=f"R{rep}", mark=mark, pharmacy_id=pharmacy_id)
 
 
 def write_log(folder: Path, records: list[dict[str, Any]], pharmacies: list[dict[str, str]]) -> Path:

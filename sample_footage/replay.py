@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -181,15 +182,25 @@ class Laps:
         return self.inner.bundle(wall - ((wall - self.start) // self.length) * self.length)
 
 
+def marked_copy(record: dict[str, Any], *, suffix: str, mark: Callable[[str], str] | None = None,
+                **changes: Any) -> dict[str, Any]:
+    """A settlement swiped again elsewhere or later (bench-live's replicas and laps): its id with
+    ``suffix``, ``changes`` applied, and ``mark`` (None: none) applied to its card id and every
+    traceability code, so that copies neither pool one card nor sell one box twice."""
+    out = dict(record, settlement_id=f"{record['settlement_id']}{suffix}", **changes)
+    if mark is not None:
+        out["card_id"] = mark(record["card_id"])
+        out["items"] = [dict(i, trace_codes=[mark(c) for c in i.get("trace_codes", [])])
+                        for i in record.get("items", [])]
+    return out
+
+
 def lap_record(record: dict[str, Any], lap: int) -> dict[str, Any]:
     """The settlement as lap ``lap`` (1..99) swipes it again: an id of its own, and card ids and
-    traceability codes marked in their 3rd-4th characters, so that laps neither pool one card nor sell
-    one box twice (a bundle's planted patterns stay inside each lap). Lap 0 is the record itself."""
+    traceability codes marked in their 3rd-4th characters (:func:`marked_copy`; a bundle's planted
+    patterns stay inside each lap). Lap 0 is the record itself."""
     if lap == 0:
         return record
     if not 1 <= lap <= 99:
         raise InputError("laps: 1 to 99")
-    mark = lambda v: f"{v[:2]}{lap:02d}{v[4:]}" if len(v) > 5 else v  # noqa: E731
-    return dict(record, settlement_id=f"{record['settlement_id']}L{lap}", card_id=mark(record["card_id"]),
-                items=[dict(i, trace_codes=[mark(c) for c in i.get("trace_codes", [])])
-                       for i in record.get("items", [])])
+    return marked_copy(record, suffix=f"L{lap}", mark=lambda v: f"{v[:2]}{lap:02d}{v[4:]}" if len(v) > 5 else v)

@@ -101,11 +101,11 @@ async def publish(subject: str, *payloads: bytes) -> None:
     await nc.close()
 
 
-async def pending(stream, durable: str = "rxaudit") -> tuple[int, int]:
+async def pending(stream, durable: str = "rxaudit", url: str = NATS) -> tuple[int, int]:
     """(messages not yet delivered, delivered but not acknowledged) of the durable consumer."""
     import nats
 
-    nc = await nats.connect(NATS)
+    nc = await nats.connect(url)
     info = await nc.jetstream().consumer_info(stream[0], durable)
     await nc.close()
     return info.num_pending, info.num_ack_pending

@@ -23,20 +23,15 @@ from cli.pull import inbox_store
 from database.models import LiveSettlement
 from ingest.fields import IngestOptions
 from ingest.jetstream import Consumer, PullOptions
+from recorder.fake_camera import free_port
 from tests.conftest import TEST_KEY
-from tests.ingest.test_jetstream import inbox, record, stored, until  # noqa: F401 - the inbox fixture
+from tests.ingest.test_jetstream import inbox, pending, record, stored, until  # noqa: F401 - the inbox fixture
 
 SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class NatsServer:
-    """One private JetStream server; ``restart()`` kills it (SIGKILL) and starts it on the same store."""
+    """One private JetStream server; ``kill()`` (SIGKILL), then ``start()`` again on the same store."""
 
     def __init__(self, store: Path) -> None:
         self.store, self.port = store, free_port()
@@ -62,10 +57,6 @@ class NatsServer:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-
-    def restart(self) -> None:
-        self.kill()
-        self.start()
 
 
 @pytest.fixture
@@ -103,13 +94,8 @@ async def _publish(url: str, subject: str, *payloads: bytes, stream: str | None 
 
 async def _unacknowledged(url: str, stream: str, durable: str) -> int:
     """Messages the durable consumer has not had acknowledged on the server (pending + ack pending)."""
-    import nats
-
     try:
-        nc = await nats.connect(url, connect_timeout=2, max_reconnect_attempts=0)
-        info = await nc.jetstream().consumer_info(stream, durable)
-        await nc.close()
-        return info.num_pending + info.num_ack_pending
+        return sum(await pending((stream,), durable, url=url))
     except Exception:  # noqa: BLE001 - the server still starting
         return -1
 
