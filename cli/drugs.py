@@ -28,13 +28,13 @@ def cmd_eval_drugs(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     from reconcile.goods import GoodsOptions
     from training.drug_photos import backgrounds, drug_boxes, evaluate_drugs
-    from vision.objects import OnnxObjectDetector
+    from vision.goods_head import SecondOpinionDetector, counter_detector
 
     model = args.model or settings.object_model
-    detector = OnnxObjectDetector(model, min_score=settings.object_min_score, threads=settings.onnx_threads)
+    detector = counter_detector(settings, model, head=args.head)
     footage = None if str(args.footage) == "-" else args.footage
     scenes = backgrounds(footage, _snack_background(args.snacks))
-    result = {"model": str(model), "photos": str(args.photos),
+    result = {"model": str(model), "goods_head": isinstance(detector, SecondOpinionDetector), "photos": str(args.photos),
               **evaluate_drugs(detector, drug_boxes(args.photos), scenes, options=GoodsOptions.from_config(settings),
                                h264=not args.jpeg_only, save=args.save,
                                progress=lambda step: print(f"... {step}", file=sys.stderr))}
@@ -123,6 +123,8 @@ def register(sub) -> None:
     p.add_argument("--snacks", type=Path, default=Path("../shared/datasets/snacks"),
                    help="the snack set: a held-out counter frame as a background ('-': none)")
     p.add_argument("--model", type=Path, help="an ONNX model (default: object_model)")
+    p.add_argument("--head", action=argparse.BooleanOptionalAction, default=None,
+                   help="with / without the goods head's second opinion (default: the goods_head setting)")
     p.add_argument("--style-check", type=int, default=300,
                    help="photo-styled renders of the held-out seed (and the restyled held-out snacks) to score; 0: none")
     p.add_argument("--jpeg-only", action="store_true", help="skip the H.264 round trip")

@@ -17,11 +17,12 @@ def build_parser() -> argparse.ArgumentParser:
     # the command groups, in the order of ``rxaudit --help``; each module has ``register(subparsers)``
     # and none imports this one (imported here, not at the top: a command loads only what it runs)
     from benchmarks import ingest as bench_ingest, live as bench_live, log, memory, record as bench_record, records, sse
-    from cli import audit, bench, cases, clocks, drugs, live, live_demo, models, pull, push, review, record
+    from cli import (audit, bench, cases, clocks, drugs, goods_head, live, live_demo, models, pull, push, review,
+                     record)
 
     parser = argparse.ArgumentParser(prog="rxaudit", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True)
-    for group in (audit, bench, review, cases, models, drugs, log, records, sse, clocks, memory, record,
+    for group in (audit, bench, review, cases, models, drugs, goods_head, log, records, sse, clocks, memory, record,
                   bench_record, live, push, pull, live_demo, bench_ingest, bench_live):
         group.register(sub)
     return parser

@@ -114,21 +114,23 @@ def cmd_bench_models(args: argparse.Namespace) -> int:
 
 def cmd_eval_goods(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
+    from reconcile.goods import GoodsOptions
     from training.eval_goods import evaluate
-    from vision.objects import OnnxObjectDetector
+    from vision.goods_head import SecondOpinionDetector, counter_detector
     from vision.real_goods import read_groceries, read_snacks, split_groceries, split_snacks
 
     model = args.model or settings.object_model
-    detector = OnnxObjectDetector(model, min_score=settings.object_min_score, threads=settings.onnx_threads)
+    detector = counter_detector(settings, model, head=args.head)
     snacks = split_snacks(read_snacks(args.snacks), args.held_out_video)[1] if args.snacks else []
     groceries = []
     if args.groceries:
         train, held = split_groceries(read_groceries(args.groceries))
         groceries = held if not args.all_grocery_classes else train + held
-    result = {"model": str(model), **evaluate(detector, snacks=snacks, groceries=groceries,
-                                              rendered=args.rendered, rendered_seed=args.rendered_seed,
-                                              min_score=settings.goods_min_score,
-                                              progress=lambda step: print(f"... {step}", file=sys.stderr))}
+    result = {"model": str(model), "goods_head": isinstance(detector, SecondOpinionDetector),
+              **evaluate(detector, snacks=snacks, groceries=groceries, rendered=args.rendered,
+                         rendered_seed=args.rendered_seed, min_score=settings.goods_min_score,
+                         options=GoodsOptions.from_config(settings),
+                         progress=lambda step: print(f"... {step}", file=sys.stderr))}
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:
@@ -225,6 +227,8 @@ def register(sub) -> None:
     p.add_argument("--rendered", type=int, default=300, help="rendered validation images (0: none)")
     p.add_argument("--rendered-seed", type=int, default=2)
     p.add_argument("--model", type=Path, help="an ONNX model (default: object_model)")
+    p.add_argument("--head", action=argparse.BooleanOptionalAction, default=None,
+                   help="with / without the goods head's second opinion (default: the goods_head setting)")
     p.add_argument("--json", type=Path)
     p.add_argument("--metrics", type=Path, help="also record the figures in this metrics.json")
     common(p)

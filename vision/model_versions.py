@@ -16,8 +16,9 @@ from rxaudit.settings import Settings
 
 THRESHOLDS = ("person_min_score", "presence_tolerance_s", "min_coverage", "face_min_score",
               "face_distance_threshold", "object_min_score", "goods_min_score", "goods_min_frames",
-              "goods_window_s", "goods_excess_margin", "pooling_min_cards", "burst_min_cards",
-              "burst_window_s", "duplicate_window_s", "travel_speed_kmh", "card_conflict_min_gap_s")
+              "goods_window_s", "goods_excess_margin", "goods_head_drug_score", "goods_head_strict",
+              "pooling_min_cards", "burst_min_cards", "burst_window_s", "duplicate_window_s", "travel_speed_kmh",
+              "card_conflict_min_gap_s")
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,9 @@ def model_files(settings: Settings) -> list[ModelFile]:
         calibration = Path(settings.object_model).with_suffix(".calibration.json")
         if calibration.exists():
             files.append(model_file("counter_objects_calibration", calibration))
+        if settings.goods_head:
+            files.append(model_file("goods_head_features", settings.goods_head_features))
+            files.append(model_file("goods_head", settings.goods_head_model))
     return files
 
 

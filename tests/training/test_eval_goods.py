@@ -103,3 +103,26 @@ def test_eval_and_calibrate_commands_on_the_bundled_real_frames(tmp_path, monkey
     assert got["snacks_held_out"]["frames"] == 20 and got["snacks_held_out"]["videos"] == ["20250506_205726"]
     assert sum(g["photos"] for g in got["groceries_held_out"].values()) == 52
     assert json.loads(metrics.read_text())["at_audit_thresholds"]["min_score"] == got["min_score"]
+
+
+class Disputed(Oracle):
+    """Reads every snack as non-covered with a drug runner-up at ``rival`` (a goods head's dispute)."""
+
+    def __init__(self, frames, rival):
+        super().__init__(frames)
+        self.rival = rival
+
+    def detect(self, images):
+        return [[DetectedObject(o.box, o.cls, o.score, runner_up="drug", runner_up_score=self.rival) for o in found]
+                for found in super().detect(images)]
+
+
+@pytest.mark.parametrize("rival, decisive", [(0.0, 1.0), (0.4, 1.0), (0.6, 0.0)])
+def test_decisive_recall_counts_only_readings_the_rule_could_accuse_on(held, rival, decisive):
+    from reconcile.goods import GoodsOptions
+
+    opts = GoodsOptions(min_score=0.5, rival_min_score=0.5, review_min_score=0.5)
+    got = eval_snacks(Disputed(held, rival), held, min_score=0.5, options=opts)
+    assert got["non_covered_recall"] == 1.0  # still read as non-covered
+    assert got["decisive_recall"] == decisive
+    assert "decisive_recall" not in eval_snacks(Oracle(held), held, min_score=0.5)
