@@ -60,6 +60,8 @@ THRESHOLD_LABELS = {
     "goods_min_frames": N_("Frames a goods count must hold in"),
     "goods_window_s": N_("Goods searched within (s) of the swipe"),
     "goods_excess_margin": N_("Goods beyond the bill that raise a goods swap"),
+    "goods_head_drug_score": N_("Goods second opinion: drug-packaging probability that reads a drug"),
+    "goods_head_strict": N_("Goods second opinion: strict (unsure readings go to review)"),
     "pooling_min_cards": N_("Card pooling: distinct cards"),
     "burst_min_cards": N_("Burst: distinct cards"),
     "burst_window_s": N_("Burst: window (s)"),
