@@ -41,13 +41,13 @@ def test_held_out_real_snack_bags_are_not_drugs(head, how):
     held = split_snacks(read_snacks(GOODS / "snacks"))[1]
     share, n = _read_drug(head, snack_crops(held, 77, how))
     print(how, n, share)
-    assert n >= 40 and share <= 0.12  # the full held-out video: 0.02 as is, 0.065 on a counter
+    assert n >= 40 and share <= 0.12  # the full held-out video: 0.005 as is, 0.048 on a counter
 
 
 def test_held_out_fruit_vegetables_and_packages_are_not_drugs(head):
     share, n = _read_drug(head, grocery_crops(read_groceries(GOODS / "groceries"), 78))
     print(n, share)
-    assert n >= 20 and share <= 0.05  # the full held-out classes: 0.003 / 0.026 / 0.014
+    assert n >= 20 and share <= 0.05  # the full held-out classes: 0.000 / 0.026 / 0.007
 
 
 def test_photo_styled_drugs_of_the_held_out_seed_read_drug(head):
@@ -57,7 +57,7 @@ def test_photo_styled_drugs_of_the_held_out_seed_read_drug(head):
     p = logistic.p_drug(data.features)
     drugs, others = p[data.labels == 1], p[data.labels == 0]
     print(len(drugs), np.mean(drugs >= 0.5), len(others), np.mean(others >= 0.5))
-    assert len(drugs) >= 40 and np.mean(drugs >= 0.5) >= 0.75  # 300 images: 0.846
+    assert len(drugs) >= 40 and np.mean(drugs >= 0.5) >= 0.75  # 300 images of seed 5: 0.821
 
 
 @pytest.mark.skipif(not PHOTOS.is_dir(), reason="the shared drug photos are not here")
@@ -68,4 +68,4 @@ def test_real_drug_boxes_at_counter_scale_read_drug_more_often_than_not(head):
     frames = h264_roundtrip([m[0] for m in made])
     p = logistic.p_drug(features([crop(f, m[1]) for f, m in zip(frames, made)]))
     print(len(p), np.mean(p >= 0.5))
-    assert np.mean(p >= 0.5) >= 0.5  # eval-drugs' 540 boxes: 0.58 on the hand-measured box (shipped head)
+    assert np.mean(p >= 0.5) >= 0.5  # eval-drugs' 540 frames: 0.624 on the hand-measured box
