@@ -34,7 +34,8 @@ def cmd_eval_drugs(args: argparse.Namespace) -> int:
     detector = counter_detector(settings, model, head=args.head)
     footage = None if str(args.footage) == "-" else args.footage
     scenes = backgrounds(footage, _snack_background(args.snacks))
-    result = {"model": str(model), "goods_head": isinstance(detector, SecondOpinionDetector), "photos": str(args.photos),
+    result = {"model": str(model), "goods_head": isinstance(detector, SecondOpinionDetector),
+              "photos": str(args.photos),
               **evaluate_drugs(detector, drug_boxes(args.photos), scenes, options=GoodsOptions.from_config(settings),
                                h264=not args.jpeg_only, save=args.save,
                                progress=lambda step: print(f"... {step}", file=sys.stderr))}

@@ -26,9 +26,9 @@ import cv2
 import numpy as np
 
 from vision.goods_head import LogisticHead, crop
+from vision.objects import GOODS
 
 Crop = tuple[np.ndarray, int, str]  # (224 px RGB crop, 1 drug / 0 not drug, source)
-GOODS = ("drug", "non_covered")
 PHOTO_SEED, PLAIN_SEED, REAL_SEED = 31, 3101, 3102
 PLAIN_WIDTHS = (30, 50, 75, 100, 125)  # px
 DETECTOR_SEED = 3  # a training seed of the counter detector's renders (its validation seed 2 is held out)
@@ -83,7 +83,7 @@ def snack_crops(frames: Sequence[Any], seed: int, how: str) -> Iterator[Crop]:
     (the render look, then on a counter)."""
     from sample_footage.cctv import h264_roundtrip
     from sample_footage.photo_set import render_look
-    from sample_footage.real_goods_set import shrunk_onto_counter
+    from sample_footage.real_goods_set import _snack_labels, shrunk_onto_counter
     from vision.real_goods import read_rgb
 
     rng = random.Random(seed)
@@ -91,8 +91,7 @@ def snack_crops(frames: Sequence[Any], seed: int, how: str) -> Iterator[Crop]:
         image = read_rgb(f.image)
         if how == "restyled":
             image = render_look(image, rng)
-        h, w = image.shape[:2]
-        labels = [(3, x1 * w, y1 * h, x2 * w, y2 * h) for x1, y1, x2, y2 in f.boxes]
+        labels = _snack_labels(f, image.shape[1], image.shape[0])
         if how in ("on_counter", "restyled"):
             image, labels = shrunk_onto_counter(image, labels, rng)
             image = h264_roundtrip([image])[0]

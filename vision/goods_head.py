@@ -108,29 +108,24 @@ class GoodsHead:
         return self.head.p_drug(self.features([crop(frame, b) for b in boxes]))
 
 
-def second_opinion(objects: list[DetectedObject], p_drug: Sequence[float], drug_score: float,
-                   accuse_below: float | None = None) -> list[DetectedObject]:
-    """``objects`` with the head's reading of each non-covered one (``p_drug``, in the order of
-    ``objects``' non-covered readings):
+def second_opinion(obj: DetectedObject, p_drug: float, drug_score: float,
+                   accuse_below: float | None = None) -> DetectedObject:
+    """``obj`` as read with the head's ``p_drug`` of its crop, where it is a non-covered reading (any
+    other reading is returned as it is):
 
-    * ``p`` >= ``drug_score``: the head reads drug packaging: a drug reading that keeps ``non_covered``
-      as its runner-up at the detector's score (possibly non-covered: for review);
-    * ``accuse_below`` <= ``p`` < ``drug_score``: not clearly not a drug: the non-covered reading gets a
-      drug runner-up at the detector's own score (contested: for review, never decisive);
-    * ``p`` < ``accuse_below`` (default: ``drug_score``, no contested band): the two agree: unchanged
-      (may accuse)."""
-    accuse_below = drug_score if accuse_below is None else accuse_below
-    it = iter(p_drug)
-    out = []
-    for obj in objects:
-        if obj.cls == "non_covered":
-            p = next(it)
-            if p >= drug_score:
-                obj = DetectedObject(obj.box, "drug", obj.score, runner_up="non_covered", runner_up_score=obj.score)
-            elif p >= accuse_below:
-                obj = DetectedObject(obj.box, "non_covered", obj.score, runner_up="drug", runner_up_score=obj.score)
-        out.append(obj)
-    return out
+    * ``p_drug`` >= ``drug_score``: the head reads drug packaging: a drug reading that keeps
+      ``non_covered`` as its runner-up at the detector's score (possibly non-covered: for review);
+    * ``accuse_below`` <= ``p_drug`` < ``drug_score``: not clearly not a drug: the non-covered reading
+      gets a drug runner-up at the detector's own score (contested: for review, never decisive);
+    * ``p_drug`` < ``accuse_below`` (default: ``drug_score``, no contested band): the two agree:
+      unchanged (may accuse)."""
+    if obj.cls != "non_covered":
+        return obj
+    if p_drug >= drug_score:
+        return DetectedObject(obj.box, "drug", obj.score, runner_up="non_covered", runner_up_score=obj.score)
+    if p_drug >= (drug_score if accuse_below is None else accuse_below):
+        return DetectedObject(obj.box, "non_covered", obj.score, runner_up="drug", runner_up_score=obj.score)
+    return obj
 
 
 class SecondOpinionDetector:
@@ -153,10 +148,11 @@ class SecondOpinionDetector:
     def detect(self, frames: list[np.ndarray]) -> list[list[DetectedObject]]:
         out = []
         for frame, objects in zip(frames, self.inner.detect(frames)):
-            checked = [o for o in objects if o.cls == "non_covered" and o.score >= self.min_score]
-            p = dict(zip(map(id, checked), self.head.p_drug(frame, [o.box for o in checked])))
-            out.append(second_opinion(objects, [p.get(id(o), 0.0) for o in objects if o.cls == "non_covered"],
-                                      self.drug_score, self.accuse_below))
+            checked = [k for k, o in enumerate(objects) if o.cls == "non_covered" and o.score >= self.min_score]
+            read = list(objects)
+            for k, p in zip(checked, self.head.p_drug(frame, [objects[k].box for k in checked])):
+                read[k] = second_opinion(objects[k], float(p), self.drug_score, self.accuse_below)
+            out.append(read)
         return out
 
 

@@ -29,7 +29,7 @@ def obj(cls, score, x=10):
 ])
 def test_second_opinion_turns_only_disputed_non_covered_readings(cls, p, expect_cls, expect_runner_up):
     before = obj(cls, 0.93)
-    [after] = second_opinion([before], [p] if cls == "non_covered" else [], 0.5)
+    after = second_opinion(before, p, 0.5)
     assert (after.cls, after.runner_up) == (expect_cls, expect_runner_up)
     assert after.score == 0.93 and after.box == before.box
     if expect_runner_up:
@@ -43,7 +43,7 @@ def test_second_opinion_turns_only_disputed_non_covered_readings(cls, p, expect_
     (0.6, "drug", "non_covered", False),
 ])
 def test_a_reading_accuses_only_below_the_heads_accusation_threshold(p, expect_cls, expect_runner_up, decisive):
-    [after] = second_opinion([obj("non_covered", 0.9)], [p], 0.5, accuse_below=0.15)
+    after = second_opinion(obj("non_covered", 0.9), p, 0.5, accuse_below=0.15)
     assert (after.cls, after.runner_up) == (expect_cls, expect_runner_up)
     reading = read_frame([after], drug_rivals([[after]], OPTS), OPTS)
     assert bool(reading.decisive) is decisive
@@ -56,11 +56,11 @@ def test_the_accusation_threshold_cannot_lie_above_the_drug_threshold():
 
 
 def test_a_disputed_reading_is_for_review_never_decisive():
-    disputed = second_opinion([obj("non_covered", 0.95)], [0.8], 0.5)
+    disputed = [second_opinion(obj("non_covered", 0.95), 0.8, 0.5)]
     reading = read_frame(disputed, drug_rivals([disputed], OPTS), OPTS)
     assert reading.decisive == [] and reading.contested == []
     assert len(reading.possible) == 1  # goods_unclear: an inspector looks
-    agreed = second_opinion([obj("non_covered", 0.95)], [0.1], 0.5)
+    agreed = [second_opinion(obj("non_covered", 0.95), 0.1, 0.5)]
     assert len(read_frame(agreed, drug_rivals([agreed], OPTS), OPTS).decisive) == 1
 
 
