@@ -60,5 +60,10 @@ def model_files(settings: Settings) -> list[ModelFile]:
     return files
 
 
+GOODS_HEAD_THRESHOLDS = ("goods_head_drug_score", "goods_head_strict")  # reported where the head ran
+
+
 def thresholds(settings: Settings) -> dict[str, float | int]:
-    return {name: getattr(settings, name) for name in THRESHOLDS}
+    """The thresholds an audit under ``settings`` decides with (the goods head's only where it runs)."""
+    skip = () if settings.detect_objects and settings.goods_head else GOODS_HEAD_THRESHOLDS
+    return {name: getattr(settings, name) for name in THRESHOLDS if name not in skip}
