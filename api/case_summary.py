@@ -75,6 +75,13 @@ PAGE = N_("Page %(page)s of %(pages)s")
 OFFSET_NONE = N_("The camera clock agrees with the settlement time (offset 0 s)")
 
 
+def _limit_value(value: float | int | bool, gettext) -> str | float | int:
+    """A switch in words (是 / 否, as the audit log shows it), a number as it is."""
+    if isinstance(value, bool):
+        return gettext("yes") if value else gettext("no")
+    return value
+
+
 def _offset_words(offset: float | None, gettext) -> str | None:
     if offset is None:
         return None
@@ -149,7 +156,8 @@ def render_summary(cases: list[Any], principal: Principal, exported_at: str, tz:
         "reviewers": _reviewers(c, tz, gettext),
     } for c in cases}
     models = [(m.role, m.name, m.sha256) for m in model_files(settings)]
-    limits = [(gettext(THRESHOLD_LABELS[name]), value) for name, value in thresholds(settings).items()]
+    limits = [(gettext(THRESHOLD_LABELS[name]), _limit_value(value, gettext))
+              for name, value in thresholds(settings).items()]
     return env.get_template("case_summary.html").render(
         cases=cases, info=info, exported_by=principal.name, exported_at=exported_at, zone=tz.key,
         models=models, limits=limits, lang=ZH, page_counter=page_counter(gettext),

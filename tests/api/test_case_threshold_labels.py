@@ -17,3 +17,10 @@ def test_the_goods_heads_thresholds_are_reported_only_where_it_runs():
     on = thresholds(Settings(goods_head=True, goods_head_strict=True))
     assert on["goods_head_drug_score"] == 0.5 and on["goods_head_strict"] is True
     assert not set(GOODS_HEAD_THRESHOLDS) & set(thresholds(Settings(goods_head=True, detect_objects=False)))
+
+
+def test_a_switch_reads_in_words_in_the_case_summary():
+    from api.case_summary import _limit_value
+
+    zh = {"yes": "是", "no": "否"}.get
+    assert _limit_value(True, zh) == "是" and _limit_value(False, zh) == "否" and _limit_value(0.5, zh) == 0.5
