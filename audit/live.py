@@ -58,6 +58,7 @@ from reconcile.rules import card_conflict
 from rxaudit.domain import Settlement
 from rxaudit.records import Records
 from rxaudit.settings import Settings
+from vision.detection_memo import memo_stats, remembering
 
 log = logging.getLogger("rxaudit.live")
 
@@ -80,6 +81,8 @@ class LiveAuditor:
         if self._auditor is None:
             if self.models is None:
                 self.models = load_models(self.settings)
+            # a chain decodes its neighbours' frames again: the models answer each frame once
+            self.models = remembering(self.models, self.settings.live_memo_frames)
             self._auditor = CounterAuditor(self.settings, self.cameras, self.store, self.models,
                                            Path(self.settings.evidence_dir))
         return self._auditor
@@ -159,9 +162,10 @@ class LiveAuditor:
         self.stats["settled"] += 1
         self.stats["chained"] += len(chain) - 1
         self.stats["save_s"] += saved_s
-        log.info("settlement %s: %s%s%s (%d swipe(s) decoded with it; rules and save %.3f s)", s.settlement_id,
+        log.info("settlement %s: %s%s%s (%d swipe(s) decoded with it%s; rules and save %.3f s)", s.settlement_id,
                  result.status, "".join(f" {f.kind}" for f in result.flags),
-                 f"; {len(added)} flag(s) added to earlier settlements" if added else "", len(chain) - 1, saved_s)
+                 f"; {len(added)} flag(s) added to earlier settlements" if added else "", len(chain) - 1,
+                 _memo_note(self.models), saved_s)
         return str(result.status)
 
     def _context(self, session: Session, s: Settlement, chain: Sequence[Settlement],
@@ -182,3 +186,9 @@ class LiveAuditor:
             windows[x.counter_key] = (min(lo, t - pad), max(hi, t + pad))
         ctx.camera_log = cameras_db.camera_log(session, windows=windows)
         return ctx
+
+
+def _memo_note(models: Models | None) -> str:
+    """The remembering models' hits so far ("; memo persons 120/300 ..."), for the log."""
+    stats = memo_stats(models) if models is not None else {}
+    return "".join(f"; memo {name} {v['hits']}/{v['hits'] + v['misses']}" for name, v in stats.items())
