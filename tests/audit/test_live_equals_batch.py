@@ -29,6 +29,7 @@ from ingest.records import read_records
 from ingest.settlements import IngestOptions, read_settlements
 from ingest.video_store import LocalVideoStore
 from sample_footage.generator import write_bundle
+from vision.detection_memo import memo_stats
 
 pytestmark = pytest.mark.slow
 
@@ -70,9 +71,9 @@ def statuses_of(url: str) -> dict[str, tuple[str, str | None]]:
     return found
 
 
-def run_live(settings, bundle: Path, models) -> tuple[int, float]:
+def run_live(settings, bundle: Path, models) -> tuple[int, float, dict]:
     """Every settlement of the bundle into the inbox, one at a time in time order, the worker run
-    until idle after each; returns (settlements done, worker CPU seconds)."""
+    until idle after each; returns (settlements done, worker CPU seconds, the models' memo hits)."""
     options = IngestOptions.from_settings(settings)
     log = read_settlements(bundle / "settlements.csv", settings.require_card_key(), settings.item_catalogue,
                            options=options)
@@ -103,14 +104,16 @@ def run_live(settings, bundle: Path, models) -> tuple[int, float]:
     stats = auditor.stats
     print(f"\nlive: {stats['chained']} swipes decoded again with a later one; rules and save "
           f"{stats['save_s'] / max(stats['settled'], 1) * 1000:.0f} ms a settlement (wall)")
-    return worker.done, cpu
+    return worker.done, cpu, memo_stats(auditor.models)
 
 
 def test_live_flags_equal_batch_flags(bundle, make_settings, tmp_path, db_url):
     live = make_settings(db_url=db_url, evidence_dir=str(tmp_path / "ev-live"), live_max_wait_s=0)
     batch = make_settings(db_url=f"sqlite:///{tmp_path}/batch.db", evidence_dir=str(tmp_path / "ev-batch"))
     models = load_models(live)
-    done, cpu = run_live(live, bundle, models)
+    done, cpu, memo = run_live(live, bundle, models)
+    # the frames of neighbouring swipes were answered from the memo (live_memo_frames): same flags below
+    assert memo["persons"]["hits"] > 0 and memo["objects"]["hits"] > 0, memo
     report = audit(batch, settlements_file=bundle / "settlements.csv", videos=bundle / "videos",
                    cameras_file=bundle / "cameras.yaml", models=models)
     print(f"\nlive worker: {done} settlements, {cpu:.1f} CPU-s, {cpu / done:.2f} CPU-s per settlement; "
