@@ -137,7 +137,7 @@ class Settings(BaseSettings):
                                 "counter's stored swipes whose windows join its own, this far back and ahead "
                                 "at most (batch decodes the whole joined span: live sees a customer staying "
                                 "longer than this as batch does only from here; CPU grows with it)")
-    live_memo_frames: int = Field(default=4096, ge=0, le=1_000_000, description="the live worker's models "
+    live_memo_frames: int = Field(default=4096, ge=0, le=100_000, description="the live worker's models "
                                   "remember their answers on this many recent frames each (a frame decoded again "
                                   "with a neighbouring swipe is not detected again; 0: off)")
     # Ingest (every CSV input; see ingest/csv_reader.py)

@@ -44,3 +44,12 @@ def test_error_tables_walk_the_class_tree():
     assert lookup(HTTP_STATUS, FootageMissing("x"), 500) == 404
     assert lookup(HTTP_STATUS, NotFound("x"), 500) == 404
     assert lookup(EXIT_CODES, ConfigError("x"), 1) == 3
+
+
+@pytest.mark.parametrize("value, ok", [(0, True), (4096, True), (100_000, True), (-1, False), (100_001, False)])
+def test_the_live_memo_is_bounded(value, ok):
+    if ok:
+        assert load_settings(live_memo_frames=value).live_memo_frames == value
+    else:
+        with pytest.raises(ConfigError, match="live_memo_frames"):
+            load_settings(live_memo_frames=value)
