@@ -7,7 +7,8 @@ the detectors two or three times. Wrapped here, a model runs once per distinct f
 about), so a remembered answer is the model's answer on those exact pixels and the audit's result
 is unchanged. XXH3 is not a cryptographic hash, but it reads a 640x360 frame in ~0.02 ms where
 BLAKE2b takes ~0.7 ms (a fifth of a person detection); an accidental collision of 128 bits is out of
-reach, and whoever could forge one controls the camera's pixels anyway. At most ``capacity`` answers are kept per model, the least recently used dropped.
+reach, and whoever could forge one controls the camera's pixels anyway. At most ``capacity`` answers
+are kept per model, the least recently used dropped.
 
 Only answers are kept, never frames: a person detector's answer on one frame is a few hundred bytes.
 """
@@ -33,10 +34,12 @@ def frame_key(image: np.ndarray, regions: Sequence[Box | Person] = ()) -> bytes:
     h = xxhash.xxh3_128()
     h.update(f"{image.shape}|{image.dtype.str}".encode())
     h.update(np.ascontiguousarray(image).data)
-    for region in regions:
-        box = region.box if isinstance(region, Person) else region
+    for region in regions:  # each tagged with its kind: a list of boxes never reads as one person
+        person = isinstance(region, Person)
+        box = region.box if person else region
+        h.update(b"P" if person else b"B")
         h.update(np.asarray([box.x1, box.y1, box.x2, box.y2], np.float64).tobytes())
-        if isinstance(region, Person):
+        if person:
             h.update(np.ascontiguousarray(region.keypoints, np.float64).tobytes())
     return h.digest()
 
@@ -136,4 +139,3 @@ def memo_stats(models: Models) -> dict[str, dict[str, int]]:
         if isinstance(model, (RememberingDetector, RememberingFaces)):
             out[name] = {"hits": model.memo.stats.hits, "misses": model.memo.stats.misses}
     return out
-

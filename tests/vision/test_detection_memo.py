@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rxaudit.domain import Box, Face
+from rxaudit.domain import Box, Face, Person
 from tests.factories import detected, person
 from vision.detection_memo import Memo, RememberingDetector, RememberingFaces, frame_key, memo_stats, remembering
 from vision.model_set import Models
@@ -120,3 +120,15 @@ def test_remembering_wraps_each_model_once_and_zero_leaves_them():
 def test_a_memo_holds_at_least_one_answer(capacity):
     with pytest.raises(ValueError, match="at least 1"):
         Memo(capacity)
+
+
+
+def test_regions_of_another_kind_are_another_key():
+    """A box then a person, and a person then a box, made of the very same numbers."""
+    a, b = Box(1, 2, 3, 4), Box(10, 10, 30, 50)
+    keypoints = np.zeros((17, 3), np.float32)
+    numbers = np.concatenate([[b.x1, b.y1, b.x2, b.y2], keypoints.reshape(-1)])  # 55
+    box_then_person = [a, Person(box=b, score=0.9, keypoints=keypoints)]
+    person_then_box = [Person(box=a, score=0.9, keypoints=numbers[:51].reshape(17, 3).astype(np.float32)),
+                       Box(*numbers[51:])]
+    assert frame_key(frame(1), box_then_person) != frame_key(frame(1), person_then_box)
