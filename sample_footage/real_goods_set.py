@@ -35,14 +35,15 @@ from vision.real_goods import GroceryPhoto, SnackFrame, read_rgb
 NON_COVERED = goods.CLASSES.index("non_covered")
 
 
-def _snack_labels(frame: SnackFrame, width: int, height: int) -> list[Label]:
+def snack_labels(frame: SnackFrame, width: int, height: int) -> list[Label]:
+    """The frame's snack bags as non-covered labels in pixels of a ``width`` x ``height`` image."""
     return [(NON_COVERED, x1 * width, y1 * height, x2 * width, y2 * height) for x1, y1, x2, y2 in frame.boxes]
 
 
 def snack_on_counter(frame: SnackFrame, rng: random.Random) -> tuple[np.ndarray, list[Label]]:
     """The snack frame shrunk into a CCTV-sized background at a random place, then degraded."""
     image = read_rgb(frame.image)
-    return shrunk_onto_counter(image, _snack_labels(frame, image.shape[1], image.shape[0]), rng)
+    return shrunk_onto_counter(image, snack_labels(frame, image.shape[1], image.shape[0]), rng)
 
 
 def shrunk_onto_counter(image: np.ndarray, labels: Sequence[Label], rng: random.Random
@@ -115,7 +116,7 @@ def write_real_dataset(out: Path, *, snacks: Sequence[SnackFrame], groceries: Se
     counts = {"snack_frames": 0, "snack_on_counter": 0, "crowded": 0, "composites": 0, "boxes": 0}
     for k, frame in enumerate(snacks):
         image = read_rgb(frame.image)
-        labels = _snack_labels(frame, image.shape[1], image.shape[0])
+        labels = snack_labels(frame, image.shape[1], image.shape[0])
         _save(out, "train", f"snack_{k:05d}", image, labels)
         rng = random.Random(f"{seed}-snack-{k}")
         small, small_labels = snack_on_counter(frame, rng)

@@ -83,7 +83,7 @@ def snack_crops(frames: Sequence[Any], seed: int, how: str) -> Iterator[Crop]:
     (the render look, then on a counter)."""
     from sample_footage.cctv import h264_roundtrip
     from sample_footage.photo_set import render_look
-    from sample_footage.real_goods_set import _snack_labels, shrunk_onto_counter
+    from sample_footage.real_goods_set import shrunk_onto_counter, snack_labels
     from vision.real_goods import read_rgb
 
     rng = random.Random(seed)
@@ -91,7 +91,7 @@ def snack_crops(frames: Sequence[Any], seed: int, how: str) -> Iterator[Crop]:
         image = read_rgb(f.image)
         if how == "restyled":
             image = render_look(image, rng)
-        labels = _snack_labels(f, image.shape[1], image.shape[0])
+        labels = snack_labels(f, image.shape[1], image.shape[0])
         if how in ("on_counter", "restyled"):
             image, labels = shrunk_onto_counter(image, labels, rng)
             image = h264_roundtrip([image])[0]
